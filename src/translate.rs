@@ -1,0 +1,372 @@
+//! Translation stage: Ukrainian sentences → English, with a Marian model
+//! (the design card's translator) or a chat LLM (the fallback, and the
+//! choice of users with a strong chat model).
+//!
+//! Both backends work on the article's sentences and give back exactly
+//! one English string per source sentence, so the bilingual output stays
+//! aligned paragraph by paragraph. Sentences over the translator's limit
+//! are split at clause boundaries first and their pieces joined again:
+//! nothing is truncated.
+use crate::article::Article;
+use crate::error::{Error, Result};
+use crate::llm::{ChatMessage, ChatModel, GenerationParams};
+use crate::marian::tokenizer::MarianTokenizer;
+use crate::marian::{DecodeOptions, MarianModel};
+use crate::segment::split_to_limit;
+use serde::Serialize;
+use std::time::Instant;
+
+/// One translated sentence.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TranslatedSentence {
+    pub en: String,
+    /// Problems the checks found (`digits_missing: 2025`, `split: 3 pieces`, …).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub flags: Vec<String>,
+}
+
+/// Counters for provenance.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TranslateStats {
+    pub sentences: usize,
+    pub source_tokens: usize,
+    pub generated_tokens: usize,
+    pub retries: usize,
+    pub flagged: usize,
+    pub secs: f64,
+}
+
+/// A loaded Marian translator.
+pub struct MarianTranslator {
+    pub model: MarianModel,
+    pub tokenizer: MarianTokenizer,
+    pub options: DecodeOptions,
+    /// Padded source tokens per batch.
+    pub batch_tokens: usize,
+}
+
+impl MarianTranslator {
+    /// Translate sentences: sorted by length into batches bounded by
+    /// `batch_tokens`, translated, put back in input order.
+    pub fn translate(
+        &mut self,
+        sentences: &[String],
+        max_tokens: usize,
+        stats: &mut TranslateStats,
+    ) -> Result<Vec<TranslatedSentence>> {
+        let limit = max_tokens.min(self.model.max_source_positions().saturating_sub(2));
+        // Expand over-long sentences into pieces: (sentence index, ids).
+        let mut units: Vec<(usize, Vec<u32>)> = Vec::new();
+        let mut pieces_of = vec![0usize; sentences.len()];
+        for (i, s) in sentences.iter().enumerate() {
+            let tok = &self.tokenizer;
+            let measure = |t: &str| tok.count_source_tokens(t).unwrap_or(usize::MAX);
+            for r in split_to_limit(s, limit, &measure) {
+                let ids = self.tokenizer.encode_source(s[r].trim())?;
+                if ids.len() > limit + 1 {
+                    // A single clause beyond the limit: the model cannot take
+                    // it whole, so translate it in token windows rather than
+                    // dropping text.
+                    let body = &ids[..ids.len() - 1];
+                    for w in body.chunks(limit) {
+                        let mut w = w.to_vec();
+                        w.push(self.tokenizer.eos_id());
+                        units.push((i, w));
+                        pieces_of[i] += 1;
+                    }
+                } else {
+                    units.push((i, ids));
+                    pieces_of[i] += 1;
+                }
+            }
+        }
+        let mut order: Vec<usize> = (0..units.len()).collect();
+        order.sort_by_key(|&u| std::cmp::Reverse(units[u].1.len()));
+        let mut outputs: Vec<Option<String>> = vec![None; units.len()];
+        let mut start = 0;
+        while start < order.len() {
+            let longest = units[order[start]].1.len().max(1);
+            let n = (self.batch_tokens / longest).clamp(1, 64).min(order.len() - start);
+            let batch_idx = &order[start..start + n];
+            let batch: Vec<Vec<u32>> = batch_idx.iter().map(|&u| units[u].1.clone()).collect();
+            stats.source_tokens += batch.iter().map(Vec::len).sum::<usize>();
+            let out = self.model.translate_ids(&batch, &self.options)?;
+            for (&u, ids) in batch_idx.iter().zip(out) {
+                stats.generated_tokens += ids.len();
+                outputs[u] = Some(self.tokenizer.decode(&ids, true)?);
+            }
+            start += n;
+        }
+        let mut result: Vec<TranslatedSentence> = sentences
+            .iter()
+            .map(|_| TranslatedSentence {
+                en: String::new(),
+                flags: Vec::new(),
+            })
+            .collect();
+        for ((i, _), out) in units.iter().zip(outputs) {
+            let t = &mut result[*i];
+            if !t.en.is_empty() {
+                t.en.push(' ');
+            }
+            t.en.push_str(out.unwrap_or_default().trim());
+        }
+        for (i, t) in result.iter_mut().enumerate() {
+            if pieces_of[i] > 1 {
+                t.flags.push(format!("split: {} pieces", pieces_of[i]));
+            }
+            if let Some(missing) = missing_digits(&sentences[i], &t.en) {
+                t.flags.push(format!("digits_missing: {missing}"));
+            }
+        }
+        stats.sentences += sentences.len();
+        stats.flagged += result.iter().filter(|t| !t.flags.is_empty()).count();
+        Ok(result)
+    }
+}
+
+/// The digit sequences of `source` that do not occur in `target`, or
+/// `None` when all survive. `1,5` matches `1.5`: each digit run is checked.
+pub fn missing_digits(source: &str, target: &str) -> Option<String> {
+    let runs = |s: &str| -> Vec<String> {
+        s.split(|c: char| !c.is_ascii_digit())
+            .filter(|r| !r.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let have = runs(target);
+    let missing: Vec<String> = runs(source)
+        .into_iter()
+        .filter(|r| !have.iter().any(|h| h == r))
+        .collect();
+    if missing.is_empty() {
+        None
+    } else {
+        Some(missing.join(","))
+    }
+}
+
+/// Chat-LLM translation settings.
+#[derive(Debug, Clone, Serialize)]
+pub struct LlmTranslateSettings {
+    /// Source sentences per request (sentence-aligned chunk).
+    pub chunk_sentences: usize,
+    pub params: GenerationParams,
+}
+
+impl Default for LlmTranslateSettings {
+    fn default() -> Self {
+        LlmTranslateSettings {
+            chunk_sentences: 6,
+            params: GenerationParams::greedy(512),
+        }
+    }
+}
+
+const SYSTEM_TRANSLATE: &str = "You are a professional Ukrainian-to-English news translator. \
+Translate faithfully and completely into natural English. Keep every name, number, date and \
+quotation. Do not add explanations.";
+
+/// Prompt for a numbered chunk: one numbered line per sentence.
+pub fn chunk_prompt(sentences: &[&str]) -> String {
+    let mut p = String::from(
+        "Translate each numbered Ukrainian sentence into English. Answer with the same \
+numbers, one line per sentence, nothing else.\n\n",
+    );
+    for (i, s) in sentences.iter().enumerate() {
+        p.push_str(&format!("{}. {}\n", i + 1, s.trim()));
+    }
+    p
+}
+
+fn single_prompt(sentence: &str, strict: bool) -> String {
+    let mut p = String::from("Translate this Ukrainian sentence into English. Answer with the translation only.");
+    if strict {
+        p.push_str(
+            " Copy every number, date and name exactly; every digit of the source must appear in the translation.",
+        );
+    }
+    p.push_str("\n\n");
+    p.push_str(sentence.trim());
+    p
+}
+
+/// Parse `1. …` lines of a chunk answer; `None` unless exactly `n` lines
+/// numbered 1..=n come back.
+pub fn parse_numbered(answer: &str, n: usize) -> Option<Vec<String>> {
+    let mut out: Vec<Option<String>> = vec![None; n];
+    for line in answer.lines() {
+        let line = line.trim();
+        let digits: String = line.chars().take_while(|c| c.is_ascii_digit()).collect();
+        if digits.is_empty() {
+            continue;
+        }
+        let rest = line[digits.len()..].trim_start();
+        let Some(rest) = rest.strip_prefix('.').or_else(|| rest.strip_prefix(')')) else {
+            continue;
+        };
+        let k: usize = digits.parse().ok()?;
+        if (1..=n).contains(&k) && out[k - 1].is_none() {
+            let text = rest.trim();
+            if !text.is_empty() {
+                out[k - 1] = Some(text.to_string());
+            }
+        }
+    }
+    out.into_iter().collect()
+}
+
+fn clean_single(answer: &str) -> String {
+    let first = answer
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
+    let unquoted = first.trim_matches('"').trim();
+    unquoted
+        .strip_prefix("Translation:")
+        .unwrap_or(unquoted)
+        .trim()
+        .trim_matches('"')
+        .trim()
+        .to_string()
+}
+
+/// Translate sentences with a chat model: numbered chunks of sentences,
+/// parsed back line by line; a chunk whose answer does not align, and a
+/// sentence whose digits did not survive, are redone one sentence at a
+/// time (the second time with a stricter prompt); what still fails is
+/// flagged in the output, never hidden.
+pub fn translate_llm(
+    model: &mut ChatModel,
+    sentences: &[String],
+    settings: &LlmTranslateSettings,
+    stats: &mut TranslateStats,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Vec<TranslatedSentence>> {
+    let t0 = Instant::now();
+    let mut out: Vec<Option<TranslatedSentence>> = vec![None; sentences.len()];
+    let budget = model.info().context_length;
+    let mut start = 0;
+    while start < sentences.len() {
+        // Grow the chunk while the prompt and its answer fit the window.
+        let mut end = start + 1;
+        while end < sentences.len() && end - start < settings.chunk_sentences {
+            let refs: Vec<&str> = sentences[start..=end].iter().map(String::as_str).collect();
+            let need = model.count_tokens(&chunk_prompt(&refs))? * 3 + 64;
+            if need > budget {
+                break;
+            }
+            end += 1;
+        }
+        let refs: Vec<&str> = sentences[start..end].iter().map(String::as_str).collect();
+        let mut params = settings.params.clone();
+        let prompt = chunk_prompt(&refs);
+        let prompt_tokens = model.count_tokens(&prompt)?;
+        params.max_new_tokens = (prompt_tokens * 2 + 32).min(budget.saturating_sub(prompt_tokens + 64)).max(16);
+        let msgs = [ChatMessage::system(SYSTEM_TRANSLATE), ChatMessage::user(prompt)];
+        let gen = if refs.len() > 1 {
+            Some(model.chat(&msgs, &params, None, &mut |_| {})?)
+        } else {
+            None
+        };
+        if let Some(g) = &gen {
+            stats.source_tokens += g.prompt_tokens;
+            stats.generated_tokens += g.generated_tokens;
+        }
+        let parsed = gen.as_ref().and_then(|g| parse_numbered(&g.text, refs.len()));
+        for (k, src) in refs.iter().enumerate() {
+            let i = start + k;
+            let first = parsed.as_ref().map(|p| p[k].clone());
+            let mut en = match first {
+                Some(t) => t,
+                None => translate_one(model, src, false, &settings.params, stats)?,
+            };
+            let mut flags = Vec::new();
+            if missing_digits(src, &en).is_some() {
+                stats.retries += 1;
+                en = translate_one(model, src, true, &settings.params, stats)?;
+                if let Some(m) = missing_digits(src, &en) {
+                    flags.push(format!("digits_missing: {m}"));
+                }
+            }
+            if en.is_empty() {
+                flags.push("empty_translation".into());
+            }
+            out[i] = Some(TranslatedSentence { en, flags });
+        }
+        start = end;
+        progress(start, sentences.len());
+    }
+    let out: Vec<TranslatedSentence> = out.into_iter().map(|t| t.expect("every sentence visited")).collect();
+    stats.sentences += sentences.len();
+    stats.flagged += out.iter().filter(|t| !t.flags.is_empty()).count();
+    stats.secs += t0.elapsed().as_secs_f64();
+    Ok(out)
+}
+
+fn translate_one(
+    model: &mut ChatModel,
+    sentence: &str,
+    strict: bool,
+    params: &GenerationParams,
+    stats: &mut TranslateStats,
+) -> Result<String> {
+    let prompt = single_prompt(sentence, strict);
+    let mut params = params.clone();
+    let n = model.count_tokens(sentence)?;
+    params.max_new_tokens = (n * 2 + 24).min(model.info().context_length / 2);
+    let msgs = [ChatMessage::system(SYSTEM_TRANSLATE), ChatMessage::user(prompt)];
+    let g = model.chat(&msgs, &params, None, &mut |_| {})?;
+    stats.source_tokens += g.prompt_tokens;
+    stats.generated_tokens += g.generated_tokens;
+    Ok(clean_single(&g.text))
+}
+
+/// The article's sentences as owned strings, in reading order.
+pub fn article_sentences(article: &Article) -> Vec<String> {
+    article.sentences().map(|s| s.text.clone()).collect()
+}
+
+/// Check a translation has one output per input.
+pub fn check_aligned(sentences: &[String], out: &[TranslatedSentence]) -> Result<()> {
+    if sentences.len() != out.len() {
+        return Err(Error::Generation(format!(
+            "translation returned {} sentences for {}",
+            out.len(),
+            sentences.len()
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digits_are_checked_per_run() {
+        assert_eq!(missing_digits("близько 1,5 млрд доларів", "about 1.5 billion dollars"), None);
+        assert_eq!(missing_digits("28 серпня 2025", "on August 28"), Some("2025".into()));
+        assert_eq!(missing_digits("без чисел", "no numbers"), None);
+    }
+
+    #[test]
+    fn numbered_answers_align_or_fail() {
+        let a = "1. First.\n2) Second one.\n\n3. Third";
+        assert_eq!(
+            parse_numbered(a, 3).unwrap(),
+            vec!["First.", "Second one.", "Third"]
+        );
+        assert!(parse_numbered("1. Only one", 2).is_none());
+        assert!(parse_numbered("Sure! Here it is", 1).is_none());
+        let p = chunk_prompt(&["Один.", "Два."]);
+        assert!(p.ends_with("1. Один.\n2. Два.\n"), "{p}");
+    }
+
+    #[test]
+    fn single_answers_are_cleaned() {
+        assert_eq!(clean_single("\n\"Translation: Hello.\"\nextra"), "Hello.");
+        assert_eq!(clean_single("Translation: Hello.\n"), "Hello.");
+    }
+}
