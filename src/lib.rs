@@ -5,5 +5,7 @@
 pub mod article;
 pub mod error;
 pub mod fsio;
+pub mod ingest;
+pub mod segment;
 
 pub use error::{Error, Result};
