@@ -172,6 +172,14 @@ const NON_FINAL_ABBREVIATIONS: &[&str] = &[
 /// after a number (`на висоті 300 м.`) they may end a sentence.
 const UNIT_ABBREVIATIONS: &[&str] = &["м", "с", "г", "т", "ч"];
 
+/// Of the abbreviations above, year and century (`2025 р.`, `XX ст.`):
+/// after a number they end a sentence unless they sit in its first few
+/// words, where they open it as a time adverbial (`У 2014 р. Росія …`).
+const YEAR_ABBREVIATIONS: &[&str] = &["р", "рр", "ст"];
+
+/// How many words a sentence-opening time adverbial (`У 2014 р.`) spans.
+const OPENING_ADVERBIAL_WORDS: usize = 4;
+
 /// Split `text` into sentences. Returns byte ranges into `text`, in order,
 /// each trimmed of surrounding whitespace and never empty. Text between
 /// the ranges is whitespace only. A blank line is always a boundary.
@@ -300,7 +308,8 @@ fn is_boundary(text: &str, sent_start: usize, term: usize, end: usize, next: usi
     }
     let lower = token.to_lowercase();
     let previous = previous_token(before, token_start);
-    if is_non_final_abbreviation(&lower, previous) {
+    let words_before = before.split(is_space).filter(|w| !w.is_empty()).count();
+    if is_non_final_abbreviation(&lower, previous, words_before) {
         return false;
     }
     // Spaced abbreviations: `т. зв. Назва`.
@@ -331,13 +340,36 @@ fn previous_token(before: &str, token_start: usize) -> Option<&str> {
     Some(&head[start..])
 }
 
-fn is_non_final_abbreviation(lower: &str, previous: Option<&str>) -> bool {
+/// `words_before` counts the words of the sentence up to and including
+/// the abbreviation.
+fn is_non_final_abbreviation(lower: &str, previous: Option<&str>, words_before: usize) -> bool {
     if !NON_FINAL_ABBREVIATIONS.contains(&lower) {
         return false;
     }
+    let after_number = previous.is_some_and(is_number);
     // `300 м.` is a unit at the end of a sentence, `м. Київ` is not.
-    let after_number = previous.is_some_and(|p| p.chars().any(|c| c.is_ascii_digit()));
-    !(UNIT_ABBREVIATIONS.contains(&lower) && after_number)
+    if UNIT_ABBREVIATIONS.contains(&lower) && after_number {
+        return false;
+    }
+    // `… до кінця 2025 р. Дякую` ends; `У 2014 р. Росія …` does not.
+    if YEAR_ABBREVIATIONS.contains(&lower) && after_number && words_before > OPENING_ADVERBIAL_WORDS
+    {
+        return false;
+    }
+    true
+}
+
+/// Arabic (`2025`, `1,5`, `2014–2022`) or Roman (`XIX`) numbers.
+fn is_number(token: &str) -> bool {
+    let token = token.trim_start_matches(is_opener);
+    token.chars().any(|c| c.is_ascii_digit())
+        && token
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, ',' | '.' | '-' | '–'))
+        || (!token.is_empty()
+            && token
+                .chars()
+                .all(|c| matches!(c, 'I' | 'V' | 'X' | 'L' | 'C')))
 }
 
 /// Where a long sentence may be cut, from the most to the least natural.
