@@ -308,7 +308,13 @@ fn is_boundary(text: &str, sent_start: usize, term: usize, end: usize, next: usi
     }
     let lower = token.to_lowercase();
     let previous = previous_token(before, token_start);
-    let words_before = before.split(is_space).filter(|w| !w.is_empty()).count();
+    // Counting stops early: only "more than a few" matters, and a long
+    // sentence must not be rescanned at every candidate.
+    let words_before = before
+        .split(is_space)
+        .filter(|w| !w.is_empty())
+        .take(OPENING_ADVERBIAL_WORDS + 1)
+        .count();
     if is_non_final_abbreviation(&lower, previous, words_before) {
         return false;
     }

@@ -500,6 +500,41 @@ fn a_page_just_under_the_limit_is_processed_in_linear_time() {
 }
 
 #[test]
+fn pathological_pages_stay_linear() {
+    let limit = MAX_ARTICLE_BYTES as usize - 1024;
+    let repeat = |unit: &str| {
+        let mut s = String::from("Заголовок патологічної сторінки тут\n\n");
+        while s.len() + unit.len() < limit {
+            s.push_str(unit);
+        }
+        s
+    };
+    for (name, text) in [
+        // one endless sentence full of abbreviations that never end it
+        ("abbreviations", repeat("на вул. Хрещатик у м. Київ ")),
+        // one endless sentence of lower-case continuations
+        ("continuations", repeat("так. і ")),
+        // a single 4 MB word
+        ("one word", repeat("а")),
+        // thousands of blank lines and furniture lines
+        ("furniture", repeat("РЕКЛАМА\n\n \n")),
+    ] {
+        let t = Instant::now();
+        let result = ingest_bytes(Path::new("p.txt"), text.as_bytes());
+        let elapsed = t.elapsed();
+        assert!(elapsed < Duration::from_secs(5), "{name}: {elapsed:?}");
+        if name == "furniture" {
+            let (_, reason) = article_error(result);
+            assert!(reason.contains("no article body"), "{reason}");
+        } else {
+            let a = result.unwrap();
+            let covered: usize = a.sentences().map(|s| s.span.1 - s.span.0).sum();
+            assert!(covered > limit / 2, "{name}");
+        }
+    }
+}
+
+#[test]
 fn a_long_first_paragraph_lends_its_first_sentence_as_title() {
     let text = "Міністр оборони України провів зустріч із партнерами у Брюсселі, де сторони обговорили \
                 постачання систем протиповітряної оборони, спільне виробництво дронів та підготовку \
@@ -562,7 +597,7 @@ fn collect_inputs_expands_directories_and_names_missing_paths() {
     assert!(seeds.windows(2).all(|w| w[0] < w[1]));
 
     let missing = dir.path().join("missing.txt");
-    let err = collect_inputs(&[missing.clone()]).unwrap_err();
+    let err = collect_inputs(std::slice::from_ref(&missing)).unwrap_err();
     assert!(err.to_string().contains("missing.txt"), "{err}");
 
     let empty = tempfile::tempdir().unwrap();
