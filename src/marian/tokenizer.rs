@@ -218,11 +218,7 @@ impl Normalizer {
         {
             return (&bytes[..len], len);
         }
-        if let Some((len, rep)) = self
-            .charsmap
-            .as_ref()
-            .and_then(|m| m.longest_prefix(bytes))
-        {
+        if let Some((len, rep)) = self.charsmap.as_ref().and_then(|m| m.longest_prefix(bytes)) {
             return (rep, len);
         }
         let len = input.chars().next().map_or(1, char::len_utf8);
@@ -409,7 +405,12 @@ impl SpmModel {
             user_defined,
         )?;
         let denormalizer = match proto.denormalizer_spec.as_ref() {
-            Some(spec) if spec.precompiled_charsmap.as_ref().is_some_and(|m| !m.is_empty()) => {
+            Some(spec)
+                if spec
+                    .precompiled_charsmap
+                    .as_ref()
+                    .is_some_and(|m| !m.is_empty()) =>
+            {
                 Some(Normalizer::new(spec, false, None)?)
             }
             _ => None,
@@ -575,7 +576,8 @@ impl SpmModel {
         let mut pending_bytes: Vec<u8> = Vec::new();
         let mut is_bos_ws = true;
         let mut bos_ws_seen = false;
-        let strip_bos = self.normalizer.add_dummy_prefix || self.normalizer.remove_extra_whitespaces;
+        let strip_bos =
+            self.normalizer.add_dummy_prefix || self.normalizer.remove_extra_whitespaces;
         for piece in pieces {
             let piece = piece.as_ref();
             let id = self.piece_id(piece);
@@ -862,7 +864,15 @@ impl MarianTokenizer {
         let vocab_path = dir.join("vocab.json");
         let encoder = read_vocab(&vocab_path)?;
         let target_encoder = if config.separate_vocabs {
-            Some(read_vocab(&dir.join("target_vocab.json"))?)
+            let path = dir.join("target_vocab.json");
+            let vocab = read_vocab(&path)?;
+            if !vocab.contains_key(&config.unk_token) {
+                return Err(Error::model_file(
+                    &path,
+                    format!("unknown token {:?} is missing", config.unk_token),
+                ));
+            }
+            Some(vocab)
         } else {
             None
         };
@@ -940,10 +950,13 @@ impl MarianTokenizer {
         chunks
     }
 
+    /// transformers' `_convert_token_to_id_with_added_voc`: special tokens
+    /// first, then the side's vocabulary, then that vocabulary's `<unk>`.
     fn token_id(&self, encoder: &HashMap<String, u32>, token: &str) -> u32 {
         self.specials
             .id_of(token)
             .or_else(|| encoder.get(token).copied())
+            .or_else(|| encoder.get(&self.specials.unk.0).copied())
             .unwrap_or(self.specials.unk.1)
     }
 
