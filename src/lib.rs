@@ -5,5 +5,6 @@
 pub mod article;
 pub mod error;
 pub mod fsio;
+pub mod marian;
 
 pub use error::{Error, Result};

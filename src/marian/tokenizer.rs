@@ -1,0 +1,1 @@
+//! Marian SentencePiece tokenizer (written on another branch; this file is replaced at merge).
