@@ -418,12 +418,8 @@ impl KvSlot {
         if self.len == 0 {
             return Ok(());
         }
-        for buf in [&mut self.k, &mut self.v] {
-            let cur = buf.narrow(2, 0, self.len)?.index_select(idx, 0)?;
-            let fresh = Tensor::zeros(buf.shape(), DType::F32, buf.device())?;
-            fresh.slice_set(&cur, 2, 0)?;
-            *buf = fresh;
-        }
+        self.k = self.k.index_select(idx, 0)?;
+        self.v = self.v.index_select(idx, 0)?;
         Ok(())
     }
 }
