@@ -1,0 +1,86 @@
+//! Throughput benchmark of the Marian engine (`ukdigest bench-marian`).
+use std::path::Path;
+use std::time::Instant;
+
+use candle_core::Device;
+
+use super::{DecodeOptions, MarianModel, Quant};
+use crate::{Error, Result};
+
+/// What `ukdigest bench-marian` measures.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// Sentences per `translate_ids` call.
+    pub batch: usize,
+    /// 1 = greedy.
+    pub beams: usize,
+    pub quant: Quant,
+    /// Every sentence decodes exactly this many tokens (EOS suppressed).
+    pub max_new_tokens: usize,
+    /// Use only the first `limit` inputs.
+    pub limit: Option<usize>,
+}
+
+/// Result of one benchmark run.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BenchReport {
+    pub sentences: usize,
+    pub target_tokens: usize,
+    pub load_seconds: f64,
+    pub translate_seconds: f64,
+    pub tokens_per_second: f64,
+    /// Peak resident set size of the process (VmHWM), MiB.
+    pub peak_rss_mib: f64,
+}
+
+/// Peak resident set size of this process in MiB (Linux `VmHWM`), 0 elsewhere.
+pub fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Loads `model_dir`, translates the id sequences of `inputs` (a JSON array of
+/// arrays of source ids) in consecutive batches with a fixed output length,
+/// and reports target tokens per second and peak memory.
+pub fn bench(model_dir: &Path, inputs: &Path, opts: &BenchOptions) -> Result<BenchReport> {
+    let text = std::fs::read_to_string(inputs).map_err(|e| Error::io(inputs, e))?;
+    let mut sources: Vec<Vec<u32>> = serde_json::from_str(&text)
+        .map_err(|e| Error::Config(format!("{}: expected [[ids]]: {e}", inputs.display())))?;
+    if let Some(n) = opts.limit {
+        sources.truncate(n);
+    }
+    if opts.batch == 0 {
+        return Err(Error::Config("batch must be at least 1".into()));
+    }
+    let t0 = Instant::now();
+    let mut model = MarianModel::load(model_dir, &Device::Cpu, opts.quant)?;
+    let load_seconds = t0.elapsed().as_secs_f64();
+    let decode = DecodeOptions {
+        num_beams: opts.beams.max(1),
+        max_new_tokens: opts.max_new_tokens,
+        suppress_eos: true,
+        ..DecodeOptions::default()
+    };
+    let t1 = Instant::now();
+    let mut target_tokens = 0;
+    for chunk in sources.chunks(opts.batch) {
+        let out = model.translate_ids(chunk, &decode)?;
+        target_tokens += out.iter().map(Vec::len).sum::<usize>();
+    }
+    let translate_seconds = t1.elapsed().as_secs_f64();
+    Ok(BenchReport {
+        sentences: sources.len(),
+        target_tokens,
+        load_seconds,
+        translate_seconds,
+        tokens_per_second: target_tokens as f64 / translate_seconds,
+        peak_rss_mib: peak_rss_mib(),
+    })
+}

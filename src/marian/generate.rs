@@ -1,0 +1,538 @@
+//! Greedy and beam-search decoding with the semantics of HF transformers' `generate`.
+//!
+//! Logits are processed on the host in f32, in transformers' order:
+//! no-repeat-ngram, bad words, min length, min new tokens, forced EOS.
+//! Beam search mirrors transformers' vectorized `_beam_search`: `2 * num_beams`
+//! candidates per sentence, candidates that hit a stopping criterion are
+//! length-normalized into the finished set (only if ranked in the top
+//! `num_beams`), scores use the same f32 arithmetic including the `-1e9`
+//! sentinels, and the `early_stopping` heuristic is the same.
+use std::collections::HashMap;
+
+use candle_core::Tensor;
+use rayon::prelude::*;
+
+use super::model::{CrossCache, Marian};
+use crate::{Error, Result};
+
+/// When beam search may stop for a sentence (`early_stopping` in generation_config.json).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EarlyStopping {
+    /// `false`: stop when the best running beam, normalized at the current
+    /// length, can no longer beat the worst finished hypothesis.
+    #[default]
+    Heuristic,
+    /// `true`: stop as soon as `num_beams` hypotheses are finished.
+    Always,
+    /// `"never"`: like `Heuristic` but assumes the best case length
+    /// (`max_length` when `length_penalty > 0`).
+    Never,
+}
+
+/// Decoding settings (what `generate` takes besides the inputs).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecodeOptions {
+    /// 1 = greedy search.
+    pub num_beams: usize,
+    /// Target tokens generated at most (the decoder start token excluded).
+    pub max_new_tokens: usize,
+    /// Exponent of the length normalization of finished beam scores.
+    pub length_penalty: f64,
+    pub early_stopping: EarlyStopping,
+    /// 0 = off. Counts the decoder start token like transformers.
+    pub no_repeat_ngram_size: usize,
+    /// EOS is forbidden before this many new tokens.
+    pub min_new_tokens: usize,
+    /// Benchmarks: forbid EOS (and skip forced EOS) so every sentence decodes
+    /// exactly `max_new_tokens` steps.
+    pub suppress_eos: bool,
+}
+
+impl Default for DecodeOptions {
+    fn default() -> Self {
+        Self {
+            num_beams: 1,
+            max_new_tokens: 511,
+            length_penalty: 1.0,
+            early_stopping: EarlyStopping::Heuristic,
+            no_repeat_ngram_size: 0,
+            min_new_tokens: 0,
+            suppress_eos: false,
+        }
+    }
+}
+
+impl DecodeOptions {
+    /// Greedy search for at most `max_new_tokens` tokens.
+    pub fn greedy(max_new_tokens: usize) -> Self {
+        Self {
+            max_new_tokens,
+            ..Self::default()
+        }
+    }
+
+    /// Beam search with `num_beams` beams, other settings at transformers' defaults.
+    pub fn beam(num_beams: usize, max_new_tokens: usize) -> Self {
+        Self {
+            num_beams,
+            max_new_tokens,
+            ..Self::default()
+        }
+    }
+}
+
+/// Token-level rules of a model: special ids and banned tokens.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenRules {
+    pub eos_token_id: u32,
+    pub pad_token_id: u32,
+    pub decoder_start_token_id: u32,
+    /// Forced at the last position `max_length` allows.
+    pub forced_eos_token_id: Option<u32>,
+    /// Token sequences that may not be generated (`[[pad]]` in Marian configs);
+    /// sequences equal to `[eos]` are ignored like transformers does.
+    pub bad_words_ids: Vec<Vec<u32>>,
+}
+
+/// Mask value for forbidden tokens.
+const NEG_INF: f32 = f32::NEG_INFINITY;
+/// transformers' sentinel for impossible beams.
+const SENTINEL: f32 = -1.0e9;
+
+/// The logits processors of one `generate` call.
+struct Processors<'a> {
+    rules: &'a TokenRules,
+    opts: &'a DecodeOptions,
+    /// `max_length` in transformers' sense: decoder start + max_new_tokens.
+    max_length: usize,
+    /// Single-token bad words (static mask).
+    banned_static: Vec<u32>,
+    /// Multi-token bad words.
+    banned_seqs: Vec<&'a [u32]>,
+}
+
+impl<'a> Processors<'a> {
+    fn new(rules: &'a TokenRules, opts: &'a DecodeOptions) -> Self {
+        let mut banned_static = Vec::new();
+        let mut banned_seqs = Vec::new();
+        for w in &rules.bad_words_ids {
+            match w.as_slice() {
+                [] => {}
+                [t] if *t == rules.eos_token_id => {}
+                [t] => banned_static.push(*t),
+                seq => banned_seqs.push(seq),
+            }
+        }
+        if opts.suppress_eos {
+            banned_static.push(rules.eos_token_id);
+        }
+        Self {
+            rules,
+            opts,
+            max_length: opts.max_new_tokens + 1,
+            banned_static,
+            banned_seqs,
+        }
+    }
+
+    /// Applies the processors to `scores` of a hypothesis whose decoder input is `seq`
+    /// (decoder start included).
+    fn apply(&self, seq: &[u32], scores: &mut [f32]) {
+        let cur_len = seq.len();
+        let n = self.opts.no_repeat_ngram_size;
+        if n > 0 && cur_len + 1 >= n {
+            let prefix = &seq[cur_len + 1 - n..];
+            for w in seq.windows(n) {
+                if &w[..n - 1] == prefix {
+                    scores[w[n - 1] as usize] = NEG_INF;
+                }
+            }
+        }
+        for &t in &self.banned_static {
+            if let Some(s) = scores.get_mut(t as usize) {
+                *s = NEG_INF;
+            }
+        }
+        for bw in &self.banned_seqs {
+            let (last, head) = bw.split_last().expect("non-empty bad word");
+            if seq.ends_with(head) {
+                if let Some(s) = scores.get_mut(*last as usize) {
+                    *s = NEG_INF;
+                }
+            }
+        }
+        let eos = self.rules.eos_token_id as usize;
+        if cur_len - 1 < self.opts.min_new_tokens {
+            if let Some(s) = scores.get_mut(eos) {
+                *s = NEG_INF;
+            }
+        }
+        if let (Some(forced), false) = (self.rules.forced_eos_token_id, self.opts.suppress_eos) {
+            if cur_len == self.max_length - 1 {
+                scores.fill(NEG_INF);
+                if let Some(s) = scores.get_mut(forced as usize) {
+                    *s = 0.0;
+                }
+            }
+        }
+    }
+}
+
+/// In-place log-softmax of one row, f32 like `torch.log_softmax` on f32 logits.
+fn log_softmax(row: &mut [f32]) {
+    let max = row.iter().copied().fold(NEG_INF, f32::max);
+    if max == NEG_INF {
+        return;
+    }
+    let sum: f64 = row.iter().map(|&x| ((x - max) as f64).exp()).sum();
+    let log_sum = sum.ln() as f32;
+    for x in row.iter_mut() {
+        *x = (*x - max) - log_sum;
+    }
+}
+
+/// Index of the first maximum (torch.argmax's choice).
+fn argmax(row: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, &x) in row.iter().enumerate() {
+        if x > row[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+/// The `k` best `(score, index)` pairs, best first, ties by lower index.
+fn top_k(scores: impl Iterator<Item = (f32, usize)>, k: usize) -> Vec<(f32, usize)> {
+    let better = |a: &(f32, usize), b: &(f32, usize)| a.0 > b.0 || (a.0 == b.0 && a.1 < b.1);
+    let mut best: Vec<(f32, usize)> = Vec::with_capacity(k + 1);
+    for c in scores {
+        if best.len() == k && !better(&c, &best[k - 1]) {
+            continue;
+        }
+        let pos = best
+            .iter()
+            .position(|b| better(&c, b))
+            .unwrap_or(best.len());
+        best.insert(pos, c);
+        best.truncate(k);
+    }
+    best
+}
+
+/// Copies the logits `(rows, vocab)` to host rows.
+fn host_rows(logits: &Tensor) -> Result<Vec<Vec<f32>>> {
+    Ok(logits.to_dtype(candle_core::DType::F32)?.to_vec2::<f32>()?)
+}
+
+fn ids_tensor(ids: &[u32], rows: usize, dev: &candle_core::Device) -> Result<Tensor> {
+    Ok(Tensor::from_slice(ids, (rows, 1), dev)?)
+}
+
+/// Strips the decoder start token and everything from the first EOS on.
+fn finish(seq: &[u32], eos: u32) -> Vec<u32> {
+    let body = seq.get(1..).unwrap_or(&[]);
+    let end = body.iter().position(|&t| t == eos).unwrap_or(body.len());
+    body[..end].to_vec()
+}
+
+/// Greedy search for a batch sharing `cross`. Returns ids without start/EOS.
+pub(crate) fn greedy(
+    net: &Marian,
+    cross: &CrossCache,
+    batch: usize,
+    rules: &TokenRules,
+    opts: &DecodeOptions,
+) -> Result<Vec<Vec<u32>>> {
+    let procs = Processors::new(rules, opts);
+    let mut cache = net.self_cache(batch, opts.max_new_tokens + 1)?;
+    let mut seqs: Vec<Vec<u32>> = vec![vec![rules.decoder_start_token_id]; batch];
+    let mut unfinished = vec![true; batch];
+    let dev = net.device();
+    while seqs[0].len() < procs.max_length && unfinished.iter().any(|&u| u) {
+        let last: Vec<u32> = seqs.iter().map(|s| *s.last().expect("non-empty")).collect();
+        let logits = net.decode_last(&ids_tensor(&last, batch, dev)?, cross, &mut cache)?;
+        let mut rows = host_rows(&logits)?;
+        let next: Vec<u32> = rows
+            .par_iter_mut()
+            .zip(seqs.par_iter())
+            .map(|(row, seq)| {
+                procs.apply(seq, row);
+                argmax(row) as u32
+            })
+            .collect();
+        for (i, &t) in next.iter().enumerate() {
+            let t = if unfinished[i] { t } else { rules.pad_token_id };
+            seqs[i].push(t);
+            if t == rules.eos_token_id {
+                unfinished[i] = false;
+            }
+        }
+    }
+    Ok(seqs.iter().map(|s| finish(s, rules.eos_token_id)).collect())
+}
+
+/// One sentence's finished hypotheses (transformers' `sequences` / `beam_scores`).
+struct Finished {
+    seqs: Vec<Vec<u32>>,
+    scores: Vec<f32>,
+    done: Vec<bool>,
+}
+
+/// Beam search for a batch sharing `cross`. Returns the best hypothesis per
+/// sentence, ids without start/EOS.
+pub(crate) fn beam_search(
+    net: &Marian,
+    cross: &CrossCache,
+    batch: usize,
+    rules: &TokenRules,
+    opts: &DecodeOptions,
+) -> Result<Vec<Vec<u32>>> {
+    let nb = opts.num_beams;
+    if nb == 0 {
+        return Err(Error::Generation("num_beams must be at least 1".into()));
+    }
+    let procs = Processors::new(rules, opts);
+    let max_length = procs.max_length;
+    let lp = opts.length_penalty;
+    let keep = 2 * nb; // max(2, 1 + number of EOS ids) * num_beams with one EOS id
+    let rows = batch * nb;
+    let dev = net.device();
+    let mut cache = net.self_cache(rows, opts.max_new_tokens + 1)?;
+    let mut running: Vec<Vec<u32>> = vec![vec![rules.decoder_start_token_id]; rows];
+    let mut running_scores: Vec<f32> = (0..rows)
+        .map(|r| if r % nb == 0 { 0.0 } else { SENTINEL })
+        .collect();
+    let mut fin: Vec<Finished> = (0..batch)
+        .map(|_| Finished {
+            seqs: vec![Vec::new(); nb],
+            scores: vec![SENTINEL; nb],
+            done: vec![false; nb],
+        })
+        .collect();
+    let mut unsatisfied = vec![true; batch];
+    let mut cur_len = 1usize;
+    loop {
+        let last: Vec<u32> = running
+            .iter()
+            .map(|s| *s.last().expect("non-empty"))
+            .collect();
+        let logits = net.decode_last(&ids_tensor(&last, rows, dev)?, cross, &mut cache)?;
+        let mut lps = host_rows(&logits)?;
+        // Per row: log-softmax, processors, add the beam score, keep the row's top `keep`.
+        let row_best: Vec<Vec<(f32, usize)>> = lps
+            .par_iter_mut()
+            .enumerate()
+            .map(|(r, row)| {
+                log_softmax(row);
+                procs.apply(&running[r], row);
+                let s = running_scores[r];
+                top_k(row.iter().enumerate().map(|(t, &x)| (x + s, t)), keep)
+            })
+            .collect();
+        let vocab = lps[0].len();
+        let mut any_not_hit = false;
+        let mut new_running = Vec::with_capacity(rows);
+        let mut new_scores = Vec::with_capacity(rows);
+        let mut reorder = Vec::with_capacity(rows);
+        for (b, f) in fin.iter_mut().enumerate() {
+            // Candidates over the flattened (beam, token) space of this sentence.
+            let cands = top_k(
+                (0..nb).flat_map(|j| {
+                    row_best[b * nb + j]
+                        .iter()
+                        .map(move |&(x, t)| (x, j * vocab + t))
+                }),
+                keep,
+            );
+            let hits: Vec<bool> = cands
+                .iter()
+                .map(|&(_, idx)| {
+                    idx % vocab == rules.eos_token_id as usize || cur_len + 1 >= max_length
+                })
+                .collect();
+            any_not_hit |= hits.iter().any(|h| !h);
+            let seq_of = |idx: usize| {
+                let mut s = running[b * nb + idx / vocab].clone();
+                s.push((idx % vocab) as u32);
+                s
+            };
+            // Running beams for the next step: the best `nb` that did not stop.
+            let penalized: Vec<(f32, usize)> = cands
+                .iter()
+                .zip(&hits)
+                .enumerate()
+                .map(|(i, (&(x, _), &h))| (if h { x + SENTINEL } else { x }, i))
+                .collect();
+            for &(score, i) in &top_k(penalized.iter().copied(), nb) {
+                let idx = cands[i].1;
+                new_running.push(seq_of(idx));
+                new_scores.push(score);
+                reorder.push((b * nb + idx / vocab) as u32);
+            }
+            // Finished set: merge in candidates of the top `nb` that stopped.
+            let full = f.done.iter().all(|&d| d) && opts.early_stopping == EarlyStopping::Always;
+            let norm = ((cur_len + 1 - 1) as f64).powf(lp) as f32;
+            let mut merged: Vec<(f32, usize)> =
+                f.scores.iter().enumerate().map(|(i, &s)| (s, i)).collect();
+            for (i, (&(x, _), &h)) in cands.iter().zip(&hits).enumerate() {
+                let mut s = x / norm;
+                if full {
+                    s += SENTINEL;
+                }
+                if !unsatisfied[b] {
+                    s += SENTINEL;
+                }
+                if !(h && i < nb) {
+                    s += SENTINEL;
+                }
+                merged.push((s, nb + i));
+            }
+            let best = top_k(merged.iter().copied(), nb);
+            let mut seqs = Vec::with_capacity(nb);
+            let mut done = Vec::with_capacity(nb);
+            for &(_, m) in &best {
+                if m < nb {
+                    seqs.push(std::mem::take(&mut f.seqs[m]));
+                    done.push(f.done[m]);
+                } else {
+                    let i = m - nb;
+                    seqs.push(seq_of(cands[i].1));
+                    done.push(hits[i] && i < nb);
+                }
+            }
+            f.scores = best.iter().map(|&(s, _)| s).collect();
+            f.seqs = seqs;
+            f.done = done;
+        }
+        running = new_running;
+        running_scores = new_scores;
+        cache.reorder(&reorder)?;
+        cur_len += 1;
+        // Early-stop heuristic, per sentence (sticky once satisfied).
+        for (b, f) in fin.iter().enumerate() {
+            let best_len = if opts.early_stopping == EarlyStopping::Never && lp > 0.0 {
+                max_length - 1
+            } else {
+                cur_len - 1
+            };
+            let best_running = running_scores[b * nb] / (best_len as f64).powf(lp) as f32;
+            let worst = f.scores.iter().copied().fold(f32::INFINITY, f32::min);
+            let improvable = f
+                .done
+                .iter()
+                .any(|&d| best_running > if d { worst } else { SENTINEL });
+            unsatisfied[b] &= improvable;
+        }
+        let improvement_possible = unsatisfied.iter().any(|&u| u);
+        let all_full = fin.iter().all(|f| f.done.iter().all(|&d| d));
+        let open = !(all_full && opts.early_stopping == EarlyStopping::Always);
+        if !(improvement_possible && open && any_not_hit) {
+            break;
+        }
+    }
+    Ok(fin
+        .iter()
+        .map(|f| finish(&f.seqs[0], rules.eos_token_id))
+        .collect())
+}
+
+/// Parsed generation defaults of a model directory.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub(crate) struct GenerationConfig {
+    pub num_beams: Option<usize>,
+    pub max_length: Option<usize>,
+    pub max_new_tokens: Option<usize>,
+    pub min_length: Option<usize>,
+    pub min_new_tokens: Option<usize>,
+    pub length_penalty: Option<f64>,
+    pub early_stopping: Option<serde_json::Value>,
+    pub no_repeat_ngram_size: Option<usize>,
+    pub bad_words_ids: Option<Vec<Vec<u32>>>,
+    pub eos_token_id: Option<serde_json::Value>,
+    pub pad_token_id: Option<u32>,
+    pub decoder_start_token_id: Option<u32>,
+    pub forced_eos_token_id: Option<serde_json::Value>,
+    #[serde(flatten)]
+    pub _rest: HashMap<String, serde_json::Value>,
+}
+
+impl GenerationConfig {
+    pub fn early_stopping(&self) -> std::result::Result<EarlyStopping, String> {
+        match &self.early_stopping {
+            None | Some(serde_json::Value::Bool(false)) | Some(serde_json::Value::Null) => {
+                Ok(EarlyStopping::Heuristic)
+            }
+            Some(serde_json::Value::Bool(true)) => Ok(EarlyStopping::Always),
+            Some(serde_json::Value::String(s)) if s == "never" => Ok(EarlyStopping::Never),
+            Some(v) => Err(format!(
+                "early_stopping must be true, false or \"never\", got {v}"
+            )),
+        }
+    }
+}
+
+/// A token id field that transformers allows as an int or a list of ints.
+pub(crate) fn first_id(v: &Option<serde_json::Value>) -> std::result::Result<Option<u32>, String> {
+    match v {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::Number(n)) => n
+            .as_u64()
+            .map(|x| Some(x as u32))
+            .ok_or_else(|| format!("bad token id {n}")),
+        Some(serde_json::Value::Array(a)) if a.len() == 1 => first_id(&Some(a[0].clone())),
+        Some(other) => Err(format!("unsupported token id value {other}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn top_k_orders_by_score_then_index() {
+        let v = [(1.0, 0), (3.0, 1), (3.0, 2), (2.0, 3)];
+        assert_eq!(
+            top_k(v.iter().copied(), 3),
+            vec![(3.0, 1), (3.0, 2), (2.0, 3)]
+        );
+    }
+
+    #[test]
+    fn no_repeat_ngram_bans_seen_continuations() {
+        let rules = TokenRules {
+            eos_token_id: 0,
+            pad_token_id: 9,
+            decoder_start_token_id: 9,
+            forced_eos_token_id: None,
+            bad_words_ids: vec![vec![9]],
+        };
+        let opts = DecodeOptions {
+            no_repeat_ngram_size: 2,
+            ..DecodeOptions::greedy(10)
+        };
+        let p = Processors::new(&rules, &opts);
+        let mut s = vec![0.0f32; 10];
+        p.apply(&[9, 3, 4, 3], &mut s);
+        assert_eq!(s[4], NEG_INF, "bigram (3,4) already seen");
+        assert_eq!(s[9], NEG_INF, "pad is a bad word");
+        assert_eq!(s[5], 0.0);
+    }
+
+    #[test]
+    fn forced_eos_at_last_position() {
+        let rules = TokenRules {
+            eos_token_id: 0,
+            pad_token_id: 9,
+            decoder_start_token_id: 9,
+            forced_eos_token_id: Some(0),
+            bad_words_ids: vec![],
+        };
+        let opts = DecodeOptions::greedy(3);
+        let p = Processors::new(&rules, &opts);
+        let mut s = vec![1.0f32; 10];
+        p.apply(&[9, 1, 2], &mut s);
+        assert_eq!(argmax(&s), 0);
+        assert_eq!(s[1], NEG_INF);
+    }
+}
