@@ -4,6 +4,7 @@
 //! ingest → segment → translate → summarize → facts → digest → compare.
 pub mod article;
 pub mod error;
+pub mod eval;
 pub mod fsio;
 
 pub use error::{Error, Result};
