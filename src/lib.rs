@@ -7,6 +7,7 @@
 pub mod article;
 pub mod config;
 pub mod error;
+pub mod eval;
 pub mod fsio;
 pub mod source;
 
