@@ -7,7 +7,6 @@
 pub mod article;
 pub mod config;
 pub mod error;
-pub mod eval;
 pub mod fsio;
 pub mod source;
 
