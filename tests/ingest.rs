@@ -333,9 +333,10 @@ fn sections_headings_and_bullets_are_kept() {
     assert_eq!(m.paragraphs[3].text(), "посилення протиповітряної оборони;");
     let speech = ingest_bytes(
         Path::new("speech.txt"),
-        "Заголовок статті про інтерв'ю\n\nМіністр відповів на питання.\n\n– Ми готові до переговорів, – сказав він.\n".as_bytes(),
+        "Заголовок статті про інтерв'ю\n\nМіністр відповів на питання.\n\n* * *\n\n– Ми готові до переговорів, – сказав він.\n".as_bytes(),
     )
     .unwrap();
+    assert_eq!(speech.paragraphs.len(), 2);
     assert_eq!(speech.paragraphs[1].kind, Text);
     assert_eq!(
         speech.paragraphs[1].text(),

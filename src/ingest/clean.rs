@@ -8,8 +8,8 @@
 //!   (`Leopolis.news`), or a short name right before the date line at
 //!   the top (`Інтерфакс-Україна` / `21:32 11.04.2025`).
 //! - **Furniture** lines (subscribe prompts, reading time, photo captions
-//!   and image file names, social links, advertising banners) are dropped
-//!   wherever they are.
+//!   and image file names, social links, advertising banners, separators
+//!   without any letter or digit) are dropped wherever they are.
 //! - An **end heading** (`ЩЕ ЗА ТЕМОЮ`, `ОСТАННЄ`, `Теги`, `Слідкуй за
 //!   нами:`, `Попередня публікація`, …) ends the article: what follows is
 //!   a list of other headlines.
@@ -310,6 +310,10 @@ fn classify(text: &str, range: Range<usize>) -> LineKind {
         return LineKind::Blank;
     }
     let line = &text[range.clone()];
+    // Separators (`***`, `—`) and icon rows carry no words.
+    if !line.chars().any(char::is_alphanumeric) {
+        return LineKind::Furniture;
+    }
     if let Some(date) = parse_date_line(line) {
         return LineKind::Date(date);
     }
