@@ -182,17 +182,19 @@ const OPENING_ADVERBIAL_WORDS: usize = 4;
 
 /// Split `text` into sentences. Returns byte ranges into `text`, in order,
 /// each trimmed of surrounding whitespace and never empty. Text between
-/// the ranges is whitespace only. A blank line is always a boundary.
+/// the ranges is whitespace only. A blank line is always a boundary, and
+/// so is a line break before a list item (`- `, `• `).
 pub fn split_sentences(text: &str) -> Vec<Range<usize>> {
     let mut out = Vec::new();
     let mut start = 0;
     let mut chars = text.char_indices().peekable();
     while let Some((i, c)) = chars.next() {
         if c == '\n' {
-            // A blank line (newline, optional spaces, newline) ends a sentence.
+            // A blank line (newline, optional spaces, newline) ends a
+            // sentence, and so does a new line opening a list item.
             let rest = &text[i + 1..];
             let ws = rest.len() - rest.trim_start_matches(is_space).len();
-            if rest[..ws].contains('\n') {
+            if rest[..ws].contains('\n') || opens_list_item(&rest[ws..]) {
                 push_trimmed(text, start..i, &mut out);
                 start = i + 1 + ws;
                 while chars.peek().is_some_and(|&(j, _)| j < start) {
@@ -232,6 +234,18 @@ pub fn split_sentences(text: &str) -> Vec<Range<usize>> {
     }
     push_trimmed(text, start..text.len(), &mut out);
     out
+}
+
+/// Whether `line` opens with a list marker and a space (`- `, `• `).
+fn opens_list_item(line: &str) -> bool {
+    let mut chars = line.chars();
+    matches!(
+        (chars.next(), chars.next()),
+        (
+            Some('-' | '•' | '*' | '·' | '▪' | '●' | '◦' | '–' | '—'),
+            Some(' ' | '\u{a0}' | '\t')
+        )
+    )
 }
 
 fn push_trimmed(text: &str, range: Range<usize>, out: &mut Vec<Range<usize>>) {

@@ -135,6 +135,10 @@ fn list_numbers_and_bullets() {
         sentences("Пункти:\n\n- один\n\n- два"),
         vec!["Пункти:", "- один", "- два"]
     );
+    assert_eq!(
+        sentences("Пункти:\n- один\n• два\nі далі"),
+        vec!["Пункти:", "- один", "• два\nі далі"]
+    );
 }
 
 /// FLORES-200 dev (997 Ukrainian sentences, one a line): join each run of

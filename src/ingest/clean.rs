@@ -8,12 +8,12 @@
 //!   (`Leopolis.news`), or a short name right before the date line at
 //!   the top (`Інтерфакс-Україна` / `21:32 11.04.2025`).
 //! - **Furniture** lines (subscribe prompts, reading time, photo captions
-//!   and image file names, social links, advertising banners) are dropped
-//!   wherever they are.
+//!   and image file names, social links, advertising banners, separators
+//!   without any letter or digit) are dropped wherever they are.
 //! - An **end heading** (`ЩЕ ЗА ТЕМОЮ`, `ОСТАННЄ`, `Теги`, `Слідкуй за
 //!   нами:`, `Попередня публікація`, …) ends the article: what follows is
 //!   a list of other headlines.
-//! - The **title** is the first substantial line (three or more words)
+//! - The **title** is the first substantial line (two or more words)
 //!   that is none of the above, or the text after a ` date YYYY-MM-DD`
 //!   header. A later line equal to the title, or to an earlier paragraph,
 //!   is a duplicate and dropped.
@@ -146,6 +146,10 @@ static FURNITURE: LazyLock<RegexSet> = LazyLock::new(|| {
         r"^(?:©|\(c\)|copyright\b).*$",
         // a bare link
         r"^(?:https?://|www\.)\S+$",
+        r"^[\w.-]+\.[a-z]{2,12}/\S*$",
+        // a time without a date, a view counter
+        r"^(?:(?:сьогодні|вчора|учора),?\s*)?\d{1,2}:\d{2}$",
+        r"^(?:переглядів|перегляди|views)\s*:?\s*\d[\d\s]*$",
     ])
     .expect("valid furniture patterns")
 });
@@ -223,7 +227,7 @@ pub fn clean(text: &str) -> Result<Cleaned, Unusable> {
                 outlet.get_or_insert_with(|| collapse(&text[content]));
                 continue;
             }
-            if kind != ParagraphKind::Text || word_count(&text[content.clone()]) < 3 {
+            if kind != ParagraphKind::Text || word_count(&text[content.clone()]) < 2 {
                 // Section labels, menus and breadcrumbs above the title.
                 continue;
             }
@@ -306,6 +310,10 @@ fn classify(text: &str, range: Range<usize>) -> LineKind {
         return LineKind::Blank;
     }
     let line = &text[range.clone()];
+    // Separators (`***`, `—`) and icon rows carry no words.
+    if !line.chars().any(char::is_alphanumeric) {
+        return LineKind::Furniture;
+    }
     if let Some(date) = parse_date_line(line) {
         return LineKind::Date(date);
     }
