@@ -181,7 +181,9 @@ impl Engines {
             })
         };
         let tr_info = match &self.translator {
-            TranslatorEngine::Marian(m) => serde_json::to_value(m.model.config()).ok(),
+            TranslatorEngine::Marian(m) => std::fs::read_to_string(m.model.dir().join("config.json"))
+                .ok()
+                .and_then(|t| serde_json::from_str(&t).ok()),
             TranslatorEngine::Llm(i) => serde_json::to_value(self.pool.get(*i).info()).ok(),
         };
         let mut v = json!({ "translate": describe(&self.translator_model, tr_info) });
@@ -223,13 +225,24 @@ fn already_done(out_dir: &Path, id: &str, source_sha: &str, models: &serde_json:
     v["source_sha256"] == source_sha && v["provenance"]["models"] == *models
 }
 
+fn marian_options(o: &DecodeOptions) -> serde_json::Value {
+    json!({
+        "num_beams": o.num_beams,
+        "max_new_tokens": o.max_new_tokens,
+        "length_penalty": o.length_penalty,
+        "early_stopping": format!("{:?}", o.early_stopping),
+        "no_repeat_ngram_size": o.no_repeat_ngram_size,
+        "min_new_tokens": o.min_new_tokens,
+    })
+}
+
 /// Settings recorded in every output.
 fn settings(cfg: &ModelsConfig, engines: &Engines) -> serde_json::Value {
     json!({
         "translate": {
             "max_sentence_tokens": cfg.translate.max_sentence_tokens,
             "batch_tokens": cfg.translate.batch_tokens,
-            "marian": match &engines.translator { TranslatorEngine::Marian(m) => serde_json::to_value(&m.options).ok(), _ => None },
+            "marian": match &engines.translator { TranslatorEngine::Marian(m) => Some(marian_options(&m.options)), _ => None },
             "llm": match &engines.translator { TranslatorEngine::Llm(_) => serde_json::to_value(&engines.llm_translate).ok(), _ => None },
         },
         "summarize": { "params": summarize::params(cfg.summarize.max_new_tokens), "min_sentences": cfg.summarize.min_sentences, "max_sentences": cfg.summarize.max_sentences },
@@ -286,7 +299,7 @@ fn digest_one(
         });
     }
     let ingest_secs = t0.elapsed().as_secs_f64();
-    let source_text = crate::ingest::decode(path, &bytes)?.0;
+    let source_text = crate::ingest::decode::decode(path, &bytes)?.text;
 
     // Translate the title with the body so that both use one engine pass.
     let mut sentences = vec![article.title.clone()];
@@ -417,7 +430,7 @@ pub fn run_translate(
     let settings = settings(cfg, engines);
     let mut outcomes = Vec::new();
     for path in inputs {
-        let one = || -> Result<Outcome> {
+        let mut one = || -> Result<Outcome> {
             let t0 = Instant::now();
             let bytes = std::fs::read(path).map_err(|e| Error::article(path, e))?;
             let source_sha = sha256_bytes(&bytes);
