@@ -12,6 +12,7 @@ Outputs (JSON lines) under tests/fixtures/marian_tokenizer/:
 
 * fr_en_cases.jsonl: side, text, ids, pieces, decoded (skip_special_tokens=True),
   decoded_raw (skip_special_tokens=False).
+* fr_en_random.jsonl: 2,500 seeded random strings (both sides, no pieces).
 * fr_en_decode.jsonl: arbitrary id sequences and what decode returns (or "error").
 * separate_vocab_cases.jsonl: the same model with `separate_vocabs: true` and a
   target_vocab.json whose ids are the reversed shared ids (id -> N-1-id); the
@@ -19,6 +20,7 @@ Outputs (JSON lines) under tests/fixtures/marian_tokenizer/:
 """
 import json
 import os
+import random
 import shutil
 import sys
 import tempfile
@@ -47,6 +49,16 @@ TRICKY = [
     "👩\u200d👩\u200d👧 🇺🇦 ❤️", "м'ясо, мʼясо, м’ясо", "▁", "▁▁x", "_under_score_", "C'est l'été.",
     "«Guillemets» et “anglais”", "…", "Ça coûte 3,50 € (TTC).", "ŒUVRE œuvre", "İstanbul", "ß ẞ",
     "\ufeffBOM", "a\u2028b", "a\x85b", "x\u00adx", "🚀🚀🚀", "Україна", "Ukraine's U.S.-led 24/7 op.",
+    "3.g 3c--ggg", "a12hhb3'gggdag de -,gb0gc",
+]
+
+# Alphabets for random strings: score ties, accents, combining marks, width and
+# compatibility forms, invisible and control characters, special-token letters.
+RANDOM_ALPHABETS = [
+    "abcdefgh gg .,-'0123", "ssseeellltt ", "aàáâãäåæçèéêëìíîïñòóôõöùúûüýÿ  ",
+    "e\u0301a\u0300o\u0308 \u3000\t\u00a0xX1", "ＡＢＣａｂｃ１２３ｶﾀ ﬁﬂ①½™…«»“”‘’ ", "<>/s unkpad>< ",
+    "abc\u200b\u200d\u2060\ufeff \u00ad", "Привіт світ ʼ' ", "🚀👩\u200d👧🇺🇦 ab", "1234567890.,:/ ",
+    "ǄǅǆŉſẞßİıŒœ ", "\x00\x01\x1f\x7f\x85 ab", "한국어日本語中文 ab", "अआइईउऊ ab",
 ]
 
 
@@ -93,6 +105,17 @@ def main():
         for text in TRICKY + uk + en:
             rows.append(case(tok, side, text))
     write("fr_en_cases.jsonl", rows)
+
+    rng = random.Random(1)
+    rows = []
+    for _ in range(2500):
+        alphabet = rng.choice(RANDOM_ALPHABETS)
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 30)))
+        for side in ("source", "target"):
+            row = case(tok, side, text)
+            del row["pieces"]
+            rows.append(row)
+    write("fr_en_random.jsonl", rows)
 
     n = len(tok.encoder)
     decode_ids = [

@@ -52,7 +52,7 @@ impl CharsMap {
         }
         let trie_size = u32::from_le_bytes([blob[0], blob[1], blob[2], blob[3]]) as usize;
         let rest = &blob[4..];
-        if trie_size >= blob.len() || trie_size > rest.len() || trie_size % 4 != 0 {
+        if trie_size >= blob.len() || trie_size > rest.len() || !trie_size.is_multiple_of(4) {
             return Err(format!(
                 "precompiled charsmap trie size {trie_size} does not fit the {} byte blob",
                 blob.len()
@@ -365,15 +365,13 @@ impl SpmModel {
                 return Err(format!("piece {id} is empty"));
             }
             let kind = sp.r#type();
+            if kind == PieceType::Unknown && unk_id.replace(id as u32).is_some() {
+                return Err("more than one UNKNOWN piece".into());
+            }
             match kind {
                 PieceType::Normal => {
                     min_score = min_score.min(sp.score());
                     max_score = max_score.max(sp.score());
-                }
-                PieceType::Unknown => {
-                    if unk_id.replace(id as u32).is_some() {
-                        return Err("more than one UNKNOWN piece".into());
-                    }
                 }
                 PieceType::UserDefined => {
                     user_defined.insert(piece.as_bytes(), id as u32);
@@ -503,19 +501,19 @@ impl SpmModel {
                     continue;
                 }
                 let length = key_pos - starts_at;
-                // The C++ expression is double: `length * max_score_ - 0.1`
-                // (float product) or the float score, plus the float path score.
-                let score: f64 = if kind == PieceType::UserDefined {
-                    f64::from(length as f32 * self.max_score) - 0.1
+                // User-defined symbols get `length * max_score - 0.1` (a double
+                // expression in C++). Path scores are floats and candidates
+                // compare as floats, which decides exact ties.
+                let candidate = if kind == PieceType::UserDefined {
+                    (f64::from(length as f32 * self.max_score) - 0.1 + f64::from(till_here)) as f32
                 } else {
-                    f64::from(self.scores[id as usize])
+                    self.scores[id as usize] + till_here
                 };
-                let candidate = score + f64::from(till_here);
                 let target = &mut best[key_pos];
-                if target.starts_at.is_none() || candidate > f64::from(target.score) {
+                if target.starts_at.is_none() || candidate > target.score {
                     *target = Best {
                         id,
-                        score: candidate as f32,
+                        score: candidate,
                         starts_at: Some(starts_at),
                     };
                 }
