@@ -125,7 +125,7 @@ fn matches_shared_reference_tokenization() {
 fn matches_python_on_tricky_strings_and_flores() {
     let tok = fr_en();
     let cases: Vec<Case> = read_jsonl(&Path::new(FIXTURES).join("fr_en_cases.jsonl"));
-    assert_eq!(cases.len(), 916);
+    assert_eq!(cases.len(), 926);
     let failures = check_cases(&tok, &cases, true);
     assert!(
         failures.is_empty(),
@@ -169,6 +169,19 @@ fn score_ties_are_broken_like_sentencepiece_f32() {
     );
     let pieces = tok.source_pieces("ggg").unwrap();
     assert_eq!(pieces, ["▁g", "gg", "</s>"]);
+}
+
+#[test]
+fn charsmap_takes_the_longest_rule() {
+    // Halfwidth kana + voiced mark and conjoining jamo compose only when the
+    // longest charsmap rule wins (tokenizers' `Precompiled` takes the shortest).
+    let tok = fr_en();
+    assert_eq!(
+        tok.normalize_source("ｶﾞｷﾞｸﾞ ﾊﾟﾋﾟ ﾀﾞ").unwrap(),
+        "ガギグ パピ ダ"
+    );
+    assert_eq!(tok.normalize_source("\u{1100}\u{1161}").unwrap(), "가");
+    assert_eq!(tok.normalize_source("  ⑴\t\tﬀi  ").unwrap(), "(1) ffi");
 }
 
 #[test]

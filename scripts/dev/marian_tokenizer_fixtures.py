@@ -50,6 +50,8 @@ TRICKY = [
     "«Guillemets» et “anglais”", "…", "Ça coûte 3,50 € (TTC).", "ŒUVRE œuvre", "İstanbul", "ß ẞ",
     "\ufeffBOM", "a\u2028b", "a\x85b", "x\u00adx", "🚀🚀🚀", "Україна", "Ukraine's U.S.-led 24/7 op.",
     "3.g 3c--ggg", "a12hhb3'gggdag de -,gb0gc",
+    # Charsmap rules whose keys extend shorter keys (longest match wins).
+    "ｶﾞｷﾞｸﾞ ﾊﾟﾋﾟ ﾀﾞ", "\u1100\u1161 \u1100\u1161\u11a8", "A\u030a", "\u2474", "ﬀi",
 ]
 
 # Alphabets for random strings: score ties, accents, combining marks, width and
