@@ -176,10 +176,7 @@ fn charsmap_takes_the_longest_rule() {
     // Halfwidth kana + voiced mark and conjoining jamo compose only when the
     // longest charsmap rule wins (tokenizers' `Precompiled` takes the shortest).
     let tok = fr_en();
-    assert_eq!(
-        tok.normalize_source("ｶﾞｷﾞｸﾞ ﾊﾟﾋﾟ ﾀﾞ").unwrap(),
-        "ガギグ パピ ダ"
-    );
+    assert_eq!(tok.normalize_source("ｶﾞｷﾞｸﾞ ﾊﾟﾋﾟ ﾀﾞ").unwrap(), "ガギグ パピ ダ");
     assert_eq!(tok.normalize_source("\u{1100}\u{1161}").unwrap(), "가");
     assert_eq!(tok.normalize_source("  ⑴\t\tﬀi  ").unwrap(), "(1) ffi");
 }
