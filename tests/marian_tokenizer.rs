@@ -456,3 +456,55 @@ fn corrupt_files_are_named() {
     std::fs::write(dir.path().join("tokenizer_config.json"), "{not json").unwrap();
     expect_model_file_error(dir.path(), "tokenizer_config.json");
 }
+
+/// Tiny models trained by the fixture script cover what fr-en lacks: byte
+/// fallback, user-defined symbols, and a model without charsmap, dummy prefix
+/// or whitespace collapsing.
+fn check_tiny_model(name: &str) {
+    let fixture = Path::new(FIXTURES).join(format!("tiny_{name}"));
+    let dir = tempfile::tempdir().unwrap();
+    for spm in ["source.spm", "target.spm"] {
+        std::fs::copy(fixture.join("model.spm"), dir.path().join(spm)).unwrap();
+    }
+    std::fs::copy(fixture.join("vocab.json"), dir.path().join("vocab.json")).unwrap();
+    let tok = MarianTokenizer::from_dir(dir.path()).unwrap();
+    let text = std::fs::read_to_string(fixture.join("cases.jsonl")).unwrap();
+    let mut cases = Vec::new();
+    let mut decodes = Vec::new();
+    for line in text.lines() {
+        let value: serde_json::Value = serde_json::from_str(line).unwrap();
+        if value.get("side").is_some() {
+            cases.push(serde_json::from_value::<Case>(value).unwrap());
+        } else {
+            decodes.push(serde_json::from_value::<DecodeCase>(value).unwrap());
+        }
+    }
+    assert!(cases.len() > 400 && !decodes.is_empty());
+    let failures = check_cases(&tok, &cases, false);
+    assert!(
+        failures.is_empty(),
+        "{name}: {} of {} cases differ:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+    for case in decodes {
+        assert_eq!(
+            tok.decode(&case.ids, case.skip_special_tokens).ok(),
+            case.decoded,
+            "{name}: decode({:?}, skip={})",
+            case.ids,
+            case.skip_special_tokens
+        );
+    }
+}
+
+#[test]
+fn byte_fallback_and_user_defined_symbols_match_python() {
+    check_tiny_model("bytefallback");
+}
+
+#[test]
+fn identity_normalizer_without_dummy_prefix_matches_python() {
+    check_tiny_model("identity");
+}
