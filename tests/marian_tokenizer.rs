@@ -508,3 +508,41 @@ fn byte_fallback_and_user_defined_symbols_match_python() {
 fn identity_normalizer_without_dummy_prefix_matches_python() {
     check_tiny_model("identity");
 }
+
+#[test]
+fn spm_model_matches_sentencepiece_processor() {
+    use ukdigest::marian::tokenizer::SpmModel;
+    let sp = SpmModel::from_file(&Path::new(MODEL_DIR).join("source.spm")).unwrap();
+    assert_eq!(sp.piece_size(), 32000);
+    assert_eq!(sp.id_to_piece(0), Some("<unk>"));
+    // Unknown runs come back as their (fused) surface, as in Python's
+    // `SentencePieceProcessor.encode(text, out_type=str)`.
+    let pieces = sp.encode_pieces("Україна готова, « Nos » — 1½").unwrap();
+    assert_eq!(
+        pieces,
+        [
+            "▁",
+            "Україна",
+            "▁",
+            "готова",
+            ",",
+            "▁«",
+            "▁Nos",
+            "▁»",
+            "▁—",
+            "▁11",
+            "⁄",
+            "2"
+        ]
+    );
+    assert_eq!(
+        sp.decode_pieces(&pieces).unwrap(),
+        "Україна готова, « Nos » — 11⁄2"
+    );
+    // `<unk>` decodes to the unk surface, control pieces vanish, and a string
+    // that is no piece is copied verbatim.
+    assert_eq!(
+        sp.decode_pieces(&["▁x", "<unk>", "</s>", "▁▁y"]).unwrap(),
+        "x \u{2047} ▁▁y"
+    );
+}
