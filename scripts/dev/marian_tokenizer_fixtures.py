@@ -12,13 +12,21 @@ Outputs (JSON lines) under tests/fixtures/marian_tokenizer/:
 
 * fr_en_cases.jsonl: side, text, ids, pieces, decoded (skip_special_tokens=True),
   decoded_raw (skip_special_tokens=False).
+* fr_en_random.jsonl: 2,500 seeded random strings (both sides, no pieces).
 * fr_en_decode.jsonl: arbitrary id sequences and what decode returns (or "error").
+* tiny_<name>/: two tiny unigram models trained here on the flores lines to
+  cover what fr-en lacks: `bytefallback` (nmt_nfkc, byte_fallback, user-defined
+  symbols) and `identity` (no charsmap, no dummy prefix, whitespace kept).
+  Each has model.spm (used as both source.spm and target.spm), a vocab.json in
+  Marian style (ids reversed, every 40th piece left out, `<pad>` last) and
+  cases.jsonl (encode cases, then decode cases).
 * separate_vocab_cases.jsonl: the same model with `separate_vocabs: true` and a
   target_vocab.json whose ids are the reversed shared ids (id -> N-1-id); the
   Rust test rebuilds that directory the same way.
 """
 import json
 import os
+import random
 import shutil
 import sys
 import tempfile
@@ -47,6 +55,18 @@ TRICKY = [
     "👩\u200d👩\u200d👧 🇺🇦 ❤️", "м'ясо, мʼясо, м’ясо", "▁", "▁▁x", "_under_score_", "C'est l'été.",
     "«Guillemets» et “anglais”", "…", "Ça coûte 3,50 € (TTC).", "ŒUVRE œuvre", "İstanbul", "ß ẞ",
     "\ufeffBOM", "a\u2028b", "a\x85b", "x\u00adx", "🚀🚀🚀", "Україна", "Ukraine's U.S.-led 24/7 op.",
+    "3.g 3c--ggg", "a12hhb3'gggdag de -,gb0gc",
+    # Charsmap rules whose keys extend shorter keys (longest match wins).
+    "ｶﾞｷﾞｸﾞ ﾊﾟﾋﾟ ﾀﾞ", "\u1100\u1161 \u1100\u1161\u11a8", "A\u030a", "\u2474", "ﬀi",
+]
+
+# Alphabets for random strings: score ties, accents, combining marks, width and
+# compatibility forms, invisible and control characters, special-token letters.
+RANDOM_ALPHABETS = [
+    "abcdefgh gg .,-'0123", "ssseeellltt ", "aàáâãäåæçèéêëìíîïñòóôõöùúûüýÿ  ",
+    "e\u0301a\u0300o\u0308 \u3000\t\u00a0xX1", "ＡＢＣａｂｃ１２３ｶﾀ ﬁﬂ①½™…«»“”‘’ ", "<>/s unkpad>< ",
+    "abc\u200b\u200d\u2060\ufeff \u00ad", "Привіт світ ʼ' ", "🚀👩\u200d👧🇺🇦 ab", "1234567890.,:/ ",
+    "ǄǅǆŉſẞßİıŒœ ", "\x00\x01\x1f\x7f\x85 ab", "한국어日本語中文 ab", "अआइईउऊ ab",
 ]
 
 
@@ -83,6 +103,74 @@ def write(name, rows):
     print(name, len(rows), file=sys.stderr)
 
 
+TINY_MODELS = [
+    (
+        "bytefallback",
+        dict(byte_fallback=True, user_defined_symbols=["<sep>", "@@", ">>ukr<<"], normalization_rule_name="nmt_nfkc"),
+    ),
+    (
+        "identity",
+        dict(
+            normalization_rule_name="identity",
+            add_dummy_prefix=False,
+            remove_extra_whitespaces=False,
+            user_defined_symbols=["<sep>"],
+        ),
+    ),
+]
+
+
+def write_tiny(name, kwargs, uk, en):
+    import io
+
+    lines = uk + en
+    model = io.BytesIO()
+    sentencepiece.SentencePieceTrainer.train(
+        sentence_iterator=iter(lines),
+        model_writer=model,
+        vocab_size=600,
+        model_type="unigram",
+        character_coverage=0.98,
+        minloglevel=2,
+        **kwargs,
+    )
+    spm_bytes = model.getvalue()
+    sp = sentencepiece.SentencePieceProcessor(model_proto=spm_bytes)
+    pieces = [sp.IdToPiece(i) for i in range(sp.GetPieceSize())]
+    kept = [p for i, p in enumerate(pieces) if i % 40 != 39 or p in ("<unk>", "</s>")]
+    vocab = {p: i for i, p in enumerate(reversed(kept))}
+    vocab["<pad>"] = len(vocab)
+    out_dir = os.path.join(OUT, "tiny_" + name)
+    os.makedirs(out_dir, exist_ok=True)
+    open(os.path.join(out_dir, "model.spm"), "wb").write(spm_bytes)
+    json.dump(vocab, open(os.path.join(out_dir, "vocab.json"), "w", encoding="utf-8"), ensure_ascii=False)
+    with tempfile.TemporaryDirectory() as d:
+        for f in ("source.spm", "target.spm"):
+            open(os.path.join(d, f), "wb").write(spm_bytes)
+        shutil.copy(os.path.join(out_dir, "vocab.json"), d)
+        tok = MarianTokenizer.from_pretrained(d)
+        rng = random.Random(2)
+        texts = TRICKY + uk[:40] + en[:40]
+        texts += ["a<sep>b @@c >>ukr<< x", ">>ukr<<Привіт", "<sep><sep>", "  <sep>  ", "x@@@y", "Україна 🚀 ŉ"]
+        for _ in range(300):
+            alphabet = rng.choice(RANDOM_ALPHABETS + ["<sep>@@ ab", "Привіт світ 🚀ŉ"])
+            texts.append("".join(rng.choice(alphabet) for _ in range(rng.randint(1, 30))))
+        rows = [case(tok, "source", t) for t in texts]
+        for row in rows:
+            del row["pieces"]
+        byte = lambda b: vocab["<0x%02X>" % b]  # noqa: E731
+        decode_ids = [
+            [byte(0xD0)],
+            [byte(0xD0), byte(0xA3), vocab["</s>"]],
+            [byte(0xF0), byte(0x9F), byte(0x9A), byte(0x80), byte(0x41)],
+            [byte(0xF0), vocab["<pad>"], byte(0x9F)],
+            [byte(0xC3), byte(0xA9), byte(0xA9), byte(0x20)],
+        ] if "<0x41>" in vocab else []
+        decode_ids += [[vocab["<sep>"], 0, 1, 2, 3, vocab["<unk>"], 5]]
+        rows += [decode_case(tok, ids, skip) for ids in decode_ids for skip in (True, False)]
+        write(os.path.join("tiny_" + name, "cases.jsonl"), rows)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     tok = MarianTokenizer.from_pretrained(MODEL)
@@ -93,6 +181,17 @@ def main():
         for text in TRICKY + uk + en:
             rows.append(case(tok, side, text))
     write("fr_en_cases.jsonl", rows)
+
+    rng = random.Random(1)
+    rows = []
+    for _ in range(2500):
+        alphabet = rng.choice(RANDOM_ALPHABETS)
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 30)))
+        for side in ("source", "target"):
+            row = case(tok, side, text)
+            del row["pieces"]
+            rows.append(row)
+    write("fr_en_random.jsonl", rows)
 
     n = len(tok.encoder)
     decode_ids = [
@@ -108,6 +207,9 @@ def main():
     ]
     rows = [decode_case(tok, ids, skip) for ids in decode_ids for skip in (True, False)]
     write("fr_en_decode.jsonl", rows)
+
+    for name, kwargs in TINY_MODELS:
+        write_tiny(name, kwargs, uk, en)
 
     with tempfile.TemporaryDirectory() as d:
         for f in ("source.spm", "target.spm", "vocab.json", "special_tokens_map.json"):
