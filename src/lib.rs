@@ -5,6 +5,7 @@
 pub mod article;
 pub mod error;
 pub mod eval;
+pub mod facts;
 pub mod fsio;
 
 pub use error::{Error, Result};
