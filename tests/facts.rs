@@ -71,13 +71,450 @@ const SEEDS: [(&str, Option<&str>); 5] = [
     ("004_d69912333ab1b182", None),
 ];
 
+fn all_facts() -> Vec<(&'static str, String, Vec<Fact>)> {
+    SEEDS
+        .iter()
+        .map(|&(stem, date)| {
+            let (a, src) = seed(stem, date);
+            let facts = facts::extract(&a, &src);
+            (stem, src, facts)
+        })
+        .collect()
+}
+
+fn person<'a>(facts: &'a [Fact], name: &str) -> &'a Fact {
+    facts
+        .iter()
+        .find(|f| f.kind == FactKind::Person && f.normalized.as_deref() == Some(name))
+        .unwrap_or_else(|| panic!("no person {name} in {facts:#?}"))
+}
+
+fn has(facts: &[Fact], kind: FactKind, normalized: &str) -> bool {
+    facts
+        .iter()
+        .any(|f| f.kind == kind && f.normalized.as_deref() == Some(normalized))
+}
+
 #[test]
-fn dump() {
-    for (stem, date) in SEEDS {
-        let (a, src) = seed(stem, date);
-        println!("=== {stem}");
-        for f in facts::extract(&a, &src) {
-            println!("{:?}\t{}\t{:?}\trole={:?}\tunit={:?}\ts{}", f.kind, f.text, f.normalized, f.role, f.unit, f.sentence);
+fn spans_are_exact_sorted_and_unique() {
+    for (stem, src, facts) in all_facts() {
+        assert!(facts.len() > 10, "{stem}: only {} facts", facts.len());
+        let mut keys = std::collections::HashSet::new();
+        for (i, f) in facts.iter().enumerate() {
+            assert_eq!(&src[f.span.0..f.span.1], f.text, "{stem}: {f:?}");
+            assert_eq!(f.origin, "pattern");
+            if i > 0 {
+                assert!(facts[i - 1].span.0 <= f.span.0, "{stem}: not sorted");
+            }
+            if f.kind != FactKind::Event {
+                let key = (
+                    f.kind,
+                    f.normalized.clone(),
+                    f.unit.clone(),
+                    f.normalized.is_none().then(|| f.text.clone()),
+                );
+                assert!(keys.insert(key), "{stem}: duplicate {f:?}");
+            }
         }
     }
+}
+
+#[test]
+fn sentence_indices_point_at_the_mention() {
+    for &(stem, date) in &SEEDS {
+        let (a, src) = seed(stem, date);
+        let sentences: Vec<_> = a.sentences().collect();
+        for f in facts::extract(&a, &src) {
+            let s = sentences[f.sentence];
+            assert!(
+                s.span.0 <= f.span.0 && f.span.1 <= s.span.1,
+                "{stem}: {f:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn seed_000_people_roles_places_dates() {
+    let (_, _, facts) = &all_facts()[0];
+    let boev = person(facts, "Сергій Боєв");
+    assert_eq!(
+        boev.role.as_deref(),
+        Some("заступник міністра оборони України")
+    );
+    assert_eq!(
+        person(facts, "Олексій Сергєєв").role.as_deref(),
+        Some("Заступник міністра внутрішніх справ")
+    );
+    assert_eq!(
+        person(facts, "Андрій Сибіга").role.as_deref(),
+        Some("Глава МЗС")
+    );
+    let kallas = person(facts, "Кая Каллас");
+    assert_eq!(kallas.text, "Каєю Каллас");
+    assert_eq!(
+        kallas.role.as_deref(),
+        Some("висока представниця ЄС із зовнішньої політики і політики безпеки")
+    );
+    // A later bare surname is the same person, not a new fact.
+    assert_eq!(
+        facts.iter().filter(|f| f.kind == FactKind::Person).count(),
+        4
+    );
+    for place in ["Росія", "Північна Корея", "Іран", "КНДР", "Київ", "Україна"]
+    {
+        assert!(has(facts, FactKind::Place, place), "missing place {place}");
+    }
+    for org in [
+        "НАТО",
+        "Рада Україна – НАТО",
+        "ЄС",
+        "Європейський інвестиційний банк",
+        "МЗС",
+    ] {
+        assert!(has(facts, FactKind::Organization, org), "missing org {org}");
+    }
+    let night = facts
+        .iter()
+        .find(|f| f.text == "у ніч проти 28 серпня")
+        .unwrap();
+    assert_eq!(night.kind, FactKind::Date);
+    assert_eq!(night.normalized.as_deref(), Some("2025-08-28"));
+    assert_eq!(
+        night.unit.as_deref(),
+        Some(facts::date_unit::YEAR_FROM_PUBLICATION)
+    );
+    let attack = facts
+        .iter()
+        .find(|f| f.kind == FactKind::Event && f.text.starts_with("масовану атаку"))
+        .unwrap();
+    assert_eq!(attack.normalized.as_deref(), Some("2025-08-28"));
+}
+
+#[test]
+fn seed_001_umerov_and_meetings() {
+    let (_, _, facts) = &all_facts()[1];
+    let umerov = person(facts, "Рустем Умєров");
+    assert_eq!(umerov.role.as_deref(), Some("Міністр оборони України"));
+    assert_eq!(
+        person(facts, "Володимир Зеленський").role.as_deref(),
+        Some("Президент України")
+    );
+    assert!(has(facts, FactKind::Place, "Брюссель"));
+    assert!(has(facts, FactKind::Place, "Велика Британія"));
+    assert!(has(facts, FactKind::Organization, "Коаліція охочих"));
+    assert!(has(
+        facts,
+        FactKind::Organization,
+        "Контактна група з питань оборони України"
+    ));
+    assert!(has(facts, FactKind::Event, "Рамштайн"));
+    assert!(
+        has(facts, FactKind::Date, "2025-04-24"),
+        "завтра = day after publication"
+    );
+    let n = facts.iter().find(|f| f.kind == FactKind::Number).unwrap();
+    assert_eq!(
+        (n.text.as_str(), n.normalized.as_deref(), n.unit.as_deref()),
+        ("85 боєзіткнень", Some("85"), Some("боєзіткнень"))
+    );
+    assert!(facts
+        .iter()
+        .any(|f| f.kind == FactKind::Event && f.text == "зустріч Коаліції охочих"));
+}
+
+#[test]
+fn seed_002_numbers_and_weekday() {
+    let (_, _, facts) = &all_facts()[2];
+    assert!(person(facts, "Кая Каллас")
+        .role
+        .as_deref()
+        .unwrap()
+        .starts_with("Висока представниця Європейського Союзу"));
+    let num = |text: &str| {
+        facts
+            .iter()
+            .find(|f| f.kind == FactKind::Number && f.text == text)
+            .unwrap_or_else(|| panic!("no number {text}"))
+    };
+    assert_eq!(num("51 людину").normalized.as_deref(), Some("51"));
+    assert_eq!(num("23 дитини").unit.as_deref(), Some("дитини"));
+    assert_eq!(
+        num("219 бойових зіткнень").unit.as_deref(),
+        Some("бойових зіткнень")
+    );
+    let area = num("4,81 км²");
+    assert_eq!(
+        (area.normalized.as_deref(), area.unit.as_deref()),
+        (Some("4.81"), Some("км²"))
+    );
+    assert_eq!(
+        num("135 із 156 засобів").normalized.as_deref(),
+        Some("135/156")
+    );
+    let friday = facts.iter().find(|f| f.text == "у п’ятницю").unwrap();
+    assert_eq!(
+        (friday.kind, friday.normalized.as_deref()),
+        (FactKind::Date, None)
+    );
+    assert!(has(facts, FactKind::Date, "2025-04-11"));
+    assert!(
+        has(facts, FactKind::Date, "2025-01-12"),
+        "в ніч на 12 січня"
+    );
+    assert!(has(facts, FactKind::Place, "Чернігівщина"));
+    assert!(has(facts, FactKind::Organization, "Донецька ОВА"));
+    assert!(!has(facts, FactKind::Place, "Донецьк"));
+    // photo-2025-04-11-21-10-38 and 21:32 are not facts.
+    let mut numbers: Vec<&str> = facts
+        .iter()
+        .filter(|f| f.kind == FactKind::Number)
+        .map(|f| f.text.as_str())
+        .collect();
+    numbers.sort();
+    assert_eq!(
+        numbers,
+        [
+            "1 хв",
+            "135 із 156 засобів",
+            "219 бойових зіткнень",
+            "23 дитини",
+            "4,81 км²",
+            "51 людину"
+        ]
+    );
+}
+
+#[test]
+fn seed_003_five_people() {
+    let (_, _, facts) = &all_facts()[3];
+    let kellog = person(facts, "Кіт Келлог");
+    assert_eq!(
+        kellog.role.as_deref(),
+        Some("спецпредставник президента США з питань України генерал")
+    );
+    assert_eq!(
+        person(facts, "Олександр Сирський").role.as_deref(),
+        Some("Головнокомандувач ЗСУ генерал")
+    );
+    assert_eq!(
+        person(facts, "Андрій Гнатов").role.as_deref(),
+        Some("начальник генерального штабу генерал-майор")
+    );
+    assert_eq!(
+        person(facts, "Кирило Буданов").role.as_deref(),
+        Some("начальник ГУР Міноборони генерал-лейтенант")
+    );
+    assert_eq!(
+        person(facts, "Сергій Боєв").role.as_deref(),
+        Some("Перший заступник міністра оборони")
+    );
+    assert!(person(facts, "Рустем Умєров").role.is_some());
+    let ordinal = facts.iter().find(|f| f.text == "6-ту зустріч").unwrap();
+    assert_eq!(ordinal.normalized.as_deref(), Some("6"));
+    assert_eq!(ordinal.unit.as_deref(), Some("ordinal: зустріч"));
+    let euros = facts.iter().find(|f| f.text == "42 млн євро").unwrap();
+    assert_eq!(
+        (euros.normalized.as_deref(), euros.unit.as_deref()),
+        (Some("42000000"), Some("млн євро"))
+    );
+    assert!(has(facts, FactKind::Place, "Одещина"));
+    // Shouted headlines yield no spurious acronym organisations.
+    assert!(!facts
+        .iter()
+        .any(|f| f.text == "СТОЛИЦІ" || f.text == "ПРАЦЮЄ"));
+}
+
+#[test]
+fn seed_004_shmyhal_rutte_money() {
+    let (_, _, facts) = &all_facts()[4];
+    assert_eq!(
+        person(facts, "Денис Шмигаль").role.as_deref(),
+        Some("Міністр оборони України")
+    );
+    let rutte = person(facts, "Марк Рютте");
+    assert_eq!(rutte.text, "Марком Рютте");
+    assert_eq!(rutte.role.as_deref(), Some("Генеральний секретар НАТО"));
+    let money = facts.iter().find(|f| f.kind == FactKind::Number).unwrap();
+    assert_eq!(money.text, "1,5 млрд доларів");
+    assert_eq!(money.normalized.as_deref(), Some("1500000000"));
+    assert_eq!(money.unit.as_deref(), Some("млрд доларів"));
+    assert!(has(facts, FactKind::Place, "Київ"));
+    assert!(has(facts, FactKind::Organization, "Збройні Сили України"));
+    // No publication date: no date is invented.
+    assert!(!facts.iter().any(|f| f.kind == FactKind::Date));
+}
+
+#[test]
+fn day_month_without_publication_date_keeps_year_unknown() {
+    let src = "Атака сталася у ніч проти 28 серпня. Зустріч відбулася 3 вересня 2024 року.";
+    let a = article_from("t", src, None);
+    let facts = facts::extract(&a, src);
+    assert!(has(&facts, FactKind::Date, "--08-28"));
+    assert!(has(&facts, FactKind::Date, "2024-09-03"));
+    let with_date = article_from("t", src, Some("2025-09-02"));
+    assert!(has(
+        &facts::extract(&with_date, src),
+        FactKind::Date,
+        "2025-08-28"
+    ));
+}
+
+#[test]
+fn percentages_and_thousands() {
+    let src = "Рівень підтримки зріс до 64 % за рік. Україна отримала 2 500 дронів.";
+    let a = article_from("t", src, None);
+    let facts = facts::extract(&a, src);
+    let pct = facts
+        .iter()
+        .find(|f| f.kind == FactKind::Number && f.unit.as_deref() == Some("%"))
+        .unwrap();
+    assert_eq!(pct.normalized.as_deref(), Some("64"));
+    let drones = facts.iter().find(|f| f.text == "2 500 дронів").unwrap();
+    assert_eq!(drones.normalized.as_deref(), Some("2500"));
+}
+
+#[test]
+fn ground_accepts_inflected_and_rejects_invented() {
+    let (a, src) = seed("003_dd46adcc9f1925d8", Some("2025-07-14"));
+    // Verbatim.
+    let (s, e, _) = facts::ground(&a, &src, "Кирило Буданов").unwrap();
+    assert_eq!(&src[s..e], "Кирило Буданов");
+    // Nominative proposed, instrumental in the text.
+    let (s, e, sent) = facts::ground(&a, &src, "Кіт Келлог").unwrap();
+    assert_eq!(&src[s..e], "Кітом Келлогом");
+    let sentence = a.sentences().nth(sent).unwrap();
+    assert!(sentence.text.contains("Кітом Келлогом"));
+    // Different case of a place.
+    let (s, e, _) = facts::ground(&a, &src, "Київ").unwrap();
+    assert_eq!(&src[s..e], "Києві");
+    // Invented.
+    assert_eq!(facts::ground(&a, &src, "Джон Сміт"), None);
+    assert_eq!(facts::ground(&a, &src, "Кіт Петренко"), None);
+    assert_eq!(facts::ground(&a, &src, ""), None);
+}
+
+#[test]
+fn transliteration_follows_kmu_2010() {
+    let cases = [
+        ("Згорани", "Zghorany"),
+        ("Розгон", "Rozghon"),
+        ("Юрій", "Yurii"),
+        ("Їжакевич", "Yizhakevych"),
+        ("Щербухи", "Shcherbukhy"),
+        ("Знам'янка", "Znamianka"),
+        ("Знам’янка", "Znamianka"),
+        ("Алушта", "Alushta"),
+        ("Борщагівка", "Borshchahivka"),
+        ("Вінниця", "Vinnytsia"),
+        ("Гадяч", "Hadiach"),
+        ("Ґалаґан", "Galagan"),
+        ("Єнакієве", "Yenakiieve"),
+        ("Житомир", "Zhytomyr"),
+        ("Закарпаття", "Zakarpattia"),
+        ("Кадиївка", "Kadyivka"),
+        ("Йосипівка", "Yosypivka"),
+        ("Стрий", "Stryi"),
+        ("Київ", "Kyiv"),
+        ("Миколаїв", "Mykolaiv"),
+        ("Ніжин", "Nizhyn"),
+        ("Ужгород", "Uzhhorod"),
+        ("Харків", "Kharkiv"),
+        ("Біла Церква", "Bila Tserkva"),
+        ("Чернівці", "Chernivtsi"),
+        ("Гоща", "Hoshcha"),
+        ("Русь", "Rus"),
+        ("Крюківка", "Kriukivka"),
+        ("Яготин", "Yahotyn"),
+        ("Ічня", "Ichnia"),
+        ("Рустем Умєров", "Rustem Umierov"),
+        ("ЗСУ", "ZSU"),
+        ("ЩЕ", "SHCHE"),
+    ];
+    for (uk, en) in cases {
+        assert_eq!(facts::transliterate(uk), en, "{uk}");
+    }
+}
+
+fn rendered<'a>(facts: &'a [Fact], text: &str) -> (&'a str, &'a str) {
+    let f = facts
+        .iter()
+        .find(|f| f.text == text)
+        .unwrap_or_else(|| panic!("no fact {text}"));
+    (
+        f.english.as_deref().unwrap(),
+        f.english_source.as_deref().unwrap(),
+    )
+}
+
+#[test]
+fn english_rendering_prefers_the_translation() {
+    let src = "Міністр оборони України Рустем Умєров провів зустріч з Генеральним секретарем НАТО Марком Рютте у Брюсселі 28 серпня. \
+               Вже мобілізовано близько 1,5 млрд доларів. Окупанти захопили 4,81 км² за добу.";
+    let a = article_from("t", src, Some("2025-09-01"));
+    let mut facts = facts::extract(&a, src);
+    let english = vec![
+        "Ukrainian Defense Minister Rustem Umerov met NATO Secretary General Mark Rutte in Brussels on August 28.".to_string(),
+        "About $1.5 billion has already been mobilized.".to_string(),
+    ];
+    facts::render_english(&mut facts, &english);
+    assert_eq!(
+        rendered(&facts, "Рустем Умєров"),
+        ("Rustem Umerov", "translation")
+    );
+    assert_eq!(
+        rendered(&facts, "Марком Рютте"),
+        ("Mark Rutte", "translation")
+    );
+    assert_eq!(rendered(&facts, "НАТО"), ("NATO", "translation"));
+    assert_eq!(rendered(&facts, "Брюсселі"), ("Brussels", "translation"));
+    assert_eq!(rendered(&facts, "України"), ("Ukraine", "lexicon"));
+    assert_eq!(rendered(&facts, "28 серпня"), ("August 28", "translation"));
+    assert_eq!(
+        rendered(&facts, "1,5 млрд доларів"),
+        ("$1.5 billion", "translation")
+    );
+    // Sentence 2 has no translation: rule-based rendering.
+    assert_eq!(rendered(&facts, "4,81 км²"), ("4.81 km²", "rule"));
+    let meeting = facts
+        .iter()
+        .find(|f| f.kind == FactKind::Event && f.text.starts_with("зустріч"))
+        .unwrap();
+    assert_eq!(
+        meeting.english.as_deref(),
+        Some("met NATO Secretary General Mark Rutte in Brussels on August")
+    );
+}
+
+#[test]
+fn english_rendering_falls_back_to_transliteration() {
+    let src = "Перший заступник міністра оборони Сергій Боєв прибув до Києва.";
+    let a = article_from("t", src, None);
+    let mut facts = facts::extract(&a, src);
+    facts::render_english(
+        &mut facts,
+        &["The first deputy minister arrived in Kyiv.".to_string()],
+    );
+    assert_eq!(
+        rendered(&facts, "Сергій Боєв"),
+        ("Serhii Boiev", "transliteration")
+    );
+    assert_eq!(rendered(&facts, "Києва"), ("Kyiv", "translation"));
+    facts::render_english(
+        &mut facts,
+        &["First Deputy Defense Minister Serhiy Boyev arrived in Kyiv.".to_string()],
+    );
+    assert_eq!(
+        rendered(&facts, "Сергій Боєв"),
+        ("Serhiy Boyev", "translation")
+    );
+}
+
+#[test]
+fn facts_serialize_round_trip() {
+    let (_, _, facts) = &all_facts()[4];
+    let json = serde_json::to_string(facts).unwrap();
+    assert!(json.contains("\"kind\":\"person\""));
+    let back: Vec<Fact> = serde_json::from_str(&json).unwrap();
+    assert_eq!(&back, facts);
 }

@@ -4,7 +4,9 @@ use super::lexicon::{self, EVENT_NOUNS, MONTHS_EN, UNITS_EN, WEEKDAYS};
 use super::patterns::{decimal_value, event_lemma};
 use super::text::levenshtein;
 use super::translit::transliterate;
-use super::{date_unit, Fact, FactKind, FROM_LEXICON, FROM_RULE, FROM_TRANSLATION, FROM_TRANSLITERATION};
+use super::{
+    date_unit, Fact, FactKind, FROM_LEXICON, FROM_RULE, FROM_TRANSLATION, FROM_TRANSLITERATION,
+};
 use regex::Regex;
 use std::sync::OnceLock;
 
@@ -39,7 +41,10 @@ fn find_word(hay: &str, needle: &str) -> Option<(usize, usize)> {
     while let Some(pos) = h[from..].find(&n) {
         let a = from + pos;
         let b = a + n.len();
-        let before_ok = !h[..a].chars().next_back().is_some_and(|c| c.is_alphanumeric());
+        let before_ok = !h[..a]
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_alphanumeric());
         let after_ok = !h[b..].chars().next().is_some_and(|c| c.is_alphanumeric());
         if before_ok && after_ok {
             return Some((a, b));
@@ -59,7 +64,10 @@ fn date(f: &Fact, sentence: &str) -> Option<(String, &'static str)> {
     let unit = f.unit.as_deref().unwrap_or("");
     if unit == date_unit::WEEKDAY {
         let l = super::text::normalize_word(&f.text);
-        let en = WEEKDAYS.iter().find(|(uk, _)| l.ends_with(uk)).map(|w| w.1)?;
+        let en = WEEKDAYS
+            .iter()
+            .find(|(uk, _)| l.ends_with(uk))
+            .map(|w| w.1)?;
         return Some(match find_word(sentence, en) {
             Some((a, b)) => (sentence[a..b].to_string(), FROM_TRANSLATION),
             None => (en.to_string(), FROM_RULE),
@@ -81,7 +89,11 @@ fn date(f: &Fact, sentence: &str) -> Option<(String, &'static str)> {
     let n = f.normalized.as_deref()?;
     let parts: Vec<&str> = n.trim_start_matches("--").split('-').collect();
     let (year, month, day): (Option<&str>, Option<usize>, Option<u32>) = if n.starts_with("--") {
-        (None, parts.first()?.parse().ok(), parts.get(1).and_then(|d| d.parse().ok()))
+        (
+            None,
+            parts.first()?.parse().ok(),
+            parts.get(1).and_then(|d| d.parse().ok()),
+        )
     } else {
         (
             Some(parts[0]),
@@ -114,7 +126,11 @@ fn date(f: &Fact, sentence: &str) -> Option<(String, &'static str)> {
                 };
             }
             (Some(d), None) => {
-                cands.extend([format!("{mon} {d}"), format!("{d} {mon}"), format!("{abbr}. {d}")]);
+                cands.extend([
+                    format!("{mon} {d}"),
+                    format!("{d} {mon}"),
+                    format!("{abbr}. {d}"),
+                ]);
                 fallback = format!("{mon} {d}");
             }
             (None, Some(y)) => {
@@ -136,14 +152,50 @@ fn date(f: &Fact, sentence: &str) -> Option<(String, &'static str)> {
 }
 
 const SMALL: [&str; 21] = [
-    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-    "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
-    "nineteen", "twenty",
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+    "twenty",
 ];
 const ORDINALS: [&str; 21] = [
-    "zeroth", "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth",
-    "ninth", "tenth", "eleventh", "twelfth", "thirteenth", "fourteenth", "fifteenth",
-    "sixteenth", "seventeenth", "eighteenth", "nineteenth", "twentieth",
+    "zeroth",
+    "first",
+    "second",
+    "third",
+    "fourth",
+    "fifth",
+    "sixth",
+    "seventh",
+    "eighth",
+    "ninth",
+    "tenth",
+    "eleventh",
+    "twelfth",
+    "thirteenth",
+    "fourteenth",
+    "fifteenth",
+    "sixteenth",
+    "seventeenth",
+    "eighteenth",
+    "nineteenth",
+    "twentieth",
 ];
 
 fn english_number_regex() -> &'static Regex {
@@ -180,7 +232,12 @@ fn number(f: &Fact, sentence: &str) -> Option<(String, &'static str)> {
     let n = f.normalized.as_deref()?;
     let unit = f.unit.as_deref().unwrap_or("");
     if let Some((a, b)) = n.split_once('/') {
-        let re = Regex::new(&format!(r"\b{}\b\D{{1,20}}?\b{}\b", regex::escape(a), regex::escape(b))).ok()?;
+        let re = Regex::new(&format!(
+            r"\b{}\b\D{{1,20}}?\b{}\b",
+            regex::escape(a),
+            regex::escape(b)
+        ))
+        .ok()?;
         return Some(match re.find(sentence) {
             Some(m) => (m.as_str().to_string(), FROM_TRANSLATION),
             None => (format!("{a} of {b}"), FROM_RULE),
@@ -268,9 +325,16 @@ fn scale_down(n: &str, exp: usize) -> String {
 /// A consonant skeleton for comparing spellings of one name
 /// (`Umierov`/`Umerov` → `mrv`, `Kellog`/`Kellogg` → `klg`).
 fn skeleton(name: &str) -> String {
-    let l = name.to_lowercase().replace("kh", "h").replace('g', "h").replace('j', "i");
+    let l = name
+        .to_lowercase()
+        .replace("kh", "h")
+        .replace('g', "h")
+        .replace('j', "i");
     let mut out = String::new();
-    for c in l.chars().filter(|c| c.is_alphabetic() && !"aeiouy".contains(*c)) {
+    for c in l
+        .chars()
+        .filter(|c| c.is_alphabetic() && !"aeiouy".contains(*c))
+    {
         if !out.ends_with(c) {
             out.push(c);
         }
@@ -281,7 +345,10 @@ fn skeleton(name: &str) -> String {
 fn similar(a: &str, b: &str) -> bool {
     let (sa, sb) = (skeleton(a), skeleton(b));
     let (ca, cb): (Vec<char>, Vec<char>) = if sa.is_empty() || sb.is_empty() {
-        (a.to_lowercase().chars().collect(), b.to_lowercase().chars().collect())
+        (
+            a.to_lowercase().chars().collect(),
+            b.to_lowercase().chars().collect(),
+        )
     } else {
         (sa.chars().collect(), sb.chars().collect())
     };
@@ -290,10 +357,13 @@ fn similar(a: &str, b: &str) -> bool {
         return false;
     }
     // First letters must agree (Kaja/Kaia vs Maia).
-    if a.chars().next().map(|c| c.to_ascii_lowercase()) != b.chars().next().map(|c| c.to_ascii_lowercase()) {
+    if a.chars().next().map(|c| c.to_ascii_lowercase())
+        != b.chars().next().map(|c| c.to_ascii_lowercase())
+    {
         return false;
     }
-    (levenshtein(&ca, &cb) as f64) / (max as f64) <= 0.34
+    // One edit per four skeleton letters: `klh`/`kls` differ, `srhv`/`srhf` match.
+    levenshtein(&ca, &cb) <= max / 4
 }
 
 /// Runs of capitalised words in an English sentence, possessives stripped.
@@ -360,7 +430,9 @@ fn event(f: &Fact, sentence: &str) -> Option<(String, &'static str)> {
     let keywords = EVENT_NOUNS.iter().find(|(l, _, _)| *l == lemma)?.2;
     let (a, _) = keywords.iter().find_map(|k| find_word(sentence, k))?;
     let rest = &sentence[a..];
-    let end = rest.find([',', '.', ';', ':', '!', '?', '"', '(']).unwrap_or(rest.len());
+    let end = rest
+        .find([',', '.', ';', ':', '!', '?', '"', '('])
+        .unwrap_or(rest.len());
     let clause: Vec<&str> = rest[..end].split_whitespace().take(10).collect();
     Some((clause.join(" "), FROM_TRANSLATION))
 }
@@ -384,7 +456,10 @@ mod tests {
         let v = english_numbers("NATO mobilised about $1.5 billion and 2,300 drones, 30%.");
         let vals: Vec<&str> = v.iter().map(|(v, _)| v.as_str()).collect();
         assert_eq!(vals, ["1500000000", "2300", "30"]);
-        assert_eq!(rule_number("1500000000", "млрд доларів"), "1.5 billion dollars");
+        assert_eq!(
+            rule_number("1500000000", "млрд доларів"),
+            "1.5 billion dollars"
+        );
         assert_eq!(rule_number("42000000", "млн євро"), "42 million euros");
     }
 }

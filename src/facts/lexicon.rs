@@ -43,7 +43,11 @@ fn word_forms(w: &str, decl: Decl) -> Vec<String> {
         Decl::Fem => {
             if w.ends_with("ія") {
                 with(&cut(2), &["ія", "ії", "ію", "ією"])
-            } else if w.ends_with("ея") || w.ends_with("ая") || w.ends_with("оя") || w.ends_with("уя") {
+            } else if w.ends_with("ея")
+                || w.ends_with("ая")
+                || w.ends_with("оя")
+                || w.ends_with("уя")
+            {
                 with(&cut(1), &["я", "ї", "ю", "єю"])
             } else if w.ends_with('я') {
                 with(&cut(1), &["я", "і", "ю", "ею"])
@@ -70,7 +74,10 @@ fn word_forms(w: &str, decl: Decl) -> Vec<String> {
 
 /// Feminine adjective forms aligned with [`word_forms`] cases nom/gen/dat/acc/ins.
 fn fem_adj(w: &str) -> [String; 5] {
-    let stem = w.strip_suffix('а').or_else(|| w.strip_suffix('я')).unwrap_or(w);
+    let stem = w
+        .strip_suffix('а')
+        .or_else(|| w.strip_suffix('я'))
+        .unwrap_or(w);
     let soft = w.ends_with('я');
     if soft {
         [
@@ -211,14 +218,44 @@ type Row = (&'static str, Decl, &'static [&'static str], &'static str);
 /// Places: nominative, declension, English names, extra irregular forms (`|`-separated).
 const PLACES: &[Row] = &[
     ("Україна", Decl::Fem, &["Ukraine"], ""),
-    ("Київ", Decl::None, &["Kyiv", "Kiev"], "Києва|Києву|Києві|Києвом"),
-    ("Львів", Decl::None, &["Lviv"], "Львова|Львову|Львові|Львовом"),
-    ("Харків", Decl::None, &["Kharkiv"], "Харкова|Харкову|Харкові|Харковом"),
-    ("Чернігів", Decl::None, &["Chernihiv"], "Чернігова|Чернігову|Чернігові|Черніговом"),
-    ("Миколаїв", Decl::None, &["Mykolaiv"], "Миколаєва|Миколаєву|Миколаєві|Миколаєвом"),
+    (
+        "Київ",
+        Decl::None,
+        &["Kyiv", "Kiev"],
+        "Києва|Києву|Києві|Києвом",
+    ),
+    (
+        "Львів",
+        Decl::None,
+        &["Lviv"],
+        "Львова|Львову|Львові|Львовом",
+    ),
+    (
+        "Харків",
+        Decl::None,
+        &["Kharkiv"],
+        "Харкова|Харкову|Харкові|Харковом",
+    ),
+    (
+        "Чернігів",
+        Decl::None,
+        &["Chernihiv"],
+        "Чернігова|Чернігову|Чернігові|Черніговом",
+    ),
+    (
+        "Миколаїв",
+        Decl::None,
+        &["Mykolaiv"],
+        "Миколаєва|Миколаєву|Миколаєві|Миколаєвом",
+    ),
     ("Одеса", Decl::Fem, &["Odesa", "Odessa"], ""),
     ("Дніпро", Decl::Neut, &["Dnipro"], "Дніпрі"),
-    ("Запоріжжя", Decl::None, &["Zaporizhzhia"], "Запоріжжі|Запоріжжям"),
+    (
+        "Запоріжжя",
+        Decl::None,
+        &["Zaporizhzhia"],
+        "Запоріжжі|Запоріжжям",
+    ),
     ("Херсон", Decl::Masc, &["Kherson"], ""),
     ("Суми", Decl::None, &["Sumy"], "Сум|Сумам|Сумах"),
     ("Полтава", Decl::Fem, &["Poltava"], ""),
@@ -232,12 +269,37 @@ const PLACES: &[Row] = &[
     ("Маріуполь", Decl::MascSoft, &["Mariupol"], ""),
     ("Севастополь", Decl::MascSoft, &["Sevastopol"], ""),
     ("Крим", Decl::MascU, &["Crimea"], ""),
-    ("Кривий Ріг", Decl::None, &["Kryvyi Rih"], "Кривого Рогу|Кривому Розі|Кривим Рогом"),
-    ("Шахове", Decl::None, &["Shakhove"], "Шахового|Шаховому|Шаховим"),
-    ("Нове Шахове", Decl::None, &["Nove Shakhove"], "Нового Шахового|Новому Шаховому"),
+    (
+        "Кривий Ріг",
+        Decl::None,
+        &["Kryvyi Rih"],
+        "Кривого Рогу|Кривому Розі|Кривим Рогом",
+    ),
+    (
+        "Шахове",
+        Decl::None,
+        &["Shakhove"],
+        "Шахового|Шаховому|Шаховим",
+    ),
+    (
+        "Нове Шахове",
+        Decl::None,
+        &["Nove Shakhove"],
+        "Нового Шахового|Новому Шаховому",
+    ),
     ("Одещина", Decl::Fem, &["Odesa region", "Odesa Oblast"], ""),
-    ("Чернігівщина", Decl::Fem, &["Chernihiv region", "Chernihiv Oblast"], ""),
-    ("Дніпропетровщина", Decl::Fem, &["Dnipropetrovsk region"], ""),
+    (
+        "Чернігівщина",
+        Decl::Fem,
+        &["Chernihiv region", "Chernihiv Oblast"],
+        "",
+    ),
+    (
+        "Дніпропетровщина",
+        Decl::Fem,
+        &["Dnipropetrovsk region"],
+        "",
+    ),
     ("Харківщина", Decl::Fem, &["Kharkiv region"], ""),
     ("Київщина", Decl::Fem, &["Kyiv region"], ""),
     ("Сумщина", Decl::Fem, &["Sumy region"], ""),
@@ -246,24 +308,74 @@ const PLACES: &[Row] = &[
     ("Луганщина", Decl::Fem, &["Luhansk region"], ""),
     ("Львівщина", Decl::Fem, &["Lviv region"], ""),
     ("Полтавщина", Decl::Fem, &["Poltava region"], ""),
-    ("Донецька область", Decl::FemAdjNoun, &["Donetsk Oblast", "Donetsk region"], ""),
-    ("Луганська область", Decl::FemAdjNoun, &["Luhansk Oblast", "Luhansk region"], ""),
-    ("Харківська область", Decl::FemAdjNoun, &["Kharkiv Oblast", "Kharkiv region"], ""),
-    ("Київська область", Decl::FemAdjNoun, &["Kyiv Oblast", "Kyiv region"], ""),
-    ("Запорізька область", Decl::FemAdjNoun, &["Zaporizhzhia Oblast"], ""),
-    ("Херсонська область", Decl::FemAdjNoun, &["Kherson Oblast"], ""),
+    (
+        "Донецька область",
+        Decl::FemAdjNoun,
+        &["Donetsk Oblast", "Donetsk region"],
+        "",
+    ),
+    (
+        "Луганська область",
+        Decl::FemAdjNoun,
+        &["Luhansk Oblast", "Luhansk region"],
+        "",
+    ),
+    (
+        "Харківська область",
+        Decl::FemAdjNoun,
+        &["Kharkiv Oblast", "Kharkiv region"],
+        "",
+    ),
+    (
+        "Київська область",
+        Decl::FemAdjNoun,
+        &["Kyiv Oblast", "Kyiv region"],
+        "",
+    ),
+    (
+        "Запорізька область",
+        Decl::FemAdjNoun,
+        &["Zaporizhzhia Oblast"],
+        "",
+    ),
+    (
+        "Херсонська область",
+        Decl::FemAdjNoun,
+        &["Kherson Oblast"],
+        "",
+    ),
     ("Одеська область", Decl::FemAdjNoun, &["Odesa Oblast"], ""),
     ("Сумська область", Decl::FemAdjNoun, &["Sumy Oblast"], ""),
-    ("Дніпропетровська область", Decl::FemAdjNoun, &["Dnipropetrovsk Oblast"], ""),
-    ("Чернігівська область", Decl::FemAdjNoun, &["Chernihiv Oblast"], ""),
+    (
+        "Дніпропетровська область",
+        Decl::FemAdjNoun,
+        &["Dnipropetrovsk Oblast"],
+        "",
+    ),
+    (
+        "Чернігівська область",
+        Decl::FemAdjNoun,
+        &["Chernihiv Oblast"],
+        "",
+    ),
     ("Львівська область", Decl::FemAdjNoun, &["Lviv Oblast"], ""),
     ("Росія", Decl::Fem, &["Russia"], ""),
     ("РФ", Decl::None, &["Russia", "RF"], ""),
-    ("США", Decl::None, &["US", "USA", "United States", "U.S."], ""),
+    (
+        "США",
+        Decl::None,
+        &["US", "USA", "United States", "U.S."],
+        "",
+    ),
     ("КНДР", Decl::None, &["North Korea", "DPRK"], ""),
     ("Північна Корея", Decl::FemAdjNoun, &["North Korea"], ""),
     ("Південна Корея", Decl::FemAdjNoun, &["South Korea"], ""),
-    ("Велика Британія", Decl::FemAdjNoun, &["United Kingdom", "UK", "Britain", "Great Britain"], ""),
+    (
+        "Велика Британія",
+        Decl::FemAdjNoun,
+        &["United Kingdom", "UK", "Britain", "Great Britain"],
+        "",
+    ),
     ("Європа", Decl::Fem, &["Europe"], ""),
     ("Америка", Decl::Fem, &["America"], ""),
     ("Азія", Decl::Fem, &["Asia"], ""),
@@ -295,8 +407,18 @@ const PLACES: &[Row] = &[
     ("Індія", Decl::Fem, &["India"], ""),
     ("Канада", Decl::Fem, &["Canada"], ""),
     ("Австралія", Decl::Fem, &["Australia"], ""),
-    ("Нідерланди", Decl::None, &["Netherlands"], "Нідерландів|Нідерландам|Нідерландах"),
-    ("Китай", Decl::None, &["China"], "Китаю|Китаєві|Китаї|Китаєм"),
+    (
+        "Нідерланди",
+        Decl::None,
+        &["Netherlands"],
+        "Нідерландів|Нідерландам|Нідерландах",
+    ),
+    (
+        "Китай",
+        Decl::None,
+        &["China"],
+        "Китаю|Китаєві|Китаї|Китаєм",
+    ),
     ("Іран", Decl::MascU, &["Iran"], ""),
     ("Ізраїль", Decl::MascSoft, &["Israel"], "Ізраїлю"),
     ("Казахстан", Decl::MascU, &["Kazakhstan"], ""),
@@ -314,7 +436,12 @@ const PLACES: &[Row] = &[
     ("Вільнюс", Decl::Masc, &["Vilnius"], ""),
     ("Стамбул", Decl::Masc, &["Istanbul"], ""),
     ("Мюнхен", Decl::Masc, &["Munich"], ""),
-    ("Відень", Decl::None, &["Vienna"], "Відня|Відню|Відні|Віднем"),
+    (
+        "Відень",
+        Decl::None,
+        &["Vienna"],
+        "Відня|Відню|Відні|Віднем",
+    ),
     ("Пекін", Decl::Masc, &["Beijing"], ""),
     ("Рамштайн", Decl::None, &["Ramstein"], "Рамштайні"),
 ];
@@ -379,11 +506,13 @@ fn build(rows: &[Row], kind: FactKind) -> Vec<Entry> {
         .map(|&(nom, decl, english, extra)| {
             let mut surface: Vec<String> = phrase_forms(nom, decl);
             surface.push(nom.to_string());
-            surface.extend(extra.split('|').filter(|s| !s.is_empty()).map(str::to_string));
-            let mut forms: Vec<Vec<String>> = surface
-                .iter()
-                .map(|f| phrase_tokens(f))
-                .collect();
+            surface.extend(
+                extra
+                    .split('|')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string),
+            );
+            let mut forms: Vec<Vec<String>> = surface.iter().map(|f| phrase_tokens(f)).collect();
             forms.sort();
             forms.dedup();
             let kind = if EVENT_NAMES.contains(&nom) {
@@ -659,8 +788,18 @@ pub fn role_heads() -> &'static HashMap<String, (&'static str, Gender, Case)> {
 /// Adjectives that may precede a role head (`Перший заступник`,
 /// `Генеральним секретарем`, `високою представницею`), by stem.
 pub const ROLE_ADJ_STEMS: &[&str] = &[
-    "перш", "генеральн", "висок", "спеціальн", "верховн", "головн", "постійн", "тимчасов",
-    "колишн", "чинн", "новопризначен", "державн",
+    "перш",
+    "генеральн",
+    "висок",
+    "спеціальн",
+    "верховн",
+    "головн",
+    "постійн",
+    "тимчасов",
+    "колишн",
+    "чинн",
+    "новопризначен",
+    "державн",
 ];
 
 /// Month names: nominative, genitive (`28 серпня`), locative (`у серпні`).
@@ -680,8 +819,18 @@ pub const MONTHS: [(&str, &str, &str); 12] = [
 ];
 
 pub const MONTHS_EN: [&str; 12] = [
-    "January", "February", "March", "April", "May", "June", "July", "August", "September",
-    "October", "November", "December",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
 ];
 
 /// Weekdays in the accusative used after `у`/`в` (`у п’ятницю`), with English.
@@ -698,24 +847,96 @@ pub const WEEKDAYS: [(&str, &str); 7] = [
 /// Event nouns by stem, with the English words a translation would use.
 pub const EVENT_NOUNS: &[(&str, &[&str], &[&str])] = &[
     // (lemma, lower-case surface forms, English keywords)
-    ("зустріч", &["зустріч", "зустрічі", "зустріччю", "зустрічей", "зустрічах"], &["meeting", "met", "meet"]),
-    ("засідання", &["засідання", "засіданні", "засідань", "засіданням", "засіданнях"], &["meeting", "session"]),
-    ("саміт", &["саміт", "саміту", "саміті", "самітом"], &["summit"]),
-    ("переговори", &["переговори", "переговорів", "переговорах", "переговорами"], &["talks", "negotiations"]),
-    ("атака", &["атака", "атаку", "атаки", "атаці", "атакою", "атак"], &["attack", "attacks"]),
-    ("обстріл", &["обстріл", "обстрілу", "обстріли", "обстрілів", "обстрілом"], &["shelling", "attack", "strike"]),
-    ("удар", &["удар", "удару", "удари", "ударів", "ударом"], &["strike", "attack", "hit"]),
-    ("брифінг", &["брифінг", "брифінгу", "брифінгом"], &["briefing", "briefed"]),
-    ("візит", &["візит", "візиту", "візитом", "візиті"], &["visit", "visiting"]),
-    ("конференція", &["конференція", "конференції", "конференцію"], &["conference"]),
-    ("обговорення", &["обговорили", "обговорив", "обговорила", "обговорять", "обговорювали", "обговорення"], &["discussed", "discuss", "talked", "discussion"]),
-    ("зустрітися", &["зустрівся", "зустрілася", "зустрілися"], &["met", "meeting"]),
+    (
+        "зустріч",
+        &["зустріч", "зустрічі", "зустріччю", "зустрічей", "зустрічах"],
+        &["meeting", "met", "meet"],
+    ),
+    (
+        "засідання",
+        &[
+            "засідання",
+            "засіданні",
+            "засідань",
+            "засіданням",
+            "засіданнях",
+        ],
+        &["meeting", "session"],
+    ),
+    (
+        "саміт",
+        &["саміт", "саміту", "саміті", "самітом"],
+        &["summit"],
+    ),
+    (
+        "переговори",
+        &["переговори", "переговорів", "переговорах", "переговорами"],
+        &["talks", "negotiations"],
+    ),
+    (
+        "атака",
+        &["атака", "атаку", "атаки", "атаці", "атакою", "атак"],
+        &["attack", "attacks"],
+    ),
+    (
+        "обстріл",
+        &["обстріл", "обстрілу", "обстріли", "обстрілів", "обстрілом"],
+        &["shelling", "attack", "strike"],
+    ),
+    (
+        "удар",
+        &["удар", "удару", "удари", "ударів", "ударом"],
+        &["strike", "attack", "hit"],
+    ),
+    (
+        "брифінг",
+        &["брифінг", "брифінгу", "брифінгом"],
+        &["briefing", "briefed"],
+    ),
+    (
+        "візит",
+        &["візит", "візиту", "візитом", "візиті"],
+        &["visit", "visiting"],
+    ),
+    (
+        "конференція",
+        &["конференція", "конференції", "конференцію"],
+        &["conference"],
+    ),
+    (
+        "обговорення",
+        &[
+            "обговорили",
+            "обговорив",
+            "обговорила",
+            "обговорять",
+            "обговорювали",
+            "обговорення",
+        ],
+        &["discussed", "discuss", "talked", "discussion"],
+    ),
+    (
+        "зустрітися",
+        &["зустрівся", "зустрілася", "зустрілися"],
+        &["met", "meeting"],
+    ),
 ];
 
 /// Adjective stems that open an event phrase (`масовану атаку`, `позачерговому засіданні`).
 pub const EVENT_ADJ_STEMS: &[&str] = &[
-    "масован", "позачергов", "нещодавн", "двосторонн", "комбінован", "ракетн", "наступн",
-    "черговн", "онлайн", "спільн", "перш", "чергов", "останн",
+    "масован",
+    "позачергов",
+    "нещодавн",
+    "двосторонн",
+    "комбінован",
+    "ракетн",
+    "наступн",
+    "черговн",
+    "онлайн",
+    "спільн",
+    "перш",
+    "чергов",
+    "останн",
 ];
 
 /// uk → en for currency and measurement units used with numbers.

@@ -206,7 +206,11 @@ pub fn extract(article: &Article, source_text: &str) -> Vec<Fact> {
 /// Sorts by span and keeps the first mention of each (kind, normalized).
 fn finish(mut facts: Vec<Fact>) -> Vec<Fact> {
     facts.sort_by(|a, b| {
-        (a.span.0, std::cmp::Reverse(a.span.1), a.kind).cmp(&(b.span.0, std::cmp::Reverse(b.span.1), b.kind))
+        (a.span.0, std::cmp::Reverse(a.span.1), a.kind).cmp(&(
+            b.span.0,
+            std::cmp::Reverse(b.span.1),
+            b.kind,
+        ))
     });
     let mut out: Vec<Fact> = Vec::new();
     let mut seen: std::collections::HashMap<(FactKind, String, Option<String>), usize> =
@@ -231,7 +235,11 @@ fn finish(mut facts: Vec<Fact>) -> Vec<Fact> {
 /// then word by word with case endings stripped (`Кіт Келлог` grounds to
 /// `Кітом Келлогом`). Returns `(start, end, sentence)` or `None`, in which
 /// case the proposed fact must be dropped.
-pub fn ground(article: &Article, source_text: &str, candidate: &str) -> Option<(usize, usize, usize)> {
+pub fn ground(
+    article: &Article,
+    source_text: &str,
+    candidate: &str,
+) -> Option<(usize, usize, usize)> {
     let candidate = candidate.trim();
     if candidate.is_empty() {
         return None;

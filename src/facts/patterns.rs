@@ -138,11 +138,11 @@ pub fn dates(s: &SentenceText, published: Option<Ymd>) -> Dates {
     let mut consumed: Vec<(usize, usize)> = Vec::new();
     let text = s.text;
     let push = |a: usize,
-                    b: usize,
-                    normalized: Option<String>,
-                    unit: &str,
-                    facts: &mut Vec<Fact>,
-                    consumed: &mut Vec<(usize, usize)>| {
+                b: usize,
+                normalized: Option<String>,
+                unit: &str,
+                facts: &mut Vec<Fact>,
+                consumed: &mut Vec<(usize, usize)>| {
         if overlaps(consumed, s.base + a, s.base + b) {
             return;
         }
@@ -165,7 +165,14 @@ pub fn dates(s: &SentenceText, published: Option<Ymd>) -> Dates {
         let (d, mo, y) = (c[1].parse().ok(), c[2].parse().ok(), c[3].parse().ok());
         if let (Some(d), Some(mo), Some(y)) = (d, mo, y) {
             if let Some(ymd) = Ymd::new(y, mo, d) {
-                push(m.start(), m.end(), Some(ymd.iso()), date_unit::FULL, &mut facts, &mut consumed);
+                push(
+                    m.start(),
+                    m.end(),
+                    Some(ymd.iso()),
+                    date_unit::FULL,
+                    &mut facts,
+                    &mut consumed,
+                );
             }
         }
     }
@@ -180,7 +187,14 @@ pub fn dates(s: &SentenceText, published: Option<Ymd>) -> Dates {
             continue;
         }
         if let Some(ymd) = parse_iso_date(m.as_str()) {
-            push(m.start(), m.end(), Some(ymd.iso()), date_unit::FULL, &mut facts, &mut consumed);
+            push(
+                m.start(),
+                m.end(),
+                Some(ymd.iso()),
+                date_unit::FULL,
+                &mut facts,
+                &mut consumed,
+            );
         }
     }
     for m in r.time.find_iter(text) {
@@ -206,12 +220,22 @@ pub fn dates(s: &SentenceText, published: Option<Ymd>) -> Dates {
                 }
                 None => {
                     let valid = Ymd::new(2000, month, day).is_some();
-                    (valid.then(|| format!("--{month:02}-{day:02}")), date_unit::DAY_MONTH)
+                    (
+                        valid.then(|| format!("--{month:02}-{day:02}")),
+                        date_unit::DAY_MONTH,
+                    )
                 }
             },
         };
         if normalized.is_some() {
-            push(m.start(), m.end(), normalized, unit, &mut facts, &mut consumed);
+            push(
+                m.start(),
+                m.end(),
+                normalized,
+                unit,
+                &mut facts,
+                &mut consumed,
+            );
         }
     }
     for c in r.month_loc.captures_iter(text) {
@@ -227,17 +251,38 @@ pub fn dates(s: &SentenceText, published: Option<Ymd>) -> Dates {
             Some(y) => format!("{y:04}-{month:02}"),
             None => format!("--{month:02}"),
         };
-        push(m.start(), m.end(), Some(normalized), date_unit::MONTH, &mut facts, &mut consumed);
+        push(
+            m.start(),
+            m.end(),
+            Some(normalized),
+            date_unit::MONTH,
+            &mut facts,
+            &mut consumed,
+        );
     }
     for c in r.year.captures_iter(text) {
         let m = c.get(0).expect("match");
         let y: i32 = c[1].parse().unwrap_or(0);
         if (1900..=2100).contains(&y) {
-            push(m.start(), m.end(), Some(format!("{y:04}")), date_unit::YEAR, &mut facts, &mut consumed);
+            push(
+                m.start(),
+                m.end(),
+                Some(format!("{y:04}")),
+                date_unit::YEAR,
+                &mut facts,
+                &mut consumed,
+            );
         }
     }
     for m in r.weekday.find_iter(text) {
-        push(m.start(), m.end(), None, date_unit::WEEKDAY, &mut facts, &mut consumed);
+        push(
+            m.start(),
+            m.end(),
+            None,
+            date_unit::WEEKDAY,
+            &mut facts,
+            &mut consumed,
+        );
     }
     if let Some(p) = published {
         for m in r.relative.find_iter(text) {
@@ -249,7 +294,14 @@ pub fn dates(s: &SentenceText, published: Option<Ymd>) -> Dates {
                 _ => -2,
             };
             let d = p.plus_days(offset);
-            push(m.start(), m.end(), Some(d.iso()), date_unit::RELATIVE, &mut facts, &mut consumed);
+            push(
+                m.start(),
+                m.end(),
+                Some(d.iso()),
+                date_unit::RELATIVE,
+                &mut facts,
+                &mut consumed,
+            );
         }
     }
     Dates { facts, consumed }
@@ -257,13 +309,54 @@ pub fn dates(s: &SentenceText, published: Option<Ymd>) -> Dates {
 
 /// Words that end a counted-noun phrase.
 const STOP_WORDS: &[&str] = &[
-    "і", "й", "та", "а", "але", "в", "у", "з", "із", "зі", "на", "до", "від", "за", "по", "о",
-    "об", "що", "як", "або", "чи", "не", "ні", "для", "про", "при", "через", "після", "перед",
-    "над", "під", "між", "без", "понад", "близько", "майже", "тому", "числі", "це", "році",
-    "року", "рік", "р",
+    "і",
+    "й",
+    "та",
+    "а",
+    "але",
+    "в",
+    "у",
+    "з",
+    "із",
+    "зі",
+    "на",
+    "до",
+    "від",
+    "за",
+    "по",
+    "о",
+    "об",
+    "що",
+    "як",
+    "або",
+    "чи",
+    "не",
+    "ні",
+    "для",
+    "про",
+    "при",
+    "через",
+    "після",
+    "перед",
+    "над",
+    "під",
+    "між",
+    "без",
+    "понад",
+    "близько",
+    "майже",
+    "тому",
+    "числі",
+    "це",
+    "році",
+    "року",
+    "рік",
+    "р",
 ];
 
-const ADJ_ENDINGS: &[&str] = &["их", "іх", "ого", "ої", "ий", "ій", "им", "ім", "ому", "ою", "ими"];
+const ADJ_ENDINGS: &[&str] = &[
+    "их", "іх", "ого", "ої", "ий", "ій", "им", "ім", "ому", "ою", "ими",
+];
 
 /// Multipliers: lower-case word (or prefix) → power of ten and canonical form.
 fn multiplier(word: &str) -> Option<u32> {
@@ -313,7 +406,9 @@ pub fn decimal_value(number: &str, exp: u32) -> Option<String> {
 
 fn number_regex() -> &'static Regex {
     static R: OnceLock<Regex> = OnceLock::new();
-    R.get_or_init(|| Regex::new(r"\d+(?:[ \u{a0}\u{202f}]\d{3}(?:[^\d]|$))*(?:[.,]\d+)?").expect("valid"))
+    R.get_or_init(|| {
+        Regex::new(r"\d+(?:[ \u{a0}\u{202f}]\d{3}(?:[^\d]|$))*(?:[.,]\d+)?").expect("valid")
+    })
 }
 
 /// Numbers with a unit, multiplier, counted noun, percent sign or ordinal
@@ -338,7 +433,9 @@ pub fn numbers(s: &SentenceText, toks: &[Tok], consumed: &[(usize, usize)]) -> V
         }
         let before = text[..a].chars().next_back();
         let after = text[b..].chars().next();
-        if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '-' || c == '.' || c == '/') {
+        if before
+            .is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '-' || c == '.' || c == '/')
+        {
             continue;
         }
         if after.is_some_and(|c| c.is_alphabetic()) {
@@ -354,7 +451,11 @@ pub fn numbers(s: &SentenceText, toks: &[Tok], consumed: &[(usize, usize)]) -> V
         // Ordinal: 6-ту зустріч, 6-Ї ЗУСТРІЧІ
         if after == Some('-') {
             if let (Some(dash), Some(suffix)) = (next.first(), next.get(1)) {
-                if dash.text == "-" && dash.start == abs_b && suffix.is_word() && suffix.text.chars().count() <= 3 {
+                if dash.text == "-"
+                    && dash.start == abs_b
+                    && suffix.is_word()
+                    && suffix.text.chars().count() <= 3
+                {
                     if let Some(noun) = next.get(2).filter(|t| t.is_word()) {
                         end = noun.end;
                         out.push(Fact {
@@ -389,13 +490,23 @@ pub fn numbers(s: &SentenceText, toks: &[Tok], consumed: &[(usize, usize)]) -> V
             // Ratio: 135 із 156 засобів
             if exp == 0 {
                 if let (Some(prep), Some(n2)) = (next.get(i), next.get(i + 1)) {
-                    if matches!(prep.lower().as_str(), "із" | "з") && n2.kind == TokKind::Number {
+                    if matches!(prep.lower().as_str(), "із" | "з") && n2.kind == TokKind::Number
+                    {
                         if let Some(noun) = next.get(i + 2).filter(|t| t.is_lowercase_word()) {
                             let total = n2.text;
                             out.push(Fact {
-                                normalized: Some(format!("{}/{}", decimal_value(core, 0).unwrap_or_default(), total)),
+                                normalized: Some(format!(
+                                    "{}/{}",
+                                    decimal_value(core, 0).unwrap_or_default(),
+                                    total
+                                )),
                                 unit: Some(noun.text.to_string()),
-                                ..Fact::new(FactKind::Number, s_source(s), (abs_a, noun.end), s.index)
+                                ..Fact::new(
+                                    FactKind::Number,
+                                    s_source(s),
+                                    (abs_a, noun.end),
+                                    s.index,
+                                )
                             });
                             skip_until = noun.end;
                             continue;
@@ -407,7 +518,11 @@ pub fn numbers(s: &SentenceText, toks: &[Tok], consumed: &[(usize, usize)]) -> V
                 let l = t.lower();
                 if is_unit_word(&l) || l.starts_with("відсот") {
                     end = t.end;
-                    unit_words.push(if l.starts_with("відсот") { "%".into() } else { t.text.to_string() });
+                    unit_words.push(if l.starts_with("відсот") {
+                        "%".into()
+                    } else {
+                        t.text.to_string()
+                    });
                 } else if exp == 0 && t.is_lowercase_word() && !STOP_WORDS.contains(&l.as_str()) {
                     end = t.end;
                     unit_words.push(t.text.to_string());
@@ -542,7 +657,9 @@ pub fn event_lemma(word: &str) -> Option<&'static str> {
 }
 
 const EVENT_MAX_WORDS: usize = 10;
-const EVENT_END_WORDS: &[&str] = &["що", "який", "яка", "які", "яке", "де", "коли", "щоб", "адже", "тому"];
+const EVENT_END_WORDS: &[&str] = &[
+    "що", "який", "яка", "які", "яке", "де", "коли", "щоб", "адже", "тому",
+];
 
 /// Event phrases: an event noun or verb (`зустріч`, `засідання`, `атаку`,
 /// `обговорили`), with one preceding adjective from a short list and the
@@ -553,7 +670,11 @@ const EVENT_END_WORDS: &[&str] = &["що", "який", "яка", "які", "як
 /// noun events) and before a person's name.
 pub fn events(s: &SentenceText, toks: &[Tok], facts: &[Fact], people: &[Fact]) -> Vec<Fact> {
     let heads = lexicon::role_heads();
-    let in_person = |t: &Tok| people.iter().any(|p| p.span.0 < t.end && t.start < p.span.1);
+    let in_person = |t: &Tok| {
+        people
+            .iter()
+            .any(|p| p.span.0 < t.end && t.start < p.span.1)
+    };
     let date = facts
         .iter()
         .filter(|f| f.kind == FactKind::Date)
@@ -569,7 +690,9 @@ pub fn events(s: &SentenceText, toks: &[Tok], facts: &[Fact], people: &[Fact]) -
         let mut first = i;
         if i > 0 {
             let prev = normalize_word(toks[i - 1].text);
-            if toks[i - 1].is_lowercase_word() && EVENT_ADJ_STEMS.iter().any(|st| prev.starts_with(st)) {
+            if toks[i - 1].is_lowercase_word()
+                && EVENT_ADJ_STEMS.iter().any(|st| prev.starts_with(st))
+            {
                 first = i - 1;
             }
         }
@@ -577,11 +700,13 @@ pub fn events(s: &SentenceText, toks: &[Tok], facts: &[Fact], people: &[Fact]) -
         let mut words = last - first + 1;
         while last + 1 < toks.len() && words < EVENT_MAX_WORDS {
             let t = &toks[last + 1];
-            let is_dash_tok = t.kind == TokKind::Punct && super::text::is_dash(t.text.chars().next().unwrap_or(' '));
+            let is_dash_tok = t.kind == TokKind::Punct
+                && super::text::is_dash(t.text.chars().next().unwrap_or(' '));
             let inner_dash = is_dash_tok
                 && toks.get(last + 2).is_some_and(|n| n.is_capitalized())
                 && toks[last].is_capitalized();
-            let verb_event = event_lemma(toks[i].text).is_some_and(|l| l == "обговорення" || l == "зустрітися");
+            let verb_event =
+                event_lemma(toks[i].text).is_some_and(|l| l == "обговорення" || l == "зустрітися");
             if (t.kind == TokKind::Punct && !inner_dash)
                 || EVENT_END_WORDS.contains(&t.lower().as_str())
                 || in_person(t)
@@ -626,8 +751,14 @@ mod tests {
     fn calendar_arithmetic() {
         let d = parse_iso_date("2025-04-23").unwrap();
         assert_eq!(d.plus_days(1).iso(), "2025-04-24");
-        assert_eq!(parse_iso_date("2024-12-31").unwrap().plus_days(1).iso(), "2025-01-01");
-        assert_eq!(parse_iso_date("2024-03-01").unwrap().plus_days(-1).iso(), "2024-02-29");
+        assert_eq!(
+            parse_iso_date("2024-12-31").unwrap().plus_days(1).iso(),
+            "2025-01-01"
+        );
+        assert_eq!(
+            parse_iso_date("2024-03-01").unwrap().plus_days(-1).iso(),
+            "2024-02-29"
+        );
         assert!(parse_iso_date("2025-02-30").is_none());
     }
 }

@@ -12,10 +12,12 @@ const MAX_COMPLEMENT: usize = 12;
 /// Verb forms that end a role complement (`міністр заявив у розмові з …`).
 pub(crate) fn is_verb_like(w: &str) -> bool {
     let l = normalize_word(w);
-    ["ся", "сь", "ла", "ли", "ло", "ють", "ять", "ив", "ав", "ув", "їв"]
-        .iter()
-        .any(|e| l.ends_with(e))
-            && !["справ", "держав"].contains(&l.as_str())
+    [
+        "ся", "сь", "ла", "ли", "ло", "ють", "ять", "ив", "ав", "ув", "їв",
+    ]
+    .iter()
+    .any(|e| l.ends_with(e))
+        && !["справ", "держав"].contains(&l.as_str())
         || ["провів", "розповів", "повів", "вів"].contains(&l.as_str())
 }
 
@@ -86,15 +88,29 @@ pub fn surname_nominative(w: &str, case: Case, gender: Gender) -> String {
             ("єм", "й"),
         ],
         (Gender::Fem, Case::Gen) => &[("ської", "ська"), ("цької", "цька"), ("ої", "а")],
-        (Gender::Fem, Case::Dat) => &[("ській", "ська"), ("цькій", "цька"), ("овій", "ова"), ("евій", "ева")],
-        (Gender::Fem, Case::Acc) => &[("ську", "ська"), ("цьку", "цька"), ("ову", "ова"), ("еву", "ева")],
-        (Gender::Fem, Case::Ins) => &[("ською", "ська"), ("цькою", "цька"), ("ою", "а"), ("єю", "я"), ("ею", "я")],
+        (Gender::Fem, Case::Dat) => &[
+            ("ській", "ська"),
+            ("цькій", "цька"),
+            ("овій", "ова"),
+            ("евій", "ева"),
+        ],
+        (Gender::Fem, Case::Acc) => &[
+            ("ську", "ська"),
+            ("цьку", "цька"),
+            ("ову", "ова"),
+            ("еву", "ева"),
+        ],
+        (Gender::Fem, Case::Ins) => &[
+            ("ською", "ська"),
+            ("цькою", "цька"),
+            ("ою", "а"),
+            ("єю", "я"),
+            ("ею", "я"),
+        ],
     };
     rules
         .iter()
-        .find_map(|(suf, with)| {
-            replace_suffix(w, suf, with).filter(|s| s.chars().count() >= 2)
-        })
+        .find_map(|(suf, with)| replace_suffix(w, suf, with).filter(|s| s.chars().count() >= 2))
         .unwrap_or_else(|| w.to_string())
 }
 
@@ -131,7 +147,11 @@ fn name_nominative(names: &[&Tok], role: Option<(Gender, Case)>) -> String {
         Some(&(nom, _, _)) => nom.to_string(),
         None => given_nominative(names[0].text, case, gender),
     }];
-    parts.extend(names[1..].iter().map(|t| surname_nominative(t.text, case, gender)));
+    parts.extend(
+        names[1..]
+            .iter()
+            .map(|t| surname_nominative(t.text, case, gender)),
+    );
     parts.join(" ")
 }
 
@@ -193,7 +213,9 @@ pub fn people(s: &SentenceText, toks: &[Tok], gaz: &[GazMatch]) -> Vec<Fact> {
             let t = &toks[k];
             if let Some(g) = in_gaz(k) {
                 k = g.last + 1;
-            } else if t.is_word() && (t.is_all_caps() || (t.is_lowercase_word() && !is_verb_like(t.text))) {
+            } else if t.is_word()
+                && (t.is_all_caps() || (t.is_lowercase_word() && !is_verb_like(t.text)))
+            {
                 k += 1;
             } else {
                 break;
@@ -209,7 +231,11 @@ pub fn people(s: &SentenceText, toks: &[Tok], gaz: &[GazMatch]) -> Vec<Fact> {
             continue;
         }
         let names: Vec<&Tok> = toks[k..n].iter().collect();
-        let role_gender = if head_nom == "пані" { Gender::Fem } else { head_gender };
+        let role_gender = if head_nom == "пані" {
+            Gender::Fem
+        } else {
+            head_gender
+        };
         let normalized = name_nominative(&names, Some((role_gender, head_case)));
         let mut role_words: Vec<String> = adjs
             .iter()
@@ -260,7 +286,12 @@ fn given_name_person(
     let names = [&toks[i], &toks[i + 1]];
     let f = Fact {
         normalized: Some(name_nominative(&names, None)),
-        ..Fact::new(FactKind::Person, s.full, (toks[i].start, toks[i + 1].end), s.index)
+        ..Fact::new(
+            FactKind::Person,
+            s.full,
+            (toks[i].start, toks[i + 1].end),
+            s.index,
+        )
     };
     Some((f, i + 2))
 }
@@ -277,7 +308,11 @@ pub fn link_mentions(sentences: &[SentenceText], facts: &mut Vec<Fact>) {
         .collect();
     let full_for = |word: &str| -> Option<String> {
         full.iter()
-            .find(|n| n.rsplit(' ').next().is_some_and(|sur| sur == word || same_stem(sur, word)))
+            .find(|n| {
+                n.rsplit(' ')
+                    .next()
+                    .is_some_and(|sur| sur == word || same_stem(sur, word))
+            })
             .cloned()
     };
     for f in facts.iter_mut().filter(|f| f.kind == FactKind::Person) {
@@ -293,9 +328,14 @@ pub fn link_mentions(sentences: &[SentenceText], facts: &mut Vec<Fact>) {
             if !is_cyrillic_title(&t) || given_names().contains_key(t.text) {
                 continue;
             }
-            let taken = facts
-                .iter()
-                .any(|f| matches!(f.kind, FactKind::Person | FactKind::Place | FactKind::Organization) && f.span.0 < t.end && t.start < f.span.1 && f.sentence == s.index);
+            let taken = facts.iter().any(|f| {
+                matches!(
+                    f.kind,
+                    FactKind::Person | FactKind::Place | FactKind::Organization
+                ) && f.span.0 < t.end
+                    && t.start < f.span.1
+                    && f.sentence == s.index
+            });
             if taken {
                 continue;
             }
@@ -316,13 +356,37 @@ mod tests {
 
     #[test]
     fn surnames_to_nominative() {
-        assert_eq!(surname_nominative("Келлогом", Case::Ins, Gender::Masc), "Келлог");
-        assert_eq!(surname_nominative("Зеленського", Case::Gen, Gender::Masc), "Зеленський");
-        assert_eq!(surname_nominative("Умєровим", Case::Ins, Gender::Masc), "Умєров");
-        assert_eq!(surname_nominative("Сирським", Case::Ins, Gender::Masc), "Сирський");
-        assert_eq!(surname_nominative("Рютте", Case::Ins, Gender::Masc), "Рютте");
-        assert_eq!(surname_nominative("Каллас", Case::Ins, Gender::Fem), "Каллас");
-        assert_eq!(surname_nominative("Ковальовою", Case::Ins, Gender::Fem), "Ковальова");
-        assert_eq!(surname_nominative("Шмигаля", Case::Gen, Gender::Masc), "Шмигаль");
+        assert_eq!(
+            surname_nominative("Келлогом", Case::Ins, Gender::Masc),
+            "Келлог"
+        );
+        assert_eq!(
+            surname_nominative("Зеленського", Case::Gen, Gender::Masc),
+            "Зеленський"
+        );
+        assert_eq!(
+            surname_nominative("Умєровим", Case::Ins, Gender::Masc),
+            "Умєров"
+        );
+        assert_eq!(
+            surname_nominative("Сирським", Case::Ins, Gender::Masc),
+            "Сирський"
+        );
+        assert_eq!(
+            surname_nominative("Рютте", Case::Ins, Gender::Masc),
+            "Рютте"
+        );
+        assert_eq!(
+            surname_nominative("Каллас", Case::Ins, Gender::Fem),
+            "Каллас"
+        );
+        assert_eq!(
+            surname_nominative("Ковальовою", Case::Ins, Gender::Fem),
+            "Ковальова"
+        );
+        assert_eq!(
+            surname_nominative("Шмигаля", Case::Gen, Gender::Masc),
+            "Шмигаль"
+        );
     }
 }

@@ -101,8 +101,7 @@ pub fn tokenize(text: &str, base: usize) -> Vec<Tok<'_>> {
             while i < chars.len() {
                 let c = chars[i].1;
                 let next_is_letter = chars.get(i + 1).is_some_and(|&(_, n)| n.is_alphabetic());
-                if is_word_char(c)
-                    || ((is_apostrophe(c) || c == '-' || c == '‑') && next_is_letter)
+                if is_word_char(c) || ((is_apostrophe(c) || c == '-' || c == '‑') && next_is_letter)
                 {
                     i += 1;
                 } else {
@@ -133,10 +132,61 @@ pub fn tokenize(text: &str, base: usize) -> Vec<Tok<'_>> {
 
 /// Inflectional endings of Ukrainian nouns, adjectives and names, longest first.
 const ENDINGS: &[&str] = &[
-    "ськими", "ського", "ському", "ською", "ської", "ським", "ській", "ська", "ськи", "ами",
-    "ями", "ові", "еві", "єві", "ого", "ому", "ими", "іми", "ієм", "ією", "ою", "ею", "єю", "ої",
-    "ій", "ий", "ом", "ем", "єм", "ам", "ям", "ах", "ях", "ів", "їв", "ей", "им", "ім", "их",
-    "іх", "ії", "ію", "ія", "а", "я", "у", "ю", "і", "и", "е", "о", "ь", "й", "ї", "є",
+    "ськими",
+    "ського",
+    "ському",
+    "ською",
+    "ської",
+    "ським",
+    "ській",
+    "ська",
+    "ськи",
+    "ами",
+    "ями",
+    "ові",
+    "еві",
+    "єві",
+    "ого",
+    "ому",
+    "ими",
+    "іми",
+    "ієм",
+    "ією",
+    "ою",
+    "ею",
+    "єю",
+    "ої",
+    "ій",
+    "ий",
+    "ом",
+    "ем",
+    "єм",
+    "ам",
+    "ям",
+    "ах",
+    "ях",
+    "ів",
+    "їв",
+    "ей",
+    "им",
+    "ім",
+    "их",
+    "іх",
+    "ії",
+    "ію",
+    "ія",
+    "а",
+    "я",
+    "у",
+    "ю",
+    "і",
+    "и",
+    "е",
+    "о",
+    "ь",
+    "й",
+    "ї",
+    "є",
 ];
 
 /// Strips one inflectional ending, keeping at least two letters of stem.
@@ -202,7 +252,17 @@ mod tests {
         let texts: Vec<&str> = toks.iter().map(|t| t.text).collect();
         assert_eq!(
             texts,
-            ["У", "п’ятницю", "генерал-майор", ",", "4", ",", "81", "км²", "."]
+            [
+                "У",
+                "п’ятницю",
+                "генерал-майор",
+                ",",
+                "4",
+                ",",
+                "81",
+                "км²",
+                "."
+            ]
         );
         for t in &toks {
             assert_eq!(&s[t.start - 10..t.end - 10], t.text);
