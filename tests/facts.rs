@@ -372,6 +372,16 @@ fn percentages_and_thousands() {
     assert_eq!(pct.normalized.as_deref(), Some("64"));
     let drones = facts.iter().find(|f| f.text == "2 500 дронів").unwrap();
     assert_eq!(drones.normalized.as_deref(), Some("2500"));
+    let src = "Виділено 1 500 000 гривень і 3 тис. дронів.";
+    let a = article_from("t", src, None);
+    let facts = facts::extract(&a, src);
+    let uah = facts
+        .iter()
+        .find(|f| f.text == "1 500 000 гривень")
+        .unwrap();
+    assert_eq!(uah.normalized.as_deref(), Some("1500000"));
+    let k = facts.iter().find(|f| f.text.starts_with("3 тис")).unwrap();
+    assert_eq!(k.normalized.as_deref(), Some("3000"));
 }
 
 #[test]
@@ -392,6 +402,38 @@ fn ground_accepts_inflected_and_rejects_invented() {
     assert_eq!(facts::ground(&a, &src, "Джон Сміт"), None);
     assert_eq!(facts::ground(&a, &src, "Кіт Петренко"), None);
     assert_eq!(facts::ground(&a, &src, ""), None);
+    // Whole words only.
+    assert_eq!(facts::ground(&a, &src, "Умєр"), None);
+}
+
+#[test]
+fn llm_facts_are_grounded_and_merged() {
+    let (a, src) = seed("003_dd46adcc9f1925d8", Some("2025-07-14"));
+    let pattern = facts::extract(&a, &src);
+    let kellog = facts::llm_fact(&a, &src, FactKind::Person, "Кіт Келлог").unwrap();
+    assert_eq!(
+        (kellog.text.as_str(), kellog.origin.as_str()),
+        ("Кітом Келлогом", "llm")
+    );
+    assert!(facts::llm_fact(&a, &src, FactKind::Person, "Джо Байден").is_none());
+    let sanctions = facts::llm_fact(&a, &src, FactKind::Event, "питання санкцій").unwrap();
+    let merged = facts::merge(pattern.clone(), vec![kellog, sanctions.clone()]);
+    // Kellog overlaps a pattern person: dropped; the event is new to the
+    // merge only if no pattern event covers it.
+    assert!(merged
+        .iter()
+        .all(|f| f.origin == "pattern" || f.text == sanctions.text));
+    assert!(merged.len() <= pattern.len() + 1);
+    for w in merged.windows(2) {
+        assert!(w[0].span.0 <= w[1].span.0);
+    }
+    let org = facts::llm_fact(&a, &src, FactKind::Organization, "генеральний штаб").unwrap();
+    assert_eq!(org.text, "генерального штабу");
+    let merged = facts::merge(pattern.clone(), vec![org]);
+    assert_eq!(merged.len(), pattern.len() + 1);
+    assert!(merged
+        .iter()
+        .any(|f| f.origin == "llm" && f.text == "генерального штабу"));
 }
 
 #[test]

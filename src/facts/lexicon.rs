@@ -68,7 +68,8 @@ fn word_forms(w: &str, decl: Decl) -> Vec<String> {
         Decl::MascSoft => with(&cut(1), &["ь", "я", "ю", "еві", "і", "ем"]),
         Decl::MascU => with(w, &["", "у", "ові", "і", "ом"]),
         Decl::Neut => with(&cut(1), &["о", "а", "у", "ові", "і", "ом"]),
-        Decl::FemAdjNoun | Decl::MascAdjNounU => unreachable!("phrase patterns"),
+        // Phrase patterns are expanded by `phrase_forms`.
+        Decl::FemAdjNoun | Decl::MascAdjNounU => vec![w.to_string()],
     }
 }
 

@@ -245,10 +245,15 @@ pub fn ground(
         return None;
     }
     let sentences = sentence_texts(article, source_text);
+    let is_word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric());
     for s in &sentences {
-        if let Some(pos) = s.text.find(candidate) {
-            let start = s.base + pos;
-            return Some((start, start + candidate.len(), s.index));
+        for (pos, _) in s.text.match_indices(candidate) {
+            let end = pos + candidate.len();
+            // Whole words only: `Кая` is not found inside `Каяк`.
+            if is_word(s.text[..pos].chars().next_back()) || is_word(s.text[end..].chars().next()) {
+                continue;
+            }
+            return Some((s.base + pos, s.base + end, s.index));
         }
     }
     let want: Vec<String> = text::tokenize(candidate, 0)
@@ -281,4 +286,40 @@ pub fn ground(
         }
     }
     None
+}
+
+/// Turns a fact proposed by the LLM stage (a Ukrainian phrase) into a
+/// grounded [`Fact`] with `origin = "llm"`, or `None` when [`ground`] cannot
+/// find it in the article (the proposal is then dropped). `text` and `span`
+/// are the source's surface form; `normalized` keeps the proposed phrase.
+pub fn llm_fact(
+    article: &Article,
+    source_text: &str,
+    kind: FactKind,
+    candidate: &str,
+) -> Option<Fact> {
+    let (start, end, sentence) = ground(article, source_text, candidate)?;
+    Some(Fact {
+        normalized: Some(candidate.trim().to_string()),
+        origin: ORIGIN_LLM.to_string(),
+        ..Fact::new(kind, source_text, (start, end), sentence)
+    })
+}
+
+/// Adds grounded LLM facts to pattern facts: an LLM fact that overlaps a
+/// pattern fact of the same kind is dropped (the pattern fact is more
+/// precise), the rest are merged, sorted by span and deduplicated as in
+/// [`extract`].
+pub fn merge(pattern: Vec<Fact>, llm: Vec<Fact>) -> Vec<Fact> {
+    let extra: Vec<Fact> = llm
+        .into_iter()
+        .filter(|f| {
+            !pattern
+                .iter()
+                .any(|p| p.kind == f.kind && p.span.0 < f.span.1 && f.span.0 < p.span.1)
+        })
+        .collect();
+    let mut all = pattern;
+    all.extend(extra);
+    finish(all)
 }

@@ -407,155 +407,146 @@ pub fn decimal_value(number: &str, exp: u32) -> Option<String> {
 fn number_regex() -> &'static Regex {
     static R: OnceLock<Regex> = OnceLock::new();
     R.get_or_init(|| {
-        Regex::new(r"\d+(?:[ \u{a0}\u{202f}]\d{3}(?:[^\d]|$))*(?:[.,]\d+)?").expect("valid")
+        Regex::new(r"\b\d{1,3}(?:[ \u{a0}\u{202f}]\d{3})+(?:[.,]\d+)?\b|\d+(?:[.,]\d+)?")
+            .expect("valid")
     })
+}
+
+fn number_fact(
+    s: &SentenceText,
+    span: (usize, usize),
+    normalized: Option<String>,
+    unit: String,
+) -> Fact {
+    Fact {
+        normalized,
+        unit: Some(unit),
+        ..Fact::new(FactKind::Number, s.full, span, s.index)
+    }
+}
+
+/// `6-ту зустріч`: number, dash, short case suffix, noun.
+fn ordinal(s: &SentenceText, core: &str, start: usize, next: &[&Tok]) -> Option<Fact> {
+    let (dash, suffix, noun) = (next.first()?, next.get(1)?, next.get(2)?);
+    let ok = dash.text == "-"
+        && suffix.is_word()
+        && suffix.start == dash.end
+        && suffix.text.chars().count() <= 3
+        && noun.is_word();
+    ok.then(|| {
+        number_fact(
+            s,
+            (start, noun.end),
+            decimal_value(core, 0),
+            format!("ordinal: {}", noun.text.to_lowercase()),
+        )
+    })
+}
+
+/// `135 із 156 засобів`.
+fn ratio(s: &SentenceText, core: &str, start: usize, next: &[&Tok]) -> Option<Fact> {
+    let (prep, total, noun) = (next.first()?, next.get(1)?, next.get(2)?);
+    let ok = matches!(prep.lower().as_str(), "із" | "з")
+        && total.kind == TokKind::Number
+        && noun.is_lowercase_word();
+    ok.then(|| {
+        let value = decimal_value(core, 0).unwrap_or_default();
+        number_fact(
+            s,
+            (start, noun.end),
+            Some(format!("{value}/{}", total.text)),
+            noun.text.to_string(),
+        )
+    })
+}
+
+/// `1,5 млрд доларів`, `64 %`, `4,81 км²`, `219 бойових зіткнень`.
+fn quantity(s: &SentenceText, core: &str, start: usize, next: &[&Tok]) -> Option<Fact> {
+    let first = next.first()?;
+    if first.text == "%" {
+        return Some(number_fact(
+            s,
+            (start, first.end),
+            decimal_value(core, 0),
+            "%".into(),
+        ));
+    }
+    let mut i = 0;
+    let mut exp = 0;
+    let mut words: Vec<&str> = Vec::new();
+    let mut end = start;
+    if let Some(e) = first
+        .is_word()
+        .then(|| multiplier(&first.lower()))
+        .flatten()
+    {
+        exp = e;
+        words.push(first.text);
+        end = first.end;
+        i = 1;
+    }
+    if let Some(t) = next.get(i).filter(|t| t.is_word()) {
+        let l = t.lower();
+        if l.starts_with("відсот") {
+            return Some(number_fact(
+                s,
+                (start, t.end),
+                decimal_value(core, exp),
+                "%".into(),
+            ));
+        }
+        if is_unit_word(&l) {
+            words.push(t.text);
+            end = t.end;
+        } else if exp == 0 && t.is_lowercase_word() && !STOP_WORDS.contains(&l.as_str()) {
+            // A counted noun, with one adjective before it: `бойових зіткнень`.
+            words.push(t.text);
+            end = t.end;
+            if ADJ_ENDINGS.iter().any(|e| l.ends_with(e)) {
+                if let Some(n) = next.get(i + 1).filter(|n| n.is_lowercase_word()) {
+                    if !STOP_WORDS.contains(&n.lower().as_str()) {
+                        words.push(n.text);
+                        end = n.end;
+                    }
+                }
+            }
+        }
+    }
+    (!words.is_empty())
+        .then(|| number_fact(s, (start, end), decimal_value(core, exp), words.join(" ")))
 }
 
 /// Numbers with a unit, multiplier, counted noun, percent sign or ordinal
 /// suffix. Bare numbers (`(2)`, `IMG_8359`) are not facts.
 pub fn numbers(s: &SentenceText, toks: &[Tok], consumed: &[(usize, usize)]) -> Vec<Fact> {
     let text = s.text;
-    let mut out = Vec::new();
+    let mut out: Vec<Fact> = Vec::new();
     let mut skip_until = 0usize;
     for m in number_regex().find_iter(text) {
-        let mut core = m.as_str();
-        // The thousands group may have captured the following non-digit.
-        while let Some(last) = core.chars().last() {
-            if last.is_ascii_digit() {
-                break;
-            }
-            core = &core[..core.len() - last.len_utf8()];
-        }
-        let (a, b) = (m.start(), m.start() + core.len());
+        let (a, b) = (m.start(), m.end());
         let (abs_a, abs_b) = (s.base + a, s.base + b);
         if abs_a < skip_until || overlaps(consumed, abs_a, abs_b) {
             continue;
         }
         let before = text[..a].chars().next_back();
         let after = text[b..].chars().next();
-        if before
-            .is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '-' || c == '.' || c == '/')
-        {
+        let glued_before =
+            before.is_some_and(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | '/'));
+        if glued_before || after.is_some_and(|c| c.is_alphabetic()) {
             continue;
         }
-        if after.is_some_and(|c| c.is_alphabetic()) {
-            continue;
-        }
-        // Tokens following the number.
         let next: Vec<&Tok> = toks.iter().filter(|t| t.start >= abs_b).collect();
-        let mut end = abs_b;
-        let mut unit_words: Vec<String> = Vec::new();
-        let mut exp = 0u32;
-        let mut normalized = None;
-        let mut i = 0;
-        // Ordinal: 6-ту зустріч, 6-Ї ЗУСТРІЧІ
-        if after == Some('-') {
-            if let (Some(dash), Some(suffix)) = (next.first(), next.get(1)) {
-                if dash.text == "-"
-                    && dash.start == abs_b
-                    && suffix.is_word()
-                    && suffix.text.chars().count() <= 3
-                {
-                    if let Some(noun) = next.get(2).filter(|t| t.is_word()) {
-                        end = noun.end;
-                        out.push(Fact {
-                            unit: Some(format!("ordinal: {}", noun.text.to_lowercase())),
-                            normalized: decimal_value(core, 0),
-                            ..Fact::new(FactKind::Number, s_source(s), (abs_a, end), s.index)
-                        });
-                        skip_until = end;
-                    }
-                    continue;
-                }
-            }
-            continue;
+        let fact = if after == Some('-') {
+            ordinal(s, m.as_str(), abs_a, &next)
+        } else {
+            ratio(s, m.as_str(), abs_a, &next).or_else(|| quantity(s, m.as_str(), abs_a, &next))
+        };
+        if let Some(f) = fact {
+            skip_until = f.span.1;
+            out.push(f);
         }
-        if let Some(t) = next.first() {
-            if t.text == "%" {
-                end = t.end;
-                unit_words.push("%".into());
-                i = 1;
-            }
-        }
-        if unit_words.is_empty() {
-            if let Some(t) = next.get(i).filter(|t| t.is_word()) {
-                let l = t.lower();
-                if let Some(e) = multiplier(&l) {
-                    exp = e;
-                    end = t.end;
-                    unit_words.push(t.text.to_string());
-                    i += 1;
-                }
-            }
-            // Ratio: 135 із 156 засобів
-            if exp == 0 {
-                if let (Some(prep), Some(n2)) = (next.get(i), next.get(i + 1)) {
-                    if matches!(prep.lower().as_str(), "із" | "з") && n2.kind == TokKind::Number
-                    {
-                        if let Some(noun) = next.get(i + 2).filter(|t| t.is_lowercase_word()) {
-                            let total = n2.text;
-                            out.push(Fact {
-                                normalized: Some(format!(
-                                    "{}/{}",
-                                    decimal_value(core, 0).unwrap_or_default(),
-                                    total
-                                )),
-                                unit: Some(noun.text.to_string()),
-                                ..Fact::new(
-                                    FactKind::Number,
-                                    s_source(s),
-                                    (abs_a, noun.end),
-                                    s.index,
-                                )
-                            });
-                            skip_until = noun.end;
-                            continue;
-                        }
-                    }
-                }
-            }
-            if let Some(t) = next.get(i).filter(|t| t.is_word()) {
-                let l = t.lower();
-                if is_unit_word(&l) || l.starts_with("відсот") {
-                    end = t.end;
-                    unit_words.push(if l.starts_with("відсот") {
-                        "%".into()
-                    } else {
-                        t.text.to_string()
-                    });
-                } else if exp == 0 && t.is_lowercase_word() && !STOP_WORDS.contains(&l.as_str()) {
-                    end = t.end;
-                    unit_words.push(t.text.to_string());
-                    if ADJ_ENDINGS.iter().any(|e| l.ends_with(e)) {
-                        if let Some(n) = next.get(i + 1).filter(|n| n.is_lowercase_word()) {
-                            if !STOP_WORDS.contains(&n.lower().as_str()) {
-                                end = n.end;
-                                unit_words.push(n.text.to_string());
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        if unit_words.is_empty() {
-            continue;
-        }
-        if normalized.is_none() {
-            normalized = decimal_value(core, exp);
-        }
-        out.push(Fact {
-            normalized,
-            unit: Some(unit_words.join(" ")),
-            ..Fact::new(FactKind::Number, s_source(s), (abs_a, end), s.index)
-        });
-        skip_until = end;
     }
     out
-}
-
-/// The whole source text, which absolute spans index.
-fn s_source<'a>(s: &SentenceText<'a>) -> &'a str {
-    s.full
 }
 
 /// A gazetteer match in a sentence.
