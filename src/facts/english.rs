@@ -116,6 +116,7 @@ fn date(f: &Fact, sentence: &str) -> Option<(String, &'static str)> {
                     format!("{d} {mon}"),
                     format!("{abbr}. {d}"),
                     format!("{abbr} {d}"),
+                    format!("{d} {abbr}"),
                     n.to_string(),
                     format!("{:02}.{:02}.{y}", d, m),
                 ]);
@@ -130,6 +131,7 @@ fn date(f: &Fact, sentence: &str) -> Option<(String, &'static str)> {
                     format!("{mon} {d}"),
                     format!("{d} {mon}"),
                     format!("{abbr}. {d}"),
+                    format!("{d} {abbr}"),
                 ]);
                 fallback = format!("{mon} {d}");
             }
@@ -322,19 +324,36 @@ fn scale_down(n: &str, exp: usize) -> String {
     }
 }
 
+/// Spelling variants folded together before comparing names
+/// (`Dzhon`/`John`, `Kostello`/`Costello`, `Khovard`/`Howard`, `Lents`/`Lenz`).
+fn fold_spelling(name: &str) -> String {
+    let mut l = name.to_lowercase();
+    for (from, to) in [
+        ("dzh", "j"),
+        ("kh", "h"),
+        ("ck", "k"),
+        ("ph", "f"),
+        ("tz", "z"),
+        ("ts", "z"),
+        ("c", "k"),
+        ("w", "v"),
+        ("g", "h"),
+    ] {
+        l = l.replace(from, to);
+    }
+    l
+}
+
 /// A consonant skeleton for comparing spellings of one name
-/// (`Umierov`/`Umerov` → `mrv`, `Kellog`/`Kellogg` → `klg`).
+/// (`Umierov`/`Umerov` → `mrv`, `Kellog`/`Kellogg` → `klh`): spelling
+/// variants folded, vowels and non-initial `h` dropped, doubles collapsed.
 fn skeleton(name: &str) -> String {
-    let l = name
-        .to_lowercase()
-        .replace("kh", "h")
-        .replace('g', "h")
-        .replace('j', "i");
+    let l = fold_spelling(name);
     let mut out = String::new();
-    for c in l
-        .chars()
-        .filter(|c| c.is_alphabetic() && !"aeiouy".contains(*c))
-    {
+    for (i, c) in l.chars().enumerate() {
+        if !c.is_alphabetic() || "aeiouy".contains(c) || (c == 'h' && i > 0) {
+            continue;
+        }
         if !out.ends_with(c) {
             out.push(c);
         }
@@ -353,24 +372,22 @@ fn similar(a: &str, b: &str) -> bool {
         (sa.chars().collect(), sb.chars().collect())
     };
     let max = ca.len().max(cb.len());
-    if max == 0 {
-        return false;
-    }
-    // First letters must agree (Kaja/Kaia vs Maia).
-    if a.chars().next().map(|c| c.to_ascii_lowercase())
-        != b.chars().next().map(|c| c.to_ascii_lowercase())
-    {
+    // First letters must agree (Kaja/Kaia vs Maia), after folding (C/K).
+    if max == 0 || fold_spelling(a).chars().next() != fold_spelling(b).chars().next() {
         return false;
     }
     // One edit per four skeleton letters: `klh`/`kls` differ, `srhv`/`srhf` match.
     levenshtein(&ca, &cb) <= max / 4
 }
 
-/// Runs of capitalised words in an English sentence, possessives stripped.
-fn capitalized_words(sentence: &str) -> Vec<&str> {
+/// Capitalised words of an English sentence with byte spans (a possessive
+/// `'s` is not part of the word).
+fn capitalized_words(sentence: &str) -> Vec<(usize, usize)> {
     static R: OnceLock<Regex> = OnceLock::new();
     let re = R.get_or_init(|| Regex::new(r"\b\p{Lu}[\p{L}\-]*").expect("valid"));
-    re.find_iter(sentence).map(|m| m.as_str()).collect()
+    re.find_iter(sentence)
+        .map(|m| (m.start(), m.end()))
+        .collect()
 }
 
 fn person(f: &Fact, sentence: &str) -> Option<(String, &'static str)> {
@@ -378,17 +395,32 @@ fn person(f: &Fact, sentence: &str) -> Option<(String, &'static str)> {
     let latin = transliterate(&nominative);
     let parts: Vec<&str> = latin.split(' ').collect();
     let words = capitalized_words(sentence);
-    if parts.len() > 1 {
-        for w in words.windows(parts.len()) {
-            if w.iter().zip(&parts).all(|(e, p)| similar(e, p)) {
-                return Some((w.join(" "), FROM_TRANSLATION));
+    let word = |k: usize| &sentence[words[k].0..words[k].1];
+    // Consecutive words separated by whitespace only.
+    let adjacent = |k: usize| sentence[words[k].1..words[k + 1].0].trim().is_empty();
+    if parts.len() > 1 && words.len() >= parts.len() {
+        for k in 0..=words.len() - parts.len() {
+            let run = k..k + parts.len();
+            if run.clone().skip(1).all(|m| adjacent(m - 1))
+                && run.clone().zip(&parts).all(|(m, p)| similar(word(m), p))
+            {
+                let (a, b) = (words[k].0, words[k + parts.len() - 1].1);
+                return Some((sentence[a..b].to_string(), FROM_TRANSLATION));
             }
         }
     }
     let surname = parts.last()?;
-    if let Some(w) = words.iter().find(|w| similar(w, surname)) {
-        let mut full: Vec<&str> = parts[..parts.len() - 1].to_vec();
-        full.push(w);
+    if let Some(k) = (0..words.len()).find(|&k| similar(word(k), surname)) {
+        // `Newt Gingrich` for `Ньют Гінгріч`: the word before the surname
+        // is the given name when it starts with the same letter.
+        let given_en = (parts.len() > 1 && k > 0 && adjacent(k - 1))
+            .then(|| word(k - 1))
+            .filter(|g| fold_spelling(g).chars().next() == fold_spelling(parts[0]).chars().next());
+        let mut full: Vec<&str> = match given_en {
+            Some(g) => vec![g],
+            None => parts[..parts.len() - 1].to_vec(),
+        };
+        full.push(word(k));
         return Some((full.join(" "), FROM_TRANSLATION));
     }
     Some((latin, FROM_TRANSLITERATION))
@@ -449,6 +481,11 @@ mod tests {
         assert!(similar("Serhiy", "Serhii"));
         assert!(!similar("Kallas", "Kellog"));
         assert!(!similar("Kyiv", "Kaia"));
+        assert!(similar("John", "Dzhon"));
+        assert!(similar("Howard", "Khovard"));
+        assert!(similar("Costello", "Kostello"));
+        assert!(similar("Lenz", "Lents"));
+        assert!(!similar("Sybiha", "Syrskyi"));
     }
 
     #[test]

@@ -473,6 +473,14 @@ const ORGS: &[Row] = &[
     ("Генштаб", Decl::MascU, &["General Staff"], ""),
     ("Альянс", Decl::MascU, &["Alliance", "NATO"], ""),
     ("Пентагон", Decl::MascU, &["Pentagon"], ""),
+    ("ОПЕК", Decl::None, &["OPEC"], ""),
+    ("ФБР", Decl::None, &["FBI"], ""),
+    ("ЦРУ", Decl::None, &["CIA"], ""),
+    ("ЮНЕСКО", Decl::None, &["UNESCO"], ""),
+    ("ВООЗ", Decl::None, &["WHO", "World Health Organization"], ""),
+    ("МВФ", Decl::None, &["IMF", "International Monetary Fund"], ""),
+    ("МОК", Decl::None, &["IOC", "International Olympic Committee"], ""),
+    ("G7", Decl::None, &["G7"], ""),
     ("Кремль", Decl::None, &["Kremlin"], "Кремля|Кремлю|Кремлі|Кремлем"),
     ("Міністерство оборони України", Decl::Neut, &["Ministry of Defence of Ukraine", "Ministry of Defense of Ukraine", "Defense Ministry", "Defence Ministry"], ""),
     ("Міністерство оборони", Decl::Neut, &["Ministry of Defence", "Ministry of Defense", "Defense Ministry"], ""),
@@ -495,7 +503,25 @@ const ORGS: &[Row] = &[
 ];
 
 /// All-capital words that are not organisations.
-pub const NOT_ORG_ACRONYMS: &[&str] = &["ЗМІ", "ДТП", "ТОТ", "ЩЕ", "РЕКЛАМА"];
+pub const NOT_ORG_ACRONYMS: &[&str] = &[
+    "ЗМІ",
+    "ДТП",
+    "ТОТ",
+    "ЩЕ",
+    "РЕКЛАМА",
+    "ВВП",
+    "МРТ",
+    "ЯМР",
+    "ТБ",
+    "ВІЛ",
+    "СНІД",
+    "ДНК",
+    "РНК",
+    "СДУГ",
+    "ПДВ",
+    "БПЛА",
+    "ІТ",
+];
 
 /// Names that denote a recurring event or meeting format rather than a
 /// body: «Рамштайн» (the Ukraine Defense Contact Group meetings at
@@ -644,6 +670,27 @@ const GIVEN_NAMES: &[(&str, Gender)] = &[
     ("Світлана", Gender::Fem),
     ("Оксана", Gender::Fem),
     ("Вероніка", Gender::Fem),
+    ("Стів", Gender::Masc),
+    ("Стівен", Gender::Masc),
+    ("Девід", Gender::Masc),
+    ("Джеймс", Gender::Masc),
+    ("Альберт", Gender::Masc),
+    ("Томас", Gender::Masc),
+    ("Майкл", Gender::Masc),
+    ("Річард", Gender::Masc),
+    ("Роберт", Gender::Masc),
+    ("Вільям", Gender::Masc),
+    ("Джордж", Gender::Masc),
+    ("Чарльз", Gender::Masc),
+    ("Барак", Gender::Masc),
+    ("Мітт", Gender::Masc),
+    ("Ньют", Gender::Masc),
+    ("Фрідріх", Gender::Masc),
+    ("Олаф", Gender::Masc),
+    ("Ангела", Gender::Fem),
+    ("Тереза", Gender::Fem),
+    ("Хілларі", Gender::Fem),
+    ("Камала", Gender::Fem),
     ("Джорджа", Gender::Fem),
 ];
 

@@ -70,6 +70,8 @@ pub mod date_unit {
     pub const MONTH: &str = "month";
     /// A year only: `YYYY`.
     pub const YEAR: &str = "year";
+    /// A decade (`1970-х років`): `normalized = "1970s"`.
+    pub const DECADE: &str = "decade";
     /// A weekday (`у п’ятницю`); `normalized` is `None`.
     pub const WEEKDAY: &str = "weekday";
     /// `сьогодні`, `завтра`, …, resolved against the publication date.
@@ -178,13 +180,15 @@ pub fn extract(article: &Article, source_text: &str) -> Vec<Fact> {
         .and_then(|p| patterns::parse_iso_date(&p.date));
     let sentences = sentence_texts(article, source_text);
     let mut facts = Vec::new();
+    let mut pending = Vec::new();
     for s in &sentences {
         let toks = text::tokenize(s.text, s.base);
         let dates = patterns::dates(s, published);
         let numbers = patterns::numbers(s, &toks, &dates.consumed);
         let gaz = patterns::gazetteer_matches(&toks);
         let acronyms = patterns::acronyms(&toks, &gaz);
-        let persons = people::people(s, &toks, &gaz);
+        let (persons, maybe) = people::people(s, &toks, &gaz);
+        pending.extend(maybe);
         let mut sentence_facts: Vec<Fact> = Vec::new();
         sentence_facts.extend(dates.facts);
         sentence_facts.extend(numbers);
@@ -199,7 +203,7 @@ pub fn extract(article: &Article, source_text: &str) -> Vec<Fact> {
         sentence_facts.extend(persons);
         facts.extend(sentence_facts);
     }
-    people::link_mentions(&sentences, &mut facts);
+    people::link_mentions(&sentences, &mut facts, pending);
     finish(facts)
 }
 

@@ -425,22 +425,64 @@ fn number_fact(
     }
 }
 
-/// `6-ту зустріч`: number, dash, short case suffix, noun.
-fn ordinal(s: &SentenceText, core: &str, start: usize, next: &[&Tok]) -> Option<Fact> {
+/// Case suffixes of cardinal numerals (`3-х`, `5-ти`, `2-ох`), as opposed
+/// to ordinal ones (`6-ту`, `35-го`).
+const CARDINAL_SUFFIXES: &[&str] = &["х", "ти", "ох", "ьох", "ми", "ма", "ом", "ьом"];
+
+fn date_fact(s: &SentenceText, span: (usize, usize), normalized: String, unit: &str) -> Fact {
+    Fact {
+        normalized: Some(normalized),
+        unit: Some(unit.to_string()),
+        ..Fact::new(FactKind::Date, s.full, span, s.index)
+    }
+}
+
+/// A number with a dashed case suffix: `6-ту зустріч` (ordinal),
+/// `1951-го року` (a year), `1970-х років` (a decade), `3-х десятиліть`
+/// (a cardinal in an oblique case).
+fn suffixed(s: &SentenceText, core: &str, start: usize, next: &[&Tok]) -> Option<Fact> {
     let (dash, suffix, noun) = (next.first()?, next.get(1)?, next.get(2)?);
     let ok = dash.text == "-"
         && suffix.is_word()
         && suffix.start == dash.end
         && suffix.text.chars().count() <= 3
-        && noun.is_word();
-    ok.then(|| {
-        number_fact(
+        && noun.is_word()
+        && (noun.is_lowercase_word() || noun.is_all_caps());
+    if !ok {
+        return None;
+    }
+    let suffix = suffix.lower();
+    let noun_l = noun.lower();
+    let year = core
+        .parse::<u32>()
+        .ok()
+        .filter(|y| core.len() == 4 && (1000..=2100).contains(y));
+    let about_years = noun_l.starts_with("рок") || noun_l.starts_with("рік") || noun_l == "році";
+    if CARDINAL_SUFFIXES.contains(&suffix.as_str()) {
+        if let (Some(y), true, "х") = (year, about_years, suffix.as_str()) {
+            return Some(date_fact(
+                s,
+                (start, noun.end),
+                format!("{y}s"),
+                date_unit::DECADE,
+            ));
+        }
+        return quantity(s, core, start, &next[2..]);
+    }
+    if let (Some(y), true) = (year, about_years) {
+        return Some(date_fact(
             s,
             (start, noun.end),
-            decimal_value(core, 0),
-            format!("ordinal: {}", noun.text.to_lowercase()),
-        )
-    })
+            format!("{y:04}"),
+            date_unit::YEAR,
+        ));
+    }
+    Some(number_fact(
+        s,
+        (start, noun.end),
+        decimal_value(core, 0),
+        format!("ordinal: {noun_l}"),
+    ))
 }
 
 /// `135 із 156 засобів`.
@@ -537,7 +579,7 @@ pub fn numbers(s: &SentenceText, toks: &[Tok], consumed: &[(usize, usize)]) -> V
         }
         let next: Vec<&Tok> = toks.iter().filter(|t| t.start >= abs_b).collect();
         let fact = if after == Some('-') {
-            ordinal(s, m.as_str(), abs_a, &next)
+            suffixed(s, m.as_str(), abs_a, &next)
         } else {
             ratio(s, m.as_str(), abs_a, &next).or_else(|| quantity(s, m.as_str(), abs_a, &next))
         };

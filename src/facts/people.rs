@@ -4,7 +4,7 @@
 //! (from the lexicon) or of the role head (`спецпредставником` → Ins).
 use super::lexicon::{given_names, role_heads, Case, Gender, ROLE_ADJ_STEMS};
 use super::patterns::GazMatch;
-use super::text::{normalize_word, same_stem, Tok};
+use super::text::{folded_stem, normalize_word, Tok};
 use super::{Fact, FactKind, SentenceText};
 
 const MAX_COMPLEMENT: usize = 12;
@@ -169,8 +169,55 @@ fn adj_nominative(word: &str, stem: &str, gender: Gender) -> String {
     capitalize_like(&format!("{rest}{end}"), word)
 }
 
-/// People in one sentence.
-pub fn people(s: &SentenceText, toks: &[Tok], gaz: &[GazMatch]) -> Vec<Fact> {
+fn is_rank_or_honorific(head: &str) -> bool {
+    matches!(head, "пані" | "пан" | "генерал") || head.starts_with("генерал-")
+}
+
+/// Endings of adjectives and of common nouns in oblique cases, which a
+/// given name (the first of several name words) does not have.
+const NOT_GIVEN_NAME_ENDINGS: &[&str] = &[
+    "ого",
+    "ої",
+    "ому",
+    "их",
+    "ська",
+    "ський",
+    "ською",
+    "ським",
+    "ській",
+    "ських",
+    "ету",
+    "ату",
+    "оту",
+    "иту",
+    "ду",
+];
+
+/// Trims a run of capitalised words to a plausible personal name:
+/// starts at a known given name inside the run (`Епл Стів Джобс` →
+/// `Стів Джобс`), and rejects runs that start with an adjective or an
+/// oblique-case common noun (`Водійського Чемпіонату`, `Підкомітету Нагляду`).
+fn plausible_name<'a, 't>(run: &'a [Tok<'t>]) -> Option<Vec<&'a Tok<'t>>> {
+    let known = |t: &Tok| given_names().contains_key(t.text);
+    let start = (1..run.len().saturating_sub(1))
+        .find(|&p| known(&run[p]))
+        .unwrap_or(0);
+    let names: Vec<&Tok> = run[start..].iter().collect();
+    let first = names.first()?;
+    if !known(first) {
+        let l = first.lower();
+        if NOT_GIVEN_NAME_ENDINGS.iter().any(|e| l.ends_with(e)) {
+            return None;
+        }
+    }
+    Some(names)
+}
+
+/// People in one sentence: `(facts, pending)`, where `pending` are
+/// surname-only role mentions (`міністр Умєров`) that [`link_mentions`]
+/// keeps only if a full name in the article matches them.
+pub fn people(s: &SentenceText, toks: &[Tok], gaz: &[GazMatch]) -> (Vec<Fact>, Vec<Fact>) {
+    let mut pending = Vec::new();
     let in_gaz = |i: usize| gaz.iter().find(|g| (g.first..=g.last).contains(&i));
     let heads = role_heads();
     let is_name_tok = |i: usize| {
@@ -230,7 +277,11 @@ pub fn people(s: &SentenceText, toks: &[Tok], gaz: &[GazMatch]) -> Vec<Fact> {
             i = if j > i { j } else { i + 1 };
             continue;
         }
-        let names: Vec<&Tok> = toks[k..n].iter().collect();
+        let Some(names) = plausible_name(&toks[k..n]) else {
+            i = n;
+            continue;
+        };
+        let single_after_rank = names.len() == 1 && k == j + 1 && is_rank_or_honorific(head_nom);
         let role_gender = if head_nom == "пані" {
             Gender::Fem
         } else {
@@ -260,14 +311,20 @@ pub fn people(s: &SentenceText, toks: &[Tok], gaz: &[GazMatch]) -> Vec<Fact> {
         }
         let honorific = matches!(head_nom, "пані" | "пан");
         let span = (names[0].start, names[names.len() - 1].end);
-        out.push(Fact {
+        let fact = Fact {
             normalized: Some(normalized),
             role: (!honorific).then(|| role_words.join(" ")),
             ..Fact::new(FactKind::Person, s.full, span, s.index)
-        });
+        };
+        if names.len() > 1 || single_after_rank {
+            out.push(fact);
+        } else {
+            // `голова Комітету`: kept only if a full name links it.
+            pending.push(fact);
+        }
         i = n;
     }
-    out
+    (out, pending)
 }
 
 /// `Денис Шмигаль`, `Марка Рютте`: a known given name + a title-case word.
@@ -299,7 +356,7 @@ fn given_name_person(
 /// Later mentions by surname alone (`Умєров`, `Келлогом`, `Сирський`),
 /// linked to a full name found elsewhere in the article; also completes
 /// role mentions that gave only a surname (`Генерал Сирський`).
-pub fn link_mentions(sentences: &[SentenceText], facts: &mut Vec<Fact>) {
+pub fn link_mentions(sentences: &[SentenceText], facts: &mut Vec<Fact>, pending: Vec<Fact>) {
     let full: Vec<String> = facts
         .iter()
         .filter(|f| f.kind == FactKind::Person)
@@ -311,7 +368,7 @@ pub fn link_mentions(sentences: &[SentenceText], facts: &mut Vec<Fact>) {
             .find(|n| {
                 n.rsplit(' ')
                     .next()
-                    .is_some_and(|sur| sur == word || same_stem(sur, word))
+                    .is_some_and(|sur| sur == word || folded_stem(sur) == folded_stem(word))
             })
             .cloned()
     };
@@ -320,6 +377,12 @@ pub fn link_mentions(sentences: &[SentenceText], facts: &mut Vec<Fact>) {
             if let Some(full) = full_for(n) {
                 f.normalized = Some(full);
             }
+        }
+    }
+    for mut f in pending {
+        if let Some(full) = f.normalized.as_deref().and_then(full_for) {
+            f.normalized = Some(full);
+            facts.push(f);
         }
     }
     let mut added = Vec::new();
