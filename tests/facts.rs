@@ -361,6 +361,19 @@ fn day_month_without_publication_date_keeps_year_unknown() {
 }
 
 #[test]
+fn role_complement_stops_at_prepositions_and_verbs() {
+    let src = "Міністр під час зустрічі з Марком Рютте наголосив на підтримці. \
+               Міністр оборони заявив Денису Шмигалю про це. \
+               Урядовий уповноважений у справах ветеранів Іван Петренко виступив.";
+    let a = article_from("t", src, None);
+    let facts = facts::extract(&a, src);
+    assert_eq!(person(&facts, "Марк Рютте").role, None);
+    assert_eq!(person(&facts, "Денис Шмигаль").role, None);
+    let p = facts.iter().find(|f| f.text == "Іван Петренко").unwrap();
+    assert_eq!(p.normalized.as_deref(), Some("Іван Петренко"));
+}
+
+#[test]
 fn percentages_and_thousands() {
     let src = "Рівень підтримки зріс до 64 % за рік. Україна отримала 2 500 дронів.";
     let a = article_from("t", src, None);

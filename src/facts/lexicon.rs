@@ -56,6 +56,7 @@ fn word_forms(w: &str, decl: Decl) -> Vec<String> {
             } else if w.ends_with("га") {
                 with(&cut(2), &["га", "ги", "зі", "гу", "гою"])
             } else if w.ends_with('а') {
+                // `-ею` is the instrumental after sibilants (Польщею).
                 with(&cut(1), &["а", "и", "і", "у", "ою", "ею"])
             } else if w.ends_with('ь') {
                 // область, Білорусь

@@ -111,7 +111,10 @@ pub struct Fact {
 }
 
 impl Fact {
-    /// A pattern fact with no optional fields set.
+    /// A pattern fact with no optional fields set; `text` is `source[span]`.
+    ///
+    /// # Panics
+    /// If `span` is not a range of `source` on character boundaries.
     pub fn new(kind: FactKind, source: &str, span: (usize, usize), sentence: usize) -> Self {
         Fact {
             kind,

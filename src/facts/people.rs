@@ -159,7 +159,7 @@ fn name_nominative(names: &[&Tok], role: Option<(Gender, Case)>) -> String {
 fn adj_nominative(word: &str, stem: &str, gender: Gender) -> String {
     let lower = normalize_word(word);
     let rest = &lower[..stem.len().min(lower.len())];
-    let soft = stem.ends_with("шн") || stem.ends_with("нн") && stem == "колишн";
+    let soft = stem.ends_with("шн"); // колишній
     let end = match (gender, soft) {
         (Gender::Masc, false) => "ий",
         (Gender::Masc, true) => "ій",
@@ -167,6 +167,42 @@ fn adj_nominative(word: &str, stem: &str, gender: Gender) -> String {
         (Gender::Fem, true) => "я",
     };
     capitalize_like(&format!("{rest}{end}"), word)
+}
+
+/// Words that end a role complement (`міністр під час зустрічі з …`).
+const COMPLEMENT_BREAKS: &[&str] = &[
+    "під",
+    "час",
+    "після",
+    "для",
+    "на",
+    "до",
+    "за",
+    "при",
+    "через",
+    "про",
+    "від",
+    "що",
+    "як",
+    "який",
+    "яка",
+    "які",
+    "разом",
+    "вже",
+    "також",
+    "теж",
+    "не",
+];
+
+/// May `word` (lower case) continue a role complement? `з`/`із` only before
+/// a lower-case word (`з питань України`, not `з Марком Рютте`), `у`/`в`
+/// only in `у справах`.
+fn complement_word_ok(word: &str, next: Option<&Tok>) -> bool {
+    match word {
+        "з" | "із" | "зі" => next.is_some_and(|n| n.is_lowercase_word()),
+        "у" | "в" => next.is_some_and(|n| n.lower() == "справах"),
+        w => !COMPLEMENT_BREAKS.contains(&w),
+    }
 }
 
 fn is_rank_or_honorific(head: &str) -> bool {
@@ -261,7 +297,10 @@ pub fn people(s: &SentenceText, toks: &[Tok], gaz: &[GazMatch]) -> (Vec<Fact>, V
             if let Some(g) = in_gaz(k) {
                 k = g.last + 1;
             } else if t.is_word()
-                && (t.is_all_caps() || (t.is_lowercase_word() && !is_verb_like(t.text)))
+                && (t.is_all_caps()
+                    || (t.is_lowercase_word()
+                        && !is_verb_like(t.text)
+                        && complement_word_ok(&t.lower(), toks.get(k + 1))))
             {
                 k += 1;
             } else {
