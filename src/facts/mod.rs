@@ -28,6 +28,7 @@ pub use translit::transliterate;
 
 use crate::article::Article;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 
 /// What a fact is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -212,16 +213,10 @@ pub fn extract(article: &Article, source_text: &str) -> Vec<Fact> {
 
 /// Sorts by span and keeps the first mention of each (kind, normalized).
 fn finish(mut facts: Vec<Fact>) -> Vec<Fact> {
-    facts.sort_by(|a, b| {
-        (a.span.0, std::cmp::Reverse(a.span.1), a.kind).cmp(&(
-            b.span.0,
-            std::cmp::Reverse(b.span.1),
-            b.kind,
-        ))
-    });
+    // By start; at the same start the longer span first.
+    facts.sort_by_key(|f| (f.span.0, std::cmp::Reverse(f.span.1), f.kind));
     let mut out: Vec<Fact> = Vec::new();
-    let mut seen: std::collections::HashMap<(FactKind, String, Option<String>), usize> =
-        std::collections::HashMap::new();
+    let mut seen: HashMap<(FactKind, String, Option<String>), usize> = HashMap::new();
     for f in facts {
         match seen.get(&f.dedup_key()) {
             Some(&i) => {
