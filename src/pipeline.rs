@@ -335,8 +335,7 @@ fn digest_one(
             &facts,
             cfg.facts.max_new_tokens,
         )?;
-        facts.extend(added);
-        facts.sort_by_key(|f| f.span);
+        facts = facts::merge(facts, added);
         facts_llm_stats = stats;
     }
     facts::render_english(&mut facts, &english);

@@ -8,6 +8,9 @@ struct System {
     hypotheses: Vec<String>,
     corpus: f64,
     sentences: Vec<f64>,
+    /// IEEE-754 bits of the same values.
+    corpus_bits: u64,
+    sentences_bits: Vec<u64>,
 }
 
 #[derive(Deserialize)]
@@ -65,6 +68,25 @@ fn sentence_chrf_matches_sacrebleu() {
             assert!(
                 (got - want).abs() < TOL,
                 "{name} line {i}: ours {got} vs sacrebleu {want}"
+            );
+        }
+    }
+}
+
+/// Not just close: the same operations in the same order give the same
+/// f64 bits as sacrebleu.
+#[test]
+fn chrf_is_bit_identical_to_sacrebleu() {
+    let fx = fixture();
+    for (name, sys) in &fx.systems {
+        let got = chrf(&sys.hypotheses, &fx.references).unwrap();
+        assert_eq!(got.to_bits(), sys.corpus_bits, "{name}: {got}");
+        for (i, (h, r)) in sys.hypotheses.iter().zip(&fx.references).enumerate() {
+            let got = chrf_sentence(h, r);
+            assert_eq!(
+                got.to_bits(),
+                sys.sentences_bits[i],
+                "{name} line {i}: {got}"
             );
         }
     }

@@ -14,6 +14,7 @@ scores from sacrebleu's default CHRF() (chrF2).
 """
 import json
 import os
+import struct
 import sys
 
 import sacrebleu
@@ -23,6 +24,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 FLORES = os.path.join(ROOT, "..", "shared", "testdata", "flores200-uk-en")
 OUT = os.path.join(ROOT, "tests", "fixtures", "eval", "chrf_sacrebleu.json")
 N = 100
+
+
+def bits(x):
+    """IEEE-754 bits of a float as an integer, for exact comparison (JSON
+    decimal floats may not round-trip through every parser)."""
+    return int.from_bytes(struct.pack(">d", x), "big")
 
 
 def read(path):
@@ -83,6 +90,8 @@ def main():
             "hypotheses": hyps,
             "corpus": corpus,
             "sentences": sentences,
+            "corpus_bits": bits(corpus),
+            "sentences_bits": [bits(x) for x in sentences],
         }
         print(f"{name:24s} {corpus:.6f}", file=sys.stderr)
     # Edge cases where the reference itself is empty.
