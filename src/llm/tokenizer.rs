@@ -114,6 +114,15 @@ fn pre_tokenizer_regexes(pre: &str) -> Option<&'static [&'static str]> {
 }
 
 impl GgufTokenizer {
+    /// Read only the tokenizer of a GGUF file (no weights are loaded).
+    pub fn from_file(path: &std::path::Path) -> Result<Self> {
+        let file = super::gguf::GgufFile::open(path)?;
+        Self::from_metadata(&Metadata {
+            path,
+            content: &file.content,
+        })
+    }
+
     /// Build the tokenizer from the file's `tokenizer.ggml.*` metadata.
     pub(crate) fn from_metadata(md: &Metadata<'_>) -> Result<Self> {
         let model = md.required_string("tokenizer.ggml.model")?;
