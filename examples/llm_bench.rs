@@ -5,9 +5,16 @@ use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let model = PathBuf::from(args.next().ok_or("usage: llm_bench MODEL [PROMPT] [GEN] [THREADS] [REPEATS]")?);
+    let model = PathBuf::from(
+        args.next()
+            .ok_or("usage: llm_bench MODEL [PROMPT] [GEN] [THREADS] [REPEATS]")?,
+    );
     let mut num = |default: usize| -> Result<usize, Box<dyn std::error::Error>> {
-        Ok(args.next().map(|a| a.parse()).transpose()?.unwrap_or(default))
+        Ok(args
+            .next()
+            .map(|a| a.parse())
+            .transpose()?
+            .unwrap_or(default))
     };
     let prompt = num(256)?;
     let gen = num(64)?;

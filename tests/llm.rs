@@ -36,7 +36,10 @@ fn check_parity(model: &Path, fixture: &str) {
     for c in &fx.cases {
         let ids = tk.encode(&c.text, false).unwrap();
         if ids != c.ids {
-            failures.push(format!("{:?}\n  ours  {:?}\n  llama {:?}", c.text, ids, c.ids));
+            failures.push(format!(
+                "{:?}\n  ours  {:?}\n  llama {:?}",
+                c.text, ids, c.ids
+            ));
         } else {
             // Decoding gives the text back (no control tokens when special = false).
             assert_eq!(tk.decode(&ids), c.text);
@@ -82,7 +85,10 @@ impl Lcg {
     fn values(&mut self, n: usize, scale: f32) -> Vec<f32> {
         (0..n)
             .map(|_| {
-                self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                self.0 = self
+                    .0
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 ((self.0 >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0) * scale
             })
             .collect()
@@ -119,7 +125,11 @@ fn tiny_bpe_vocab() -> (Vec<String>, Vec<String>, Vec<i32>) {
         tokens.push(s.to_string());
         types.push(3);
     }
-    (tokens, merges.iter().map(|s| s.to_string()).collect(), types)
+    (
+        tokens,
+        merges.iter().map(|s| s.to_string()).collect(),
+        types,
+    )
 }
 
 fn qtensor(rng: &mut Lcg, shape: &[usize], dtype: GgmlDType, scale: f32) -> QTensor {
@@ -140,17 +150,35 @@ fn write_tiny_gguf(path: &Path, arch: &str, context: u32) {
     let head_dim = HIDDEN / HEADS;
     let mut rng = Lcg(42);
     let mut tensors: Vec<(String, QTensor)> = vec![
-        ("token_embd.weight".into(), qtensor(&mut rng, &[vocab, HIDDEN], GgmlDType::Q8_0, 1.0)),
+        (
+            "token_embd.weight".into(),
+            qtensor(&mut rng, &[vocab, HIDDEN], GgmlDType::Q8_0, 1.0),
+        ),
         ("output_norm.weight".into(), ones(HIDDEN)),
-        ("output.weight".into(), qtensor(&mut rng, &[vocab, HIDDEN], GgmlDType::Q8_0, 0.5)),
+        (
+            "output.weight".into(),
+            qtensor(&mut rng, &[vocab, HIDDEN], GgmlDType::Q8_0, 0.5),
+        ),
     ];
     for l in 0..LAYERS {
         let p = format!("blk.{l}");
         let q8 = |rng: &mut Lcg, shape: &[usize]| qtensor(rng, shape, GgmlDType::Q8_0, 0.2);
-        tensors.push((format!("{p}.attn_q.weight"), q8(&mut rng, &[HIDDEN, HIDDEN])));
-        tensors.push((format!("{p}.attn_k.weight"), q8(&mut rng, &[KV_HEADS * head_dim, HIDDEN])));
-        tensors.push((format!("{p}.attn_v.weight"), q8(&mut rng, &[KV_HEADS * head_dim, HIDDEN])));
-        tensors.push((format!("{p}.attn_output.weight"), q8(&mut rng, &[HIDDEN, HIDDEN])));
+        tensors.push((
+            format!("{p}.attn_q.weight"),
+            q8(&mut rng, &[HIDDEN, HIDDEN]),
+        ));
+        tensors.push((
+            format!("{p}.attn_k.weight"),
+            q8(&mut rng, &[KV_HEADS * head_dim, HIDDEN]),
+        ));
+        tensors.push((
+            format!("{p}.attn_v.weight"),
+            q8(&mut rng, &[KV_HEADS * head_dim, HIDDEN]),
+        ));
+        tensors.push((
+            format!("{p}.attn_output.weight"),
+            q8(&mut rng, &[HIDDEN, HIDDEN]),
+        ));
         tensors.push((format!("{p}.ffn_gate.weight"), q8(&mut rng, &[FFN, HIDDEN])));
         tensors.push((format!("{p}.ffn_up.weight"), q8(&mut rng, &[FFN, HIDDEN])));
         tensors.push((format!("{p}.ffn_down.weight"), q8(&mut rng, &[HIDDEN, FFN])));
@@ -159,8 +187,14 @@ fn write_tiny_gguf(path: &Path, arch: &str, context: u32) {
         if arch == "qwen2" {
             let f32t = |rng: &mut Lcg, n: usize| qtensor(rng, &[n], GgmlDType::F32, 0.1);
             tensors.push((format!("{p}.attn_q.bias"), f32t(&mut rng, HIDDEN)));
-            tensors.push((format!("{p}.attn_k.bias"), f32t(&mut rng, KV_HEADS * head_dim)));
-            tensors.push((format!("{p}.attn_v.bias"), f32t(&mut rng, KV_HEADS * head_dim)));
+            tensors.push((
+                format!("{p}.attn_k.bias"),
+                f32t(&mut rng, KV_HEADS * head_dim),
+            ));
+            tensors.push((
+                format!("{p}.attn_v.bias"),
+                f32t(&mut rng, KV_HEADS * head_dim),
+            ));
         }
     }
     let s = |x: &str| Gv::String(x.to_string());
@@ -172,18 +206,48 @@ fn write_tiny_gguf(path: &Path, arch: &str, context: u32) {
         (format!("{arch}.embedding_length"), Gv::U32(HIDDEN as u32)),
         (format!("{arch}.block_count"), Gv::U32(LAYERS as u32)),
         (format!("{arch}.feed_forward_length"), Gv::U32(FFN as u32)),
-        (format!("{arch}.attention.head_count"), Gv::U32(HEADS as u32)),
-        (format!("{arch}.attention.head_count_kv"), Gv::U32(KV_HEADS as u32)),
-        (format!("{arch}.attention.layer_norm_rms_epsilon"), Gv::F32(1e-5)),
-        (format!("{arch}.rope.dimension_count"), Gv::U32(head_dim as u32)),
+        (
+            format!("{arch}.attention.head_count"),
+            Gv::U32(HEADS as u32),
+        ),
+        (
+            format!("{arch}.attention.head_count_kv"),
+            Gv::U32(KV_HEADS as u32),
+        ),
+        (
+            format!("{arch}.attention.layer_norm_rms_epsilon"),
+            Gv::F32(1e-5),
+        ),
+        (
+            format!("{arch}.rope.dimension_count"),
+            Gv::U32(head_dim as u32),
+        ),
         (format!("{arch}.rope.freq_base"), Gv::F32(10000.0)),
         ("tokenizer.ggml.model".into(), s("gpt2")),
-        ("tokenizer.ggml.pre".into(), s(if arch == "qwen2" { "qwen2" } else { "smollm" })),
-        ("tokenizer.ggml.tokens".into(), Gv::Array(tokens.iter().map(|t| s(t)).collect())),
-        ("tokenizer.ggml.merges".into(), Gv::Array(merges.iter().map(|t| s(t)).collect())),
-        ("tokenizer.ggml.token_type".into(), Gv::Array(types.into_iter().map(Gv::I32).collect())),
-        ("tokenizer.ggml.eos_token_id".into(), Gv::U32(vocab as u32 - 1)),
-        ("tokenizer.chat_template".into(), s("{{'<|im_start|>' + message['role'] + '\\n'}}")),
+        (
+            "tokenizer.ggml.pre".into(),
+            s(if arch == "qwen2" { "qwen2" } else { "smollm" }),
+        ),
+        (
+            "tokenizer.ggml.tokens".into(),
+            Gv::Array(tokens.iter().map(|t| s(t)).collect()),
+        ),
+        (
+            "tokenizer.ggml.merges".into(),
+            Gv::Array(merges.iter().map(|t| s(t)).collect()),
+        ),
+        (
+            "tokenizer.ggml.token_type".into(),
+            Gv::Array(types.into_iter().map(Gv::I32).collect()),
+        ),
+        (
+            "tokenizer.ggml.eos_token_id".into(),
+            Gv::U32(vocab as u32 - 1),
+        ),
+        (
+            "tokenizer.chat_template".into(),
+            s("{{'<|im_start|>' + message['role'] + '\\n'}}"),
+        ),
     ];
     md.retain(|(k, _)| !(arch == "qwen2" && k.ends_with("rope.dimension_count")));
     let md_refs: Vec<(&str, &Gv)> = md.iter().map(|(k, v)| (k.as_str(), v)).collect();
@@ -217,7 +281,10 @@ fn tokenizer_matches_llama_cpp_smollm2() {
 
 #[test]
 fn tokenizer_matches_llama_cpp_qwen25_coder() {
-    check_parity(&common::qwen25_coder_05b_gguf(), "tokenizer_qwen25coder.json");
+    check_parity(
+        &common::qwen25_coder_05b_gguf(),
+        "tokenizer_qwen25coder.json",
+    );
 }
 
 #[test]
@@ -236,14 +303,18 @@ fn smollm2_chat_is_deterministic_and_streams() {
     ];
     let mut pieces = Vec::new();
     let g = m
-        .chat(&messages, &GenerationParams::greedy(12), None, &mut |p| pieces.push(p.to_string()))
+        .chat(&messages, &GenerationParams::greedy(12), None, &mut |p| {
+            pieces.push(p.to_string())
+        })
         .unwrap();
     assert!(g.text.contains("Paris"), "{:?}", g.text);
     assert_eq!(pieces.concat(), g.text);
     assert!(g.generated_tokens >= 1 && g.generated_tokens <= 12);
     assert!(g.prompt_tokens > 10);
     // Same prompt again: the KV cache restarts and greedy output repeats.
-    let again = m.chat(&messages, &GenerationParams::greedy(12), None, &mut |_| {}).unwrap();
+    let again = m
+        .chat(&messages, &GenerationParams::greedy(12), None, &mut |_| {})
+        .unwrap();
     assert_eq!(again.text, g.text);
     assert_eq!(again.stop, g.stop);
 }
@@ -273,7 +344,9 @@ fn smollm2_constrained_facts_parse() {
         ),
     ] {
         let mut c = JsonSchemaConstraint::new(&facts_schema(3)).unwrap();
-        let g = m.chat(&messages, &params, Some(&mut c), &mut |_| {}).unwrap();
+        let g = m
+            .chat(&messages, &params, Some(&mut c), &mut |_| {})
+            .unwrap();
         assert!(g.generated_tokens <= max_new);
         assert_facts_json(&g.text, 3);
         if max_new == 9 {
@@ -293,8 +366,13 @@ fn prompt_longer_than_context_is_an_error() {
     let err = m
         .generate_ids(&prompt, &GenerationParams::greedy(12), None, &mut |_| {})
         .unwrap_err();
-    assert!(err.to_string().contains("exceeds the context length 16"), "{err}");
-    assert!(m.generate_ids(&prompt, &GenerationParams::greedy(4), None, &mut |_| {}).is_ok());
+    assert!(
+        err.to_string().contains("exceeds the context length 16"),
+        "{err}"
+    );
+    assert!(m
+        .generate_ids(&prompt, &GenerationParams::greedy(4), None, &mut |_| {})
+        .is_ok());
 }
 
 #[test]
@@ -345,9 +423,12 @@ fn tiny_model_constrained_output_parses() {
             let mut c = JsonSchemaConstraint::new(&facts_schema(2)).unwrap();
             let mut streamed = String::new();
             let g = m
-                .chat(&[ChatMessage::user("facts")], &params, Some(&mut c), &mut |p| {
-                    streamed.push_str(p)
-                })
+                .chat(
+                    &[ChatMessage::user("facts")],
+                    &params,
+                    Some(&mut c),
+                    &mut |p| streamed.push_str(p),
+                )
                 .unwrap();
             assert_eq!(streamed, g.text);
             assert_facts_json(&g.text, 2);
@@ -397,10 +478,18 @@ fn bad_model_files_name_the_file() {
     )
     .unwrap();
     let reason = model_file_error(ChatModel::load(&other, &Device::Cpu).err().unwrap(), &other);
-    assert!(reason.contains("unsupported architecture `mamba`"), "{reason}");
+    assert!(
+        reason.contains("unsupported architecture `mamba`"),
+        "{reason}"
+    );
     // Missing metadata.
     let bare = dir.path().join("bare.gguf");
-    gguf_file::write(&mut std::fs::File::create(&bare).unwrap(), &[], &[("x", &t)]).unwrap();
+    gguf_file::write(
+        &mut std::fs::File::create(&bare).unwrap(),
+        &[],
+        &[("x", &t)],
+    )
+    .unwrap();
     let reason = model_file_error(ChatModel::load(&bare, &Device::Cpu).err().unwrap(), &bare);
     assert!(reason.contains("general.architecture"), "{reason}");
 }
@@ -437,12 +526,21 @@ fn sentencepiece_tokenizer_merges_by_score_with_byte_fallback() {
         tokens.push((t.to_string(), score, ty));
     }
     let s = |x: &str| Gv::String(x.to_string());
-    let md = vec![
+    let md = [
         ("general.architecture", s("llama")),
         ("tokenizer.ggml.model", s("llama")),
-        ("tokenizer.ggml.tokens", Gv::Array(tokens.iter().map(|t| s(&t.0)).collect())),
-        ("tokenizer.ggml.scores", Gv::Array(tokens.iter().map(|t| Gv::F32(t.1)).collect())),
-        ("tokenizer.ggml.token_type", Gv::Array(tokens.iter().map(|t| Gv::I32(t.2)).collect())),
+        (
+            "tokenizer.ggml.tokens",
+            Gv::Array(tokens.iter().map(|t| s(&t.0)).collect()),
+        ),
+        (
+            "tokenizer.ggml.scores",
+            Gv::Array(tokens.iter().map(|t| Gv::F32(t.1)).collect()),
+        ),
+        (
+            "tokenizer.ggml.token_type",
+            Gv::Array(tokens.iter().map(|t| Gv::I32(t.2)).collect()),
+        ),
         ("tokenizer.ggml.bos_token_id", Gv::U32(1)),
         ("tokenizer.ggml.eos_token_id", Gv::U32(2)),
         ("tokenizer.ggml.unknown_token_id", Gv::U32(0)),
@@ -471,5 +569,8 @@ fn sentencepiece_tokenizer_merges_by_score_with_byte_fallback() {
     // Control tokens are text unless parsed as special.
     assert_eq!(tk.encode("</s>", true).unwrap(), vec![2]);
     assert_ne!(tk.encode("</s>", false).unwrap(), vec![2]);
-    assert_eq!(tk.decode(&tk.encode("hello hї", false).unwrap()), " hello hї");
+    assert_eq!(
+        tk.decode(&tk.encode("hello hї", false).unwrap()),
+        " hello hї"
+    );
 }

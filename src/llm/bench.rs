@@ -40,7 +40,12 @@ pub struct BenchReport {
 /// Benchmark `model` on CPU: a prompt of `prompt_tokens` tokens in one
 /// batched pass, then `gen` greedy tokens ignoring EOS, `repeats` times.
 /// Call [`super::set_threads`] first to choose the thread count.
-pub fn bench(model: &Path, prompt_tokens: usize, gen: usize, repeats: usize) -> Result<BenchReport> {
+pub fn bench(
+    model: &Path,
+    prompt_tokens: usize,
+    gen: usize,
+    repeats: usize,
+) -> Result<BenchReport> {
     let load = Instant::now();
     let mut m = ChatModel::load(model, &Device::Cpu)?;
     let load_secs = load.elapsed().as_secs_f64();

@@ -275,7 +275,10 @@ fn compile(schema: &Value, nodes: &mut Vec<Node>, at: &str) -> Result<usize> {
             let min = usize_kw(schema, "minItems", at)?.unwrap_or(0);
             let max = usize_kw(schema, "maxItems", at)?.unwrap_or(DEFAULT_MAX_ITEMS);
             if min > max || max == 0 {
-                return Err(schema_err(at, "need 0 <= minItems <= maxItems, maxItems > 0"));
+                return Err(schema_err(
+                    at,
+                    "need 0 <= minItems <= maxItems, maxItems > 0",
+                ));
             }
             Node::Array { item, min, max }
         }
@@ -293,14 +296,19 @@ fn compile(schema: &Value, nodes: &mut Vec<Node>, at: &str) -> Result<usize> {
                     .map(|n| {
                         n.as_str()
                             .filter(|n| props.contains_key(*n))
-                            .ok_or_else(|| schema_err(at, format!("`required` entry {n} is not a property")))
+                            .ok_or_else(|| {
+                                schema_err(at, format!("`required` entry {n} is not a property"))
+                            })
                     })
                     .collect::<Result<_>>()?,
                 Some(_) => return Err(schema_err(at, "`required` must be an array")),
                 None => props.keys().map(String::as_str).collect(),
             };
             if order.len() != props.len() {
-                return Err(schema_err(at, "every property must be listed in `required`"));
+                return Err(schema_err(
+                    at,
+                    "every property must be listed in `required`",
+                ));
             }
             let mut steps = Vec::new();
             for (i, key) in order.into_iter().enumerate() {
@@ -702,12 +710,12 @@ mod tests {
         assert!(feed(&mut c, ok));
         assert!(c.machine.done);
         for bad in [
-            r#"{"facts": ["#,                                  // whitespace
-            r#"{"facts":[{"type":"city""#,                     // not in enum
-            r#"{"facts":[{"type":"place","text":"Kyiv!!""#,    // too long
-            r#"{"facts":[{"type":"place","text":"""#,          // below minLength
-            r#"{"facts":[{"text":"#,                           // property order
-            r#"{"facts":[{"type":"place","text":"a\"#,         // escapes
+            r#"{"facts": ["#,                               // whitespace
+            r#"{"facts":[{"type":"city""#,                  // not in enum
+            r#"{"facts":[{"type":"place","text":"Kyiv!!""#, // too long
+            r#"{"facts":[{"type":"place","text":"""#,       // below minLength
+            r#"{"facts":[{"text":"#,                        // property order
+            r#"{"facts":[{"type":"place","text":"a\"#,      // escapes
             r#"{"facts":[{"type":"place","text":"a"},{"type":"place","text":"b"},"#, // maxItems
         ] {
             let mut c = JsonSchemaConstraint::new(&facts_schema()).unwrap();
@@ -731,14 +739,15 @@ mod tests {
         assert!(!bytes(&[0x80])); // lone continuation byte
         assert!(!bytes(&[0xFF]));
         assert!(!bytes(&[0xED, 0xA0])); // surrogate
-        // Five characters fit maxLength 5, a sixth does not, whatever their bytes.
+                                        // Five characters fit maxLength 5, a sixth does not, whatever their bytes.
         assert!(bytes("Київ🇺".as_bytes()));
         assert!(!bytes("Київ🇺🇦".as_bytes()));
     }
 
     #[test]
     fn completion_closes_any_prefix_validly() {
-        let full = r#"{"facts":[{"type":"organization","text":"NBU"},{"type":"person","text":"Ivan"}]}"#;
+        let full =
+            r#"{"facts":[{"type":"organization","text":"NBU"},{"type":"person","text":"Ivan"}]}"#;
         for cut in 0..full.len() {
             let mut c = JsonSchemaConstraint::new(&facts_schema()).unwrap();
             assert!(feed(&mut c, &full[..cut]));
@@ -751,7 +760,18 @@ mod tests {
 
     #[test]
     fn mask_uses_whole_tokens() {
-        let words = ["{\"", "facts", "\":[", "{\"facts\":[", "]}", " ", "\"", "ab", "abcdef", "a\"}"];
+        let words = [
+            "{\"",
+            "facts",
+            "\":[",
+            "{\"facts\":[",
+            "]}",
+            " ",
+            "\"",
+            "ab",
+            "abcdef",
+            "a\"}",
+        ];
         let vocab = Vocabulary::new(
             words.iter().map(|w| w.as_bytes().to_vec()).collect(),
             vec![true; words.len()],

@@ -291,11 +291,10 @@ impl ChatModel {
                 self.info.path.display()
             )));
         }
-        if let Some(&bad) = prompt
-            .iter()
-            .find(|&&t| t as usize >= self.info.vocab_size)
-        {
-            return Err(Error::Generation(format!("token id {bad} outside the vocabulary")));
+        if let Some(&bad) = prompt.iter().find(|&&t| t as usize >= self.info.vocab_size) {
+            return Err(Error::Generation(format!(
+                "token id {bad} outside the vocabulary"
+            )));
         }
         let mut sampler = Sampler::new(params);
         let mut history: Vec<u32> = prompt.to_vec();
@@ -364,7 +363,10 @@ impl ChatModel {
 
     fn logits(&mut self, input: &Tensor, index_pos: usize) -> Result<Vec<f32>> {
         let out = self.weights.forward(input, index_pos)?;
-        let mut v: Vec<f32> = out.squeeze(0)?.to_dtype(candle_core::DType::F32)?.to_vec1()?;
+        let mut v: Vec<f32> = out
+            .squeeze(0)?
+            .to_dtype(candle_core::DType::F32)?
+            .to_vec1()?;
         // The output layer may be padded past the tokenizer's vocabulary.
         v.truncate(self.info.vocab_size);
         Ok(v)

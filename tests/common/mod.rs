@@ -6,7 +6,9 @@ use std::path::PathBuf;
 pub fn smollm2_gguf() -> PathBuf {
     std::env::var_os("UKDIGEST_SMOLLM2")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/root/.cache/ukdigest/dev/SmolLM2-135M-Instruct.Q4_1.gguf"))
+        .unwrap_or_else(|| {
+            PathBuf::from("/root/.cache/ukdigest/dev/SmolLM2-135M-Instruct.Q4_1.gguf")
+        })
 }
 
 /// Qwen2.5-Coder-0.5B-Instruct (Q4_K_M GGUF), used for tokenizer parity only.
