@@ -1,6 +1,6 @@
 //! Benchmark the chat LLM engine on a GGUF file and print a JSON report.
 //!
-//! `cargo run --release --example llm_bench -- MODEL.gguf [PROMPT_TOKENS] [GEN] [THREADS] [REPEATS]`
+//! `cargo run --release --example llm_bench -- MODEL.gguf [PROMPT_TOKENS] [GEN] [THREADS] [REPEATS] [fast|candle]`
 use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -20,8 +20,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let gen = num(64)?;
     let threads = num(2)?;
     let repeats = num(3)?;
+    let implementation = match args.next().as_deref() {
+        None | Some("fast") => ukdigest::llm::Implementation::Fast,
+        Some("candle") => ukdigest::llm::Implementation::CandleTransformers,
+        Some(other) => return Err(format!("unknown implementation {other}").into()),
+    };
     ukdigest::llm::set_threads(threads);
-    let report = ukdigest::llm::bench(&model, prompt, gen, repeats)?;
+    let report = ukdigest::llm::bench_implementation(&model, prompt, gen, repeats, implementation)?;
     println!("{}", serde_json::to_string(&report)?);
     Ok(())
 }
