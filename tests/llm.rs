@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use ukdigest::llm::{
     ChatMessage, ChatModel, GenerationParams, GgufTokenizer, Implementation, JsonSchemaConstraint,
-    StopReason,
+    StopReason, TokenConstraint,
 };
 use ukdigest::Error;
 
@@ -646,4 +646,38 @@ fn sentencepiece_tokenizer_merges_by_score_with_byte_fallback() {
         tk.decode(&tk.encode("hello hї", false).unwrap()),
         " hello hї"
     );
+}
+
+/// Masking a 150k-token vocabulary stays cheap at every kind of JSON position.
+#[test]
+fn constraint_mask_is_cheap_on_a_large_vocabulary() {
+    let tk = GgufTokenizer::from_file(&common::qwen25_coder_05b_gguf()).unwrap();
+    let n = tk.vocab_size() as u32;
+    let vocab = ukdigest::llm::Vocabulary::new(
+        (0..n).map(|i| tk.token_bytes(i).to_vec()).collect(),
+        (0..n)
+            .map(|i| tk.kind(i) == Some(ukdigest::llm::TokenKind::Normal))
+            .collect(),
+    );
+    let text =
+        r#"{"facts":[{"type":"person","text":"Сергій Боєв"},{"type":"place","text":"Brussels"}]}"#;
+    let ids = tk.encode(text, false).unwrap();
+    let mut c = JsonSchemaConstraint::new(&facts_schema(3)).unwrap();
+    let mut logits = vec![0f32; n as usize];
+    let start = std::time::Instant::now();
+    for &id in &ids {
+        logits.fill(0.0);
+        c.mask(&vocab, &mut logits).unwrap();
+        assert_eq!(
+            logits[id as usize],
+            0.0,
+            "token {:?} masked",
+            tk.token_text(id)
+        );
+        c.accept(&vocab, id).unwrap();
+    }
+    assert!(c.is_complete());
+    let per_step = start.elapsed().as_secs_f64() / ids.len() as f64;
+    assert!(per_step < 0.05, "{:.1} ms per step", per_step * 1e3);
+    eprintln!("{} steps, {:.2} ms per step", ids.len(), per_step * 1e3);
 }
