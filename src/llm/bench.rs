@@ -1,5 +1,5 @@
 //! Prompt-processing and decoding speed of a GGUF model on this engine.
-use super::{ChatModel, GenerationParams, ModelInfo};
+use super::{ChatModel, GenerationParams, Implementation, ModelInfo};
 use crate::{Error, Result};
 use candle_core::Device;
 use serde::Serialize;
@@ -40,9 +40,25 @@ pub struct BenchReport {
 /// Benchmark `model` on CPU: a prompt of `prompt_tokens` tokens in one
 /// batched pass, then `gen` greedy tokens ignoring EOS, `repeats` times.
 /// Call [`super::set_threads`] first to choose the thread count.
-pub fn bench(model: &Path, prompt_tokens: usize, gen: usize, repeats: usize) -> Result<BenchReport> {
+pub fn bench(
+    model: &Path,
+    prompt_tokens: usize,
+    gen: usize,
+    repeats: usize,
+) -> Result<BenchReport> {
+    bench_implementation(model, prompt_tokens, gen, repeats, Implementation::Fast)
+}
+
+/// [`bench`] with a chosen transformer implementation.
+pub fn bench_implementation(
+    model: &Path,
+    prompt_tokens: usize,
+    gen: usize,
+    repeats: usize,
+    implementation: Implementation,
+) -> Result<BenchReport> {
     let load = Instant::now();
-    let mut m = ChatModel::load(model, &Device::Cpu)?;
+    let mut m = ChatModel::load_with(model, &Device::Cpu, implementation)?;
     let load_secs = load.elapsed().as_secs_f64();
     let ids = bench_prompt(&m, prompt_tokens)?;
     bench_with_prompt(&mut m, &ids, gen, repeats, load_secs)
@@ -70,6 +86,8 @@ pub fn bench_with_prompt(
         ..GenerationParams::greedy(gen)
     };
     let mut runs = Vec::new();
+    // One untimed warm-up run (first-touch of weights and caches).
+    m.generate_ids(prompt, &params, None, &mut |_| {})?;
     for _ in 0..repeats.max(1) {
         let g = m.generate_ids(prompt, &params, None, &mut |_| {})?;
         if g.generated_tokens != gen {

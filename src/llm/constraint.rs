@@ -2,7 +2,7 @@
 //! schema constraint driven by a byte-level JSON state machine.
 //!
 //! The schema subset: `object` (all `properties` required, emitted in the
-//! schema's order), `string` (optional `enum`, `minLength`, `maxLength`;
+//! order of the schema's `required` list, else in key order), `string` (optional `enum`, `minLength`, `maxLength`;
 //! free strings default to at most [`DEFAULT_MAX_LENGTH`] characters) and
 //! `array` of those with `minItems` / `maxItems`. Output is compact JSON:
 //! no whitespace between tokens, and no backslash escapes inside strings
@@ -28,8 +28,9 @@ pub struct Vocabulary {
 struct JsonIndex {
     /// Text tokens grouped by their first byte.
     by_first_byte: Vec<Vec<u32>>,
-    /// For tokens that can sit inside a JSON string as-is: their character
-    /// count; `u32::MAX` for the others.
+    /// For tokens that can sit inside a JSON string as-is (complete UTF-8,
+    /// no quote, backslash or control byte): their character count;
+    /// `u32::MAX` for the others.
     plain_chars: Vec<u32>,
     /// Text tokens that are not plain (contain `"`, `\`, control bytes).
     not_plain: Vec<u32>,
@@ -69,7 +70,9 @@ impl Vocabulary {
                     continue;
                 }
                 by_first_byte[b[0] as usize].push(i as u32);
-                if b.iter().all(|&c| c >= 0x20 && c != b'"' && c != b'\\') {
+                let plain = b.iter().all(|&c| c >= 0x20 && c != b'"' && c != b'\\')
+                    && std::str::from_utf8(b).is_ok();
+                if plain {
                     plain_chars[i] = b.iter().filter(|&&c| !is_continuation(c)).count() as u32;
                 } else {
                     not_plain.push(i as u32);
@@ -149,6 +152,10 @@ enum Frame {
         chars: usize,
         /// Content so far, kept only for enum strings.
         content: Vec<u8>,
+        /// UTF-8 continuation bytes still expected, and the allowed range
+        /// of the next one.
+        need: u8,
+        next_range: (u8, u8),
     },
 }
 
@@ -200,6 +207,7 @@ impl JsonSchemaConstraint {
                 node,
                 open: true,
                 chars,
+                need: 0,
                 ..
             }) => match &self.nodes[*node] {
                 Node::Str {
@@ -267,7 +275,10 @@ fn compile(schema: &Value, nodes: &mut Vec<Node>, at: &str) -> Result<usize> {
             let min = usize_kw(schema, "minItems", at)?.unwrap_or(0);
             let max = usize_kw(schema, "maxItems", at)?.unwrap_or(DEFAULT_MAX_ITEMS);
             if min > max || max == 0 {
-                return Err(schema_err(at, "need 0 <= minItems <= maxItems, maxItems > 0"));
+                return Err(schema_err(
+                    at,
+                    "need 0 <= minItems <= maxItems, maxItems > 0",
+                ));
             }
             Node::Array { item, min, max }
         }
@@ -277,8 +288,31 @@ fn compile(schema: &Value, nodes: &mut Vec<Node>, at: &str) -> Result<usize> {
                 .and_then(Value::as_object)
                 .filter(|p| !p.is_empty())
                 .ok_or_else(|| schema_err(at, "object needs non-empty `properties`"))?;
+            // The order of `required` fixes the output order (a JSON object's
+            // key order is not kept by serde_json's map).
+            let order: Vec<&str> = match schema.get("required") {
+                Some(Value::Array(names)) => names
+                    .iter()
+                    .map(|n| {
+                        n.as_str()
+                            .filter(|n| props.contains_key(*n))
+                            .ok_or_else(|| {
+                                schema_err(at, format!("`required` entry {n} is not a property"))
+                            })
+                    })
+                    .collect::<Result<_>>()?,
+                Some(_) => return Err(schema_err(at, "`required` must be an array")),
+                None => props.keys().map(String::as_str).collect(),
+            };
+            if order.len() != props.len() {
+                return Err(schema_err(
+                    at,
+                    "every property must be listed in `required`",
+                ));
+            }
             let mut steps = Vec::new();
-            for (i, (key, sub)) in props.iter().enumerate() {
+            for (i, key) in order.into_iter().enumerate() {
+                let sub = &props[key];
                 if !is_plain_str(key) {
                     return Err(schema_err(at, format!("unsupported property name {key:?}")));
                 }
@@ -323,6 +357,8 @@ fn start_frame(nodes: &[Node], node: usize) -> Frame {
             open: false,
             chars: 0,
             content: Vec::new(),
+            need: 0,
+            next_range: (0x80, 0xBF),
         },
     }
 }
@@ -404,6 +440,8 @@ impl Machine {
                     open,
                     chars,
                     content,
+                    need,
+                    next_range,
                 } => {
                     let Node::Str { min, max, options } = &nodes[*node] else {
                         unreachable!()
@@ -414,6 +452,33 @@ impl Machine {
                         }
                         *open = true;
                         return true;
+                    }
+                    // Only well-formed UTF-8 inside strings.
+                    if *need > 0 {
+                        if b < next_range.0 || b > next_range.1 {
+                            return false;
+                        }
+                        *need -= 1;
+                        *next_range = (0x80, 0xBF);
+                        if let Some(opts) = options {
+                            content.push(b);
+                            return opts.iter().any(|o| o.as_bytes().starts_with(content));
+                        }
+                        return true;
+                    }
+                    if b >= 0x80 {
+                        let (n, range) = match b {
+                            0xC2..=0xDF => (1, (0x80, 0xBF)),
+                            0xE0 => (2, (0xA0, 0xBF)),
+                            0xE1..=0xEC | 0xEE..=0xEF => (2, (0x80, 0xBF)),
+                            0xED => (2, (0x80, 0x9F)),
+                            0xF0 => (3, (0x90, 0xBF)),
+                            0xF1..=0xF3 => (3, (0x80, 0xBF)),
+                            0xF4 => (3, (0x80, 0x8F)),
+                            _ => return false,
+                        };
+                        *need = n;
+                        *next_range = range;
                     }
                     if b == b'"' {
                         let ok = match options {
@@ -515,13 +580,13 @@ impl Machine {
                     open,
                     chars,
                     content,
+                    ..
                 } => {
                     let Node::Str { min, options, .. } = &nodes[*node] else {
                         unreachable!()
                     };
                     if !*open {
-                        minimal_value(nodes, *node, &mut out);
-                        continue;
+                        out.push(b'"');
                     }
                     match options {
                         Some(opts) => {
@@ -630,7 +695,8 @@ mod tests {
         json!({"type":"object","properties":{"facts":{"type":"array","maxItems":2,"items":{
             "type":"object","properties":{
                 "type":{"type":"string","enum":["person","organization","place","event"]},
-                "text":{"type":"string","minLength":1,"maxLength":5}}}}}})
+                "text":{"type":"string","minLength":1,"maxLength":5}},
+            "required":["type","text"]}}},"required":["facts"]})
     }
 
     fn feed(c: &mut JsonSchemaConstraint, s: &str) -> bool {
@@ -644,12 +710,12 @@ mod tests {
         assert!(feed(&mut c, ok));
         assert!(c.machine.done);
         for bad in [
-            r#"{"facts": ["#,                                  // whitespace
-            r#"{"facts":[{"type":"city""#,                     // not in enum
-            r#"{"facts":[{"type":"place","text":"Kyiv!!""#,    // too long
-            r#"{"facts":[{"type":"place","text":"""#,          // below minLength
-            r#"{"facts":[{"text":"#,                           // property order
-            r#"{"facts":[{"type":"place","text":"a\"#,         // escapes
+            r#"{"facts": ["#,                               // whitespace
+            r#"{"facts":[{"type":"city""#,                  // not in enum
+            r#"{"facts":[{"type":"place","text":"Kyiv!!""#, // too long
+            r#"{"facts":[{"type":"place","text":"""#,       // below minLength
+            r#"{"facts":[{"text":"#,                        // property order
+            r#"{"facts":[{"type":"place","text":"a\"#,      // escapes
             r#"{"facts":[{"type":"place","text":"a"},{"type":"place","text":"b"},"#, // maxItems
         ] {
             let mut c = JsonSchemaConstraint::new(&facts_schema()).unwrap();
@@ -658,8 +724,30 @@ mod tests {
     }
 
     #[test]
+    fn strings_hold_only_well_formed_utf8() {
+        let prefix = r#"{"facts":[{"type":"place","text":""#;
+        let bytes = |extra: &[u8]| {
+            let mut c = JsonSchemaConstraint::new(&facts_schema()).unwrap();
+            prefix
+                .bytes()
+                .chain(extra.iter().copied())
+                .all(|b| c.machine.step(&c.nodes, b))
+        };
+        assert!(bytes("Київ".as_bytes()));
+        assert!(bytes(&[0xD0]));
+        assert!(!bytes(&[0xD0, b'"'])); // unfinished character
+        assert!(!bytes(&[0x80])); // lone continuation byte
+        assert!(!bytes(&[0xFF]));
+        assert!(!bytes(&[0xED, 0xA0])); // surrogate
+                                        // Five characters fit maxLength 5, a sixth does not, whatever their bytes.
+        assert!(bytes("Київ🇺".as_bytes()));
+        assert!(!bytes("Київ🇺🇦".as_bytes()));
+    }
+
+    #[test]
     fn completion_closes_any_prefix_validly() {
-        let full = r#"{"facts":[{"type":"organization","text":"NBU"},{"type":"person","text":"Ivan"}]}"#;
+        let full =
+            r#"{"facts":[{"type":"organization","text":"NBU"},{"type":"person","text":"Ivan"}]}"#;
         for cut in 0..full.len() {
             let mut c = JsonSchemaConstraint::new(&facts_schema()).unwrap();
             assert!(feed(&mut c, &full[..cut]));
@@ -672,7 +760,18 @@ mod tests {
 
     #[test]
     fn mask_uses_whole_tokens() {
-        let words = ["{\"", "facts", "\":[", "{\"facts\":[", "]}", " ", "\"", "ab", "abcdef", "a\"}"];
+        let words = [
+            "{\"",
+            "facts",
+            "\":[",
+            "{\"facts\":[",
+            "]}",
+            " ",
+            "\"",
+            "ab",
+            "abcdef",
+            "a\"}",
+        ];
         let vocab = Vocabulary::new(
             words.iter().map(|w| w.as_bytes().to_vec()).collect(),
             vec![true; words.len()],
@@ -689,9 +788,10 @@ mod tests {
         let mut logits = vec![0.0f32; words.len()];
         c.mask(&vocab, &mut logits).unwrap();
         let allowed: Vec<_> = (0..words.len()).filter(|&i| logits[i] == 0.0).collect();
-        // Plain text up to 3 characters ("]}" is text here), or the closing quote;
+        // Plain text up to 3 characters ("]}" is text here), or the closing quote
+        // (also after "{");
         // "facts" and "abcdef" are too long, "a\"}" cannot close the array with `}`.
-        assert_eq!(allowed, vec![4, 5, 6, 7]);
+        assert_eq!(allowed, vec![0, 4, 5, 6, 7]);
         assert!(c.accept(&vocab, 9).is_err());
     }
 

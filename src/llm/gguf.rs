@@ -150,7 +150,10 @@ impl<'a> Metadata<'a> {
     fn bad_type(&self, key: &str, want: &str, got: &Value) -> Error {
         Error::model_file(
             self.path,
-            format!("metadata `{key}` should be {want}, found {:?}", got.value_type()),
+            format!(
+                "metadata `{key}` should be {want}, found {:?}",
+                got.value_type()
+            ),
         )
     }
 }

@@ -13,11 +13,13 @@ mod sampling;
 mod stream;
 mod template;
 mod tokenizer;
+mod transformer;
 
-pub use bench::{bench, bench_with_prompt, BenchReport, BenchRun};
+pub use bench::{bench, bench_implementation, bench_with_prompt, BenchReport, BenchRun};
 pub use constraint::{
     JsonSchemaConstraint, TokenConstraint, Vocabulary, DEFAULT_MAX_ITEMS, DEFAULT_MAX_LENGTH,
 };
+pub use model::Implementation;
 pub use sampling::GenerationParams;
 pub use template::{ChatFormat, ChatMessage, Role, Segment};
 pub use tokenizer::{GgufTokenizer, TokenKind};
@@ -60,7 +62,7 @@ pub struct ModelInfo {
     /// `general.name`.
     pub name: Option<String>,
     /// Usable context in tokens: `<arch>.context_length`, capped by the
-    /// implementation's position tables (4096 for Candle's llama).
+    /// implementation's position tables (4096 for candle-transformers' llama).
     pub context_length: usize,
     pub vocab_size: usize,
     /// Quantization from `general.file_type` (e.g. `Q4_K_M`).
@@ -143,6 +145,11 @@ impl ChatModel {
     /// Load a GGUF chat model. Files that are not GGUF, are truncated, lack
     /// metadata or hold an unsupported architecture give [`Error::ModelFile`].
     pub fn load(path: &Path, device: &Device) -> Result<Self> {
+        Self::load_with(path, device, Implementation::Fast)
+    }
+
+    /// [`ChatModel::load`] choosing the transformer implementation.
+    pub fn load_with(path: &Path, device: &Device, implementation: Implementation) -> Result<Self> {
         let GgufFile {
             content,
             mut reader,
@@ -178,8 +185,15 @@ impl ChatModel {
                 .iter()
                 .all(|s| tokenizer.token_id(s).is_some())
         });
-        let weights = Weights::load(&architecture, content, &mut reader, device)
-            .map_err(|e| Error::model_file(path, format!("loading weights: {e}")))?;
+        let weights = Weights::load(
+            path,
+            &architecture,
+            content,
+            &mut reader,
+            device,
+            implementation,
+            context_length,
+        )?;
         let vocabulary = Vocabulary::new(
             (0..tokenizer.vocab_size() as u32)
                 .map(|i| tokenizer.token_bytes(i).to_vec())
@@ -291,11 +305,10 @@ impl ChatModel {
                 self.info.path.display()
             )));
         }
-        if let Some(&bad) = prompt
-            .iter()
-            .find(|&&t| t as usize >= self.info.vocab_size)
-        {
-            return Err(Error::Generation(format!("token id {bad} outside the vocabulary")));
+        if let Some(&bad) = prompt.iter().find(|&&t| t as usize >= self.info.vocab_size) {
+            return Err(Error::Generation(format!(
+                "token id {bad} outside the vocabulary"
+            )));
         }
         let mut sampler = Sampler::new(params);
         let mut history: Vec<u32> = prompt.to_vec();
@@ -309,6 +322,7 @@ impl ChatModel {
             }
         };
 
+        self.weights.reserve(needed);
         let start = Instant::now();
         let input = Tensor::new(prompt, &self.device)?.unsqueeze(0)?;
         let mut logits = self.logits(&input, 0)?;
@@ -362,9 +376,26 @@ impl ChatModel {
         })
     }
 
+    /// Logits for the token after `prompt` (a fresh sequence).
+    pub fn next_token_logits(&mut self, prompt: &[u32]) -> Result<Vec<f32>> {
+        if prompt.is_empty() || prompt.len() > self.info.context_length {
+            return Err(Error::Generation(format!(
+                "prompt of {} tokens for a context of {}",
+                prompt.len(),
+                self.info.context_length
+            )));
+        }
+        self.weights.reserve(prompt.len());
+        let input = Tensor::new(prompt, &self.device)?.unsqueeze(0)?;
+        self.logits(&input, 0)
+    }
+
     fn logits(&mut self, input: &Tensor, index_pos: usize) -> Result<Vec<f32>> {
         let out = self.weights.forward(input, index_pos)?;
-        let mut v: Vec<f32> = out.squeeze(0)?.to_dtype(candle_core::DType::F32)?.to_vec1()?;
+        let mut v: Vec<f32> = out
+            .squeeze(0)?
+            .to_dtype(candle_core::DType::F32)?
+            .to_vec1()?;
         // The output layer may be padded past the tokenizer's vocabulary.
         v.truncate(self.info.vocab_size);
         Ok(v)

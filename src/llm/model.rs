@@ -1,19 +1,63 @@
 //! The transformer weights of the supported architectures, behind one enum.
+use super::gguf::Metadata;
+use super::transformer::Transformer;
 use candle_core::{Device, Tensor};
 use candle_transformers::models::{quantized_gemma3, quantized_llama, quantized_qwen2};
+use serde::{Deserialize, Serialize};
 
 /// Architectures (`general.architecture`) this engine runs.
 pub(crate) const SUPPORTED: &[&str] = &["llama", "qwen2", "gemma3"];
 
+/// Which transformer code runs a Llama / Qwen2 model.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Implementation {
+    /// This crate's decoder (preallocated KV cache, no KV repeats, Q8_0
+    /// for quantizations without a fast Candle kernel).
+    #[default]
+    Fast,
+    /// candle-transformers' `quantized_llama` / `quantized_qwen2` as they are
+    /// (the reference; Gemma 3 always uses `quantized_gemma3`).
+    CandleTransformers,
+}
+
 /// Quantized weights with their KV cache inside.
 pub(crate) enum Weights {
+    Fast(Box<Transformer>),
     Llama(Box<quantized_llama::ModelWeights>),
     Qwen2(Box<quantized_qwen2::ModelWeights>),
     Gemma3(Box<quantized_gemma3::ModelWeights>),
 }
 
 impl Weights {
+    #[allow(clippy::too_many_arguments)]
     pub fn load(
+        path: &std::path::Path,
+        architecture: &str,
+        content: candle_core::quantized::gguf_file::Content,
+        reader: &mut std::io::BufReader<std::fs::File>,
+        device: &Device,
+        implementation: Implementation,
+        max_positions: usize,
+    ) -> crate::Result<Self> {
+        if implementation == Implementation::Fast && matches!(architecture, "llama" | "qwen2") {
+            let md = Metadata {
+                path,
+                content: &content,
+            };
+            return Ok(Weights::Fast(Box::new(Transformer::load(
+                &md,
+                architecture,
+                reader,
+                device,
+                max_positions,
+            )?)));
+        }
+        Self::load_candle(architecture, content, reader, device)
+            .map_err(|e| crate::Error::model_file(path, format!("loading weights: {e}")))
+    }
+
+    fn load_candle(
         architecture: &str,
         content: candle_core::quantized::gguf_file::Content,
         reader: &mut std::io::BufReader<std::fs::File>,
@@ -36,9 +80,17 @@ impl Weights {
     /// The longest sequence the implementation's position tables cover.
     pub fn max_positions(&self) -> usize {
         match self {
+            Weights::Fast(_) => usize::MAX,
             Weights::Llama(_) => quantized_llama::MAX_SEQ_LEN,
             Weights::Qwen2(_) => usize::MAX,
             Weights::Gemma3(_) => quantized_gemma3::MAX_SEQ_LEN,
+        }
+    }
+
+    /// Prepare for a sequence of `n` positions.
+    pub fn reserve(&mut self, n: usize) {
+        if let Weights::Fast(m) = self {
+            m.reserve(n);
         }
     }
 
@@ -49,6 +101,7 @@ impl Weights {
     /// mask does not support a multi-token chunk after a cached prefix).
     pub fn forward(&mut self, ids: &Tensor, index_pos: usize) -> candle_core::Result<Tensor> {
         match self {
+            Weights::Fast(m) => m.forward(ids, index_pos),
             Weights::Llama(m) => m.forward(ids, index_pos),
             Weights::Qwen2(m) => m.forward(ids, index_pos),
             Weights::Gemma3(m) => m.forward(ids, index_pos),

@@ -169,8 +169,9 @@ mod tests {
             top_p: None,
             ..params
         });
-        let seen: std::collections::HashSet<_> =
-            (0..200).map(|_| c.sample(&[0.0, 0.0, 0.0]).unwrap()).collect();
+        let seen: std::collections::HashSet<_> = (0..200)
+            .map(|_| c.sample(&[0.0, 0.0, 0.0]).unwrap())
+            .collect();
         assert_eq!(seen.len(), 3);
     }
 

@@ -21,7 +21,9 @@ impl Utf8Stream {
                 }
                 Err(e) => {
                     let valid = e.valid_up_to();
-                    out.push_str(std::str::from_utf8(&self.pending[..valid]).expect("valid prefix"));
+                    out.push_str(
+                        std::str::from_utf8(&self.pending[..valid]).expect("valid prefix"),
+                    );
                     match e.error_len() {
                         // Incomplete character at the end: wait for more bytes.
                         None => {
@@ -65,7 +67,7 @@ mod tests {
         assert_eq!(out, text);
         let mut s = Utf8Stream::default();
         assert_eq!(s.push(&[0xD0]), "");
-        assert_eq!(s.push(&[b'a']), "\u{FFFD}a");
+        assert_eq!(s.push(b"a"), "\u{FFFD}a");
         assert_eq!(s.push(&[0xF0, 0x9F]), "");
         assert_eq!(s.finish(), "\u{FFFD}");
     }

@@ -69,7 +69,9 @@ pub enum Segment {
 pub enum ChatFormat {
     /// `<|im_start|>role\n…<|im_end|>\n` (Qwen2, SmolLM2). The optional
     /// default system prompt is the one the template inserts when none is given.
-    ChatMl { default_system: Option<&'static str> },
+    ChatMl {
+        default_system: Option<&'static str>,
+    },
     /// Gemma: `<start_of_turn>user\n…<end_of_turn>\n`, system text folded
     /// into the first user turn, BOS first.
     Gemma,
@@ -77,7 +79,8 @@ pub enum ChatFormat {
     Llama3,
 }
 
-const QWEN_DEFAULT_SYSTEM: &str = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant.";
+const QWEN_DEFAULT_SYSTEM: &str =
+    "You are Qwen, created by Alibaba Cloud. You are a helpful assistant.";
 const SMOLLM_DEFAULT_SYSTEM: &str =
     "You are a helpful AI assistant named SmolLM, trained by Hugging Face";
 
@@ -220,7 +223,10 @@ mod tests {
             }
         );
         let segs = f.render(&[ChatMessage::user("Hi")], false);
-        assert_eq!(segs[1], Segment::Text(format!("system\n{SMOLLM_DEFAULT_SYSTEM}")));
+        assert_eq!(
+            segs[1],
+            Segment::Text(format!("system\n{SMOLLM_DEFAULT_SYSTEM}"))
+        );
         assert_eq!(segs[5], Segment::Text("user\nHi".into()));
         assert_eq!(segs.last(), Some(&Segment::Text("assistant\n".into())));
         // An explicit system message replaces the default one.

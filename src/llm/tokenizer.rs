@@ -49,7 +49,7 @@ enum Engine {
     /// Byte-level BPE; the `tokenizers` pipeline sees plain text only.
     Bpe(Box<tokenizers::Tokenizer>),
     /// SentencePiece scores.
-    Spm(Spm),
+    Spm(Box<Spm>),
 }
 
 /// Tokenizer of one GGUF model, plus each token's decoded bytes.
@@ -114,6 +114,15 @@ fn pre_tokenizer_regexes(pre: &str) -> Option<&'static [&'static str]> {
 }
 
 impl GgufTokenizer {
+    /// Read only the tokenizer of a GGUF file (no weights are loaded).
+    pub fn from_file(path: &std::path::Path) -> Result<Self> {
+        let file = super::gguf::GgufFile::open(path)?;
+        Self::from_metadata(&Metadata {
+            path,
+            content: &file.content,
+        })
+    }
+
     /// Build the tokenizer from the file's `tokenizer.ggml.*` metadata.
     pub(crate) fn from_metadata(md: &Metadata<'_>) -> Result<Self> {
         let model = md.required_string("tokenizer.ggml.model")?;
@@ -184,7 +193,7 @@ impl GgufTokenizer {
                 let add_space_prefix = md.bool("tokenizer.ggml.add_space_prefix")?.unwrap_or(true);
                 let spm = Spm::new(&tokens, &kinds, scores, unk);
                 let bytes = spm_token_bytes(&tokens, &kinds);
-                (Engine::Spm(spm), bytes, add_space_prefix)
+                (Engine::Spm(Box::new(spm)), bytes, add_space_prefix)
             }
             other => {
                 return Err(Error::model_file(
@@ -260,7 +269,10 @@ impl GgufTokenizer {
 
     /// The bytes a token contributes to decoded text (empty for control tokens).
     pub fn token_bytes(&self, id: u32) -> &[u8] {
-        self.bytes.get(id as usize).map(Vec::as_slice).unwrap_or(&[])
+        self.bytes
+            .get(id as usize)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
     }
 
     /// Whether generation ends when this token is produced.
@@ -531,7 +543,9 @@ impl Spm {
         while let Some(b) = heap.pop() {
             let (l, r) = (b.left, b.right);
             // Skip pairs whose symbols changed since the bigram was queued.
-            if symbols[l].len == 0 || symbols[r].len == 0 || symbols[l].len + symbols[r].len != b.len
+            if symbols[l].len == 0
+                || symbols[r].len == 0
+                || symbols[l].len + symbols[r].len != b.len
             {
                 continue;
             }

@@ -37,3 +37,14 @@ pub fn smollm2_gguf() -> PathBuf {
     })
     .clone()
 }
+
+/// Qwen2.5-Coder-0.5B-Instruct (Q4_K_M GGUF), used for tokenizer parity.
+/// `UKDIGEST_QWEN25_CODER_05B` points at a local copy instead.
+pub fn qwen25_coder_05b_gguf() -> PathBuf {
+    static P: OnceLock<PathBuf> = OnceLock::new();
+    P.get_or_init(|| match std::env::var_os("UKDIGEST_QWEN25_CODER_05B") {
+        Some(p) => PathBuf::from(p),
+        None => resolve("qwen2.5-coder-0.5b-instruct"),
+    })
+    .clone()
+}
