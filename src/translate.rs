@@ -146,6 +146,15 @@ pub fn missing_digits(source: &str, target: &str) -> Option<String> {
     }
 }
 
+/// Generation budget for the English of a Ukrainian sentence: English
+/// runs about as many characters as the Ukrainian, at roughly four
+/// characters a token in the chat models' BPE vocabularies; the margin
+/// covers names and numbers. A bound that tracks the text keeps a model
+/// that starts looping from running on to the context limit.
+pub fn english_token_budget(uk: &str) -> usize {
+    uk.chars().count() / 3 + 16
+}
+
 /// Chat-LLM translation settings.
 #[derive(Debug, Clone, Serialize)]
 pub struct LlmTranslateSettings {
@@ -263,7 +272,12 @@ pub fn translate_llm(
         let mut params = settings.params.clone();
         let prompt = chunk_prompt(&refs);
         let prompt_tokens = model.count_tokens(&prompt)?;
-        params.max_new_tokens = (prompt_tokens * 2 + 32).min(budget.saturating_sub(prompt_tokens + 64)).max(16);
+        params.max_new_tokens = refs
+            .iter()
+            .map(|s| english_token_budget(s) + 4)
+            .sum::<usize>()
+            .min(budget.saturating_sub(prompt_tokens + 64))
+            .max(16);
         let msgs = [ChatMessage::system(SYSTEM_TRANSLATE), ChatMessage::user(prompt)];
         let gen = if refs.len() > 1 {
             Some(model.chat(&msgs, &params, None, &mut |_| {})?)
@@ -314,8 +328,7 @@ fn translate_one(
 ) -> Result<String> {
     let prompt = single_prompt(sentence, strict);
     let mut params = params.clone();
-    let n = model.count_tokens(sentence)?;
-    params.max_new_tokens = (n * 2 + 24).min(model.info().context_length / 2);
+    params.max_new_tokens = english_token_budget(sentence).min(model.info().context_length / 2);
     let msgs = [ChatMessage::system(SYSTEM_TRANSLATE), ChatMessage::user(prompt)];
     let g = model.chat(&msgs, &params, None, &mut |_| {})?;
     stats.source_tokens += g.prompt_tokens;
