@@ -17,6 +17,7 @@ pub mod summarize;
 pub mod facts;
 pub mod digest;
 pub mod eval;
+pub mod compare;
 
 pub mod llm;
 pub mod marian;

@@ -83,6 +83,19 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Compare the article records of two digest runs (summaries, headlines, facts).
+    Compare {
+        /// Baseline output directory.
+        baseline: PathBuf,
+        /// New output directory.
+        new: PathBuf,
+        /// Fail when an article's summary chrF2 against the baseline is below this.
+        #[arg(long, default_value_t = 0.0)]
+        min_chrf: f64,
+        /// Write the full comparison as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
     /// List models and where they resolve; `--fetch` downloads them.
     Models {
         /// Only these models (default: all).
@@ -145,6 +158,7 @@ fn main() -> Result<()> {
             Ok(())
         }
         Command::Models { names, fetch } => models(&cfg, &names, fetch),
+        Command::Compare { baseline, new, min_chrf, json } => compare(&baseline, &new, min_chrf, json.as_deref()),
     }
 }
 
@@ -201,6 +215,33 @@ fn ingest(inputs: &[PathBuf], out: Option<&Path>, format: Format) -> Result<()> 
     }
     if ok == 0 {
         bail!("no article could be read ({} input file(s))", files.len());
+    }
+    Ok(())
+}
+
+fn compare(baseline: &Path, new: &Path, min_chrf: f64, json: Option<&Path>) -> Result<()> {
+    let r = ukdigest::compare::compare_dirs(baseline, new)?;
+    let f = |x: Option<f64>| x.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into());
+    for a in &r.articles {
+        println!(
+            "{}  {}  summary chrF2 {}  ROUGE-L {}  headline chrF2 {}  facts -{} +{}",
+            a.id,
+            a.status,
+            f(a.summary_chrf),
+            f(a.summary_rouge_l.map(|x| x * 100.0)),
+            f(a.headline_chrf),
+            a.facts_removed.len(),
+            a.facts_added.len()
+        );
+    }
+    println!("mean summary chrF2 {}  min {}", f(r.mean_summary_chrf), f(r.min_summary_chrf));
+    if let Some(p) = json {
+        ukdigest::fsio::write_json_atomic(p, &r)?;
+    }
+    let bad = r.regressions(min_chrf);
+    if !bad.is_empty() {
+        let ids: Vec<&str> = bad.iter().map(|a| a.id.as_str()).collect();
+        bail!("{} article(s) regressed or missing: {}", bad.len(), ids.join(", "));
     }
     Ok(())
 }
