@@ -32,7 +32,9 @@ impl CompareReport {
     pub fn regressions(&self, min_chrf: f64) -> Vec<&ArticleComparison> {
         self.articles
             .iter()
-            .filter(|a| a.status.starts_with("only_") || a.summary_chrf.is_some_and(|c| c < min_chrf))
+            .filter(|a| {
+                a.status.starts_with("only_") || a.summary_chrf.is_some_and(|c| c < min_chrf)
+            })
             .collect()
     }
 }
@@ -55,7 +57,11 @@ pub fn rouge_l(candidate: &str, reference: &str) -> f64 {
     for cw in &c {
         let mut cur = vec![0usize; r.len() + 1];
         for (j, rw) in r.iter().enumerate() {
-            cur[j + 1] = if cw == rw { prev[j] + 1 } else { cur[j].max(prev[j + 1]) };
+            cur[j + 1] = if cw == rw {
+                prev[j] + 1
+            } else {
+                cur[j].max(prev[j + 1])
+            };
         }
         prev = cur;
     }
@@ -77,7 +83,11 @@ fn load_dir(dir: &Path) -> Result<BTreeMap<String, Record>> {
     let mut out = BTreeMap::new();
     for e in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
         let p = e.map_err(|e| Error::io(dir, e))?.path();
-        let name = p.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let name = p
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
         if !name.ends_with(".json") || name.contains(".translation.") {
             continue;
         }
@@ -93,7 +103,9 @@ fn load_dir(dir: &Path) -> Result<BTreeMap<String, Record>> {
             .as_array()
             .map(|a| {
                 a.iter()
-                    .filter_map(|f| Some(format!("{}: {}", f["kind"].as_str()?, f["text"].as_str()?)))
+                    .filter_map(|f| {
+                        Some(format!("{}: {}", f["kind"].as_str()?, f["text"].as_str()?))
+                    })
                     .collect()
             })
             .unwrap_or_default();
@@ -130,7 +142,12 @@ pub fn compare_dirs(baseline: &Path, new: &Path) -> Result<CompareReport> {
             }
             (x, _) => ArticleComparison {
                 id: id.clone(),
-                status: if x.is_some() { "only_baseline" } else { "only_new" }.into(),
+                status: if x.is_some() {
+                    "only_baseline"
+                } else {
+                    "only_new"
+                }
+                .into(),
                 summary_chrf: None,
                 summary_rouge_l: None,
                 headline_chrf: None,
@@ -142,7 +159,8 @@ pub fn compare_dirs(baseline: &Path, new: &Path) -> Result<CompareReport> {
     }
     let scores: Vec<f64> = articles.iter().filter_map(|a| a.summary_chrf).collect();
     Ok(CompareReport {
-        mean_summary_chrf: (!scores.is_empty()).then(|| scores.iter().sum::<f64>() / scores.len() as f64),
+        mean_summary_chrf: (!scores.is_empty())
+            .then(|| scores.iter().sum::<f64>() / scores.len() as f64),
         min_summary_chrf: scores.iter().copied().reduce(f64::min),
         articles,
     })
@@ -166,20 +184,46 @@ mod tests {
             .iter()
             .map(|(k, t)| serde_json::json!({"kind": k, "text": t}))
             .collect();
-        let v = serde_json::json!({"id": id, "headline": headline, "summary": summary, "facts": facts});
+        let v =
+            serde_json::json!({"id": id, "headline": headline, "summary": summary, "facts": facts});
         std::fs::write(dir.join(format!("{id}.json")), v.to_string()).unwrap();
     }
 
     #[test]
     fn runs_are_compared_article_by_article() {
         let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-        write(a.path(), "x", "H", &["Umerov met Kallas in Brussels."], &[("Person", "Умєров")]);
-        write(b.path(), "x", "H", &["Umerov met Kallas in Brussels."], &[("Person", "Умєров")]);
-        write(a.path(), "y", "H", &["NATO pledged air defence."], &[("Organization", "НАТО")]);
-        write(b.path(), "y", "H2", &["Something else entirely."], &[("Place", "Київ")]);
+        write(
+            a.path(),
+            "x",
+            "H",
+            &["Umerov met Kallas in Brussels."],
+            &[("Person", "Умєров")],
+        );
+        write(
+            b.path(),
+            "x",
+            "H",
+            &["Umerov met Kallas in Brussels."],
+            &[("Person", "Умєров")],
+        );
+        write(
+            a.path(),
+            "y",
+            "H",
+            &["NATO pledged air defence."],
+            &[("Organization", "НАТО")],
+        );
+        write(
+            b.path(),
+            "y",
+            "H2",
+            &["Something else entirely."],
+            &[("Place", "Київ")],
+        );
         write(a.path(), "z", "H", &["Gone."], &[]);
         let r = compare_dirs(a.path(), b.path()).unwrap();
-        let by: BTreeMap<&str, &ArticleComparison> = r.articles.iter().map(|c| (c.id.as_str(), c)).collect();
+        let by: BTreeMap<&str, &ArticleComparison> =
+            r.articles.iter().map(|c| (c.id.as_str(), c)).collect();
         assert_eq!(by["x"].status, "same");
         assert!((by["x"].summary_chrf.unwrap() - 100.0).abs() < 1e-9);
         assert_eq!(by["y"].status, "changed");

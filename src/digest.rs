@@ -52,7 +52,10 @@ pub struct ArticleDigest {
 
 impl ArticleDigest {
     /// Pair an article's sentences with their translations (same order).
-    pub fn bilingual(article: &Article, english: &[crate::translate::TranslatedSentence]) -> Vec<BilingualParagraph> {
+    pub fn bilingual(
+        article: &Article,
+        english: &[crate::translate::TranslatedSentence],
+    ) -> Vec<BilingualParagraph> {
         let mut it = english.iter();
         article
             .paragraphs
@@ -121,7 +124,11 @@ impl ArticleDigest {
         for p in &self.paragraphs {
             let uk: Vec<&str> = p.sentences.iter().map(|x| x.uk.as_str()).collect();
             let en: Vec<&str> = p.sentences.iter().map(|x| x.en.as_str()).collect();
-            let bullet = if p.kind == ParagraphKind::Bullet { "- " } else { "" };
+            let bullet = if p.kind == ParagraphKind::Bullet {
+                "- "
+            } else {
+                ""
+            };
             let _ = writeln!(s, "> {bullet}{}\n", uk.join(" "));
             let _ = writeln!(s, "{bullet}{}\n", en.join(" "));
             let flags: Vec<&String> = p.sentences.iter().flat_map(|x| x.flags.iter()).collect();
@@ -129,12 +136,20 @@ impl ArticleDigest {
                 let _ = writeln!(
                     s,
                     "<sub>checks: {}</sub>\n",
-                    flags.iter().map(|f| f.as_str()).collect::<Vec<_>>().join("; ")
+                    flags
+                        .iter()
+                        .map(|f| f.as_str())
+                        .collect::<Vec<_>>()
+                        .join("; ")
                 );
             }
         }
         let _ = writeln!(s, "## Provenance\n");
-        let _ = writeln!(s, "```json\n{}\n```", serde_json::to_string_pretty(&self.provenance).unwrap_or_default());
+        let _ = writeln!(
+            s,
+            "```json\n{}\n```",
+            serde_json::to_string_pretty(&self.provenance).unwrap_or_default()
+        );
         s
     }
 }

@@ -10,14 +10,14 @@ pub mod error;
 pub mod fsio;
 pub mod source;
 
-pub mod ingest;
-pub mod segment;
-pub mod translate;
-pub mod summarize;
-pub mod facts;
+pub mod compare;
 pub mod digest;
 pub mod eval;
-pub mod compare;
+pub mod facts;
+pub mod ingest;
+pub mod segment;
+pub mod summarize;
+pub mod translate;
 
 pub mod llm;
 pub mod marian;

@@ -108,7 +108,9 @@ enum Command {
 fn load_config(path: Option<&Path>) -> Result<ModelsConfig> {
     match path {
         Some(p) => Ok(ModelsConfig::load(p)?),
-        None if Path::new("models.toml").is_file() => Ok(ModelsConfig::load(Path::new("models.toml"))?),
+        None if Path::new("models.toml").is_file() => {
+            Ok(ModelsConfig::load(Path::new("models.toml"))?)
+        }
         None => Ok(ModelsConfig::parse(include_str!("../models.toml"))?),
     }
 }
@@ -120,7 +122,9 @@ fn main() -> Result<()> {
         cfg.runtime.threads = t;
     }
     let threads = if cfg.runtime.threads == 0 {
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
     } else {
         cfg.runtime.threads
     };
@@ -128,24 +132,59 @@ fn main() -> Result<()> {
     ukdigest::llm::set_threads(threads);
 
     match cli.command {
-        Command::Ingest { inputs, out, format } => ingest(&inputs, out.as_deref(), format),
-        Command::Translate { inputs, out, translator, force } => {
-            let sel = Selection { translator, llm: None };
+        Command::Ingest {
+            inputs,
+            out,
+            format,
+        } => ingest(&inputs, out.as_deref(), format),
+        Command::Translate {
+            inputs,
+            out,
+            translator,
+            force,
+        } => {
+            let sel = Selection {
+                translator,
+                llm: None,
+            };
             let mut engines = Engines::load(&cfg, &sel, false)?;
             let files = ukdigest::ingest::collect_inputs(&inputs)?;
-            let outcomes = pipeline::run_translate(&cfg, &mut engines, &files, &out, force, &mut print_outcome)?;
+            let outcomes = pipeline::run_translate(
+                &cfg,
+                &mut engines,
+                &files,
+                &out,
+                force,
+                &mut print_outcome,
+            )?;
             finish(&outcomes)
         }
-        Command::Digest { inputs, out, translator, llm, force } => {
+        Command::Digest {
+            inputs,
+            out,
+            translator,
+            llm,
+            force,
+        } => {
             let sel = Selection { translator, llm };
             let mut engines = Engines::load(&cfg, &sel, true)?;
             let files = ukdigest::ingest::collect_inputs(&inputs)?;
-            let outcomes = pipeline::run_digest(&cfg, &mut engines, &files, &out, force, &mut print_outcome)?;
+            let outcomes =
+                pipeline::run_digest(&cfg, &mut engines, &files, &out, force, &mut print_outcome)?;
             eprintln!("daily digests in {}", out.display());
             finish(&outcomes)
         }
-        Command::EvalTranslate { src, reference, limit, translator, out } => {
-            let sel = Selection { translator, llm: None };
+        Command::EvalTranslate {
+            src,
+            reference,
+            limit,
+            translator,
+            out,
+        } => {
+            let sel = Selection {
+                translator,
+                llm: None,
+            };
             let mut engines = Engines::load(&cfg, &sel, false)?;
             let report = pipeline::eval_translate(&cfg, &mut engines, &src, &reference, limit)?;
             println!(
@@ -158,7 +197,12 @@ fn main() -> Result<()> {
             Ok(())
         }
         Command::Models { names, fetch } => models(&cfg, &names, fetch),
-        Command::Compare { baseline, new, min_chrf, json } => compare(&baseline, &new, min_chrf, json.as_deref()),
+        Command::Compare {
+            baseline,
+            new,
+            min_chrf,
+            json,
+        } => compare(&baseline, &new, min_chrf, json.as_deref()),
     }
 }
 
@@ -172,7 +216,10 @@ fn print_outcome(o: &Outcome) {
 
 /// Non-zero exit only when no article could be processed.
 fn finish(outcomes: &[Outcome]) -> Result<()> {
-    let failed = outcomes.iter().filter(|o| matches!(o, Outcome::Failed { .. })).count();
+    let failed = outcomes
+        .iter()
+        .filter(|o| matches!(o, Outcome::Failed { .. }))
+        .count();
     if failed > 0 {
         eprintln!("{failed} of {} input(s) failed", outcomes.len());
     }
@@ -201,7 +248,10 @@ fn ingest(inputs: &[PathBuf], out: Option<&Path>, format: Format) -> Result<()> 
                         println!(
                             "{}  {}  {}  {} paragraphs, {} sentences  {}",
                             a.id,
-                            a.published.as_ref().map(|p| p.iso()).unwrap_or_else(|| "undated".into()),
+                            a.published
+                                .as_ref()
+                                .map(|p| p.iso())
+                                .unwrap_or_else(|| "undated".into()),
                             a.outlet.as_deref().unwrap_or("-"),
                             a.paragraphs.len(),
                             n,
@@ -234,14 +284,22 @@ fn compare(baseline: &Path, new: &Path, min_chrf: f64, json: Option<&Path>) -> R
             a.facts_added.len()
         );
     }
-    println!("mean summary chrF2 {}  min {}", f(r.mean_summary_chrf), f(r.min_summary_chrf));
+    println!(
+        "mean summary chrF2 {}  min {}",
+        f(r.mean_summary_chrf),
+        f(r.min_summary_chrf)
+    );
     if let Some(p) = json {
         ukdigest::fsio::write_json_atomic(p, &r)?;
     }
     let bad = r.regressions(min_chrf);
     if !bad.is_empty() {
         let ids: Vec<&str> = bad.iter().map(|a| a.id.as_str()).collect();
-        bail!("{} article(s) regressed or missing: {}", bad.len(), ids.join(", "));
+        bail!(
+            "{} article(s) regressed or missing: {}",
+            bad.len(),
+            ids.join(", ")
+        );
     }
     Ok(())
 }
@@ -255,7 +313,13 @@ fn models(cfg: &ModelsConfig, names: &[String], fetch: bool) -> Result<()> {
         }
         if fetch {
             match resolver.resolve(name, spec) {
-                Ok(m) => println!("{name}  {:?}  {}  sha256 {}  [{}]", m.engine, m.path.display(), m.sha256, m.source.kind()),
+                Ok(m) => println!(
+                    "{name}  {:?}  {}  sha256 {}  [{}]",
+                    m.engine,
+                    m.path.display(),
+                    m.sha256,
+                    m.source.kind()
+                ),
                 Err(e) => {
                     failed += 1;
                     println!("{name}  unavailable: {e}");

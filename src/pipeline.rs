@@ -11,7 +11,9 @@ use crate::marian::tokenizer::MarianTokenizer;
 use crate::marian::{DecodeOptions, MarianModel, Quant};
 use crate::source::{ResolvedModel, Resolver};
 use crate::summarize;
-use crate::translate::{self, LlmTranslateSettings, MarianTranslator, TranslateStats, TranslatedSentence};
+use crate::translate::{
+    self, LlmTranslateSettings, MarianTranslator, TranslateStats, TranslatedSentence,
+};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -97,7 +99,11 @@ impl Engines {
         if sel.translator.is_none() {
             if let Some(l) = &sel.llm {
                 // Marian candidates first, then the chosen chat model.
-                tr_list.retain(|m| cfg.models.get(m).is_some_and(|s| s.engine == Engine::Marian));
+                tr_list.retain(|m| {
+                    cfg.models
+                        .get(m)
+                        .is_some_and(|s| s.engine == Engine::Marian)
+                });
                 tr_list.push(l.clone());
             }
         }
@@ -181,9 +187,11 @@ impl Engines {
             })
         };
         let tr_info = match &self.translator {
-            TranslatorEngine::Marian(m) => std::fs::read_to_string(m.model.dir().join("config.json"))
-                .ok()
-                .and_then(|t| serde_json::from_str(&t).ok()),
+            TranslatorEngine::Marian(m) => {
+                std::fs::read_to_string(m.model.dir().join("config.json"))
+                    .ok()
+                    .and_then(|t| serde_json::from_str(&t).ok())
+            }
             TranslatorEngine::Llm(i) => serde_json::to_value(self.pool.get(*i).info()).ok(),
         };
         let mut v = json!({ "translate": describe(&self.translator_model, tr_info) });
@@ -202,14 +210,27 @@ impl Engines {
 /// What happened to one input.
 #[derive(Debug)]
 pub enum Outcome {
-    Written { id: String, files: Vec<PathBuf>, line: String },
-    Skipped { id: String, why: String },
-    Failed { path: PathBuf, error: String },
+    Written {
+        id: String,
+        files: Vec<PathBuf>,
+        line: String,
+    },
+    Skipped {
+        id: String,
+        why: String,
+    },
+    Failed {
+        path: PathBuf,
+        error: String,
+    },
 }
 
 fn sha256_bytes(b: &[u8]) -> String {
     use sha2::Digest;
-    sha2::Sha256::digest(b).iter().map(|x| format!("{x:02x}")).collect()
+    sha2::Sha256::digest(b)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
 }
 
 /// An existing record for the same source bytes and models means the
@@ -314,14 +335,25 @@ fn digest_one(
     let paragraphs = ArticleDigest::bilingual(&article, &translated);
     let english_paragraphs: Vec<String> = paragraphs
         .iter()
-        .map(|p| p.sentences.iter().map(|s| s.en.as_str()).collect::<Vec<_>>().join(" "))
+        .map(|p| {
+            p.sentences
+                .iter()
+                .map(|s| s.en.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
         .collect();
 
     let (si, _) = engines
         .summarizer
         .clone()
         .ok_or_else(|| Error::Config("no summarize model loaded".into()))?;
-    let summary = summarize::summarize(engines.pool.get(si), &title_en, &english_paragraphs, &cfg.summarize)?;
+    let summary = summarize::summarize(
+        engines.pool.get(si),
+        &title_en,
+        &english_paragraphs,
+        &cfg.summarize,
+    )?;
 
     let tf = Instant::now();
     let english: Vec<String> = translated.iter().map(|t| t.en.clone()).collect();
@@ -440,7 +472,9 @@ pub fn run_translate(
                     .map_err(|_| ())
                     .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).map_err(|_| ()))
                 {
-                    if v["source_sha256"] == source_sha.as_str() && v["provenance"]["models"] == models {
+                    if v["source_sha256"] == source_sha.as_str()
+                        && v["provenance"]["models"] == models
+                    {
                         return Ok(Outcome::Skipped {
                             id: article.id,
                             why: "already translated with the same source and models".into(),
@@ -456,7 +490,13 @@ pub fn run_translate(
             let paragraphs = ArticleDigest::bilingual(&article, &translated);
             let text_en: Vec<String> = paragraphs
                 .iter()
-                .map(|p| p.sentences.iter().map(|s| s.en.as_str()).collect::<Vec<_>>().join(" "))
+                .map(|p| {
+                    p.sentences
+                        .iter()
+                        .map(|s| s.en.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
                 .collect();
             let record = TranslationRecord {
                 id: article.id.clone(),
@@ -483,7 +523,11 @@ pub fn run_translate(
                 files: vec![json_path, txt_path],
                 line: format!(
                     "{}  {} sentences, {} flagged, {:.1}s  → {}",
-                    article.id, stats.sentences, stats.flagged, t0.elapsed().as_secs_f64(), title_en
+                    article.id,
+                    stats.sentences,
+                    stats.flagged,
+                    t0.elapsed().as_secs_f64(),
+                    title_en
                 ),
             })
         };
@@ -532,7 +576,9 @@ pub fn eval_translate(
     let t0 = Instant::now();
     let mut stats = TranslateStats::default();
     let hyps: Vec<String> = engines
-        .translate(&srcs, cfg, &mut stats, &mut |d, n| eprint!("\r  translated {d}/{n}"))?
+        .translate(&srcs, cfg, &mut stats, &mut |d, n| {
+            eprint!("\r  translated {d}/{n}")
+        })?
         .into_iter()
         .map(|t| t.en)
         .collect();

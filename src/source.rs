@@ -187,7 +187,9 @@ impl Resolver {
                 let mut dir = None;
                 for f in MARIAN_REQUIRED {
                     let p = get(f)?;
-                    dir.get_or_insert_with(|| p.parent().map(Path::to_path_buf).unwrap_or_default());
+                    dir.get_or_insert_with(|| {
+                        p.parent().map(Path::to_path_buf).unwrap_or_default()
+                    });
                 }
                 for f in MARIAN_OPTIONAL {
                     let _ = get(f);
@@ -232,7 +234,14 @@ impl Resolver {
             packages.len()
         );
         let status = Command::new(&self.python)
-            .args(["-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "--dest"])
+            .args([
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--disable-pip-version-check",
+                "--dest",
+            ])
             .arg(&wheel_dir)
             .args(&packages)
             .status()
@@ -384,7 +393,8 @@ pub fn join_wheel_members(
         std::process::id()
     ));
     let total: u64 = parts.len() as u64;
-    let bar = indicatif::ProgressBar::new(total).with_message(format!("joining {}", dest.display()));
+    let bar =
+        indicatif::ProgressBar::new(total).with_message(format!("joining {}", dest.display()));
     let write = || -> Result<String> {
         let mut out =
             std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?);
@@ -473,8 +483,14 @@ mod tests {
         let wd = d.path().join("w");
         std::fs::create_dir(&wd).unwrap();
         // Wheel names sort differently from the part names on purpose.
-        wheel(&wd.join("b_part1-1-py3-none-any.whl"), &[("b/data/part01.bin", b"AB"), ("b/__init__.py", b"")]);
-        wheel(&wd.join("a_part2-1-py3-none-any.whl"), &[("a/data/part02.bin", b"CD")]);
+        wheel(
+            &wd.join("b_part1-1-py3-none-any.whl"),
+            &[("b/data/part01.bin", b"AB"), ("b/__init__.py", b"")],
+        );
+        wheel(
+            &wd.join("a_part2-1-py3-none-any.whl"),
+            &[("a/data/part02.bin", b"CD")],
+        );
         let dest = d.path().join("m/model.gguf");
         let want = hex(&Sha256::digest(b"ABCD"));
         join_wheel_members(&wd, "*/data/part*.bin", &dest, Some(&want)).unwrap();
@@ -486,7 +502,9 @@ mod tests {
             .to_string();
         assert!(e.contains("other.gguf") && e.contains("sha256"), "{e}");
         assert!(!dest2.exists());
-        let e = join_wheel_members(&wd, "*/nothing*", &dest2, None).unwrap_err().to_string();
+        let e = join_wheel_members(&wd, "*/nothing*", &dest2, None)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("nothing"), "{e}");
     }
 

@@ -138,7 +138,10 @@ pub fn summarize(
         flags.push(format!("chunked: {}", chunks.len()));
         for c in &chunks {
             let g = model.chat(
-                &[ChatMessage::system(SYSTEM), ChatMessage::user(prompt(title, c, target))],
+                &[
+                    ChatMessage::system(SYSTEM),
+                    ChatMessage::user(prompt(title, c, target)),
+                ],
                 &params(cfg.max_new_tokens),
                 None,
                 &mut |_| {},
@@ -152,7 +155,10 @@ pub fn summarize(
 
     let mut ask = |n: usize| -> Result<(String, Vec<String>)> {
         let g = model.chat(
-            &[ChatMessage::system(SYSTEM), ChatMessage::user(prompt(title, &body, n))],
+            &[
+                ChatMessage::system(SYSTEM),
+                ChatMessage::user(prompt(title, &body, n)),
+            ],
             &params(cfg.max_new_tokens),
             None,
             &mut |_| {},
@@ -174,11 +180,19 @@ pub fn summarize(
         }
     }
     if sentences.len() > cfg.max_sentences {
-        flags.push(format!("trimmed: {} → {}", sentences.len(), cfg.max_sentences));
+        flags.push(format!(
+            "trimmed: {} → {}",
+            sentences.len(),
+            cfg.max_sentences
+        ));
         sentences.truncate(cfg.max_sentences);
     }
     if sentences.len() < cfg.min_sentences {
-        flags.push(format!("short: {} < {}", sentences.len(), cfg.min_sentences));
+        flags.push(format!(
+            "short: {} < {}",
+            sentences.len(),
+            cfg.min_sentences
+        ));
     }
     if headline.is_empty() {
         flags.push("headline_from_title".into());

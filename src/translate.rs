@@ -86,7 +86,9 @@ impl MarianTranslator {
         let mut start = 0;
         while start < order.len() {
             let longest = units[order[start]].1.len().max(1);
-            let n = (self.batch_tokens / longest).clamp(1, 64).min(order.len() - start);
+            let n = (self.batch_tokens / longest)
+                .clamp(1, 64)
+                .min(order.len() - start);
             let batch_idx = &order[start..start + n];
             let batch: Vec<Vec<u32>> = batch_idx.iter().map(|&u| units[u].1.clone()).collect();
             stats.source_tokens += batch.iter().map(Vec::len).sum::<usize>();
@@ -189,7 +191,9 @@ numbers, one line per sentence, nothing else.\n\n",
 }
 
 fn single_prompt(sentence: &str, strict: bool) -> String {
-    let mut p = String::from("Translate this Ukrainian sentence into English. Answer with the translation only.");
+    let mut p = String::from(
+        "Translate this Ukrainian sentence into English. Answer with the translation only.",
+    );
     if strict {
         p.push_str(
             " Copy every number, date and name exactly; every digit of the source must appear in the translation.",
@@ -278,7 +282,10 @@ pub fn translate_llm(
             .sum::<usize>()
             .min(budget.saturating_sub(prompt_tokens + 64))
             .max(16);
-        let msgs = [ChatMessage::system(SYSTEM_TRANSLATE), ChatMessage::user(prompt)];
+        let msgs = [
+            ChatMessage::system(SYSTEM_TRANSLATE),
+            ChatMessage::user(prompt),
+        ];
         let gen = if refs.len() > 1 {
             Some(model.chat(&msgs, &params, None, &mut |_| {})?)
         } else {
@@ -288,7 +295,9 @@ pub fn translate_llm(
             stats.source_tokens += g.prompt_tokens;
             stats.generated_tokens += g.generated_tokens;
         }
-        let parsed = gen.as_ref().and_then(|g| parse_numbered(&g.text, refs.len()));
+        let parsed = gen
+            .as_ref()
+            .and_then(|g| parse_numbered(&g.text, refs.len()));
         for (k, src) in refs.iter().enumerate() {
             let i = start + k;
             let first = parsed.as_ref().map(|p| p[k].clone());
@@ -312,7 +321,10 @@ pub fn translate_llm(
         start = end;
         progress(start, sentences.len());
     }
-    let out: Vec<TranslatedSentence> = out.into_iter().map(|t| t.expect("every sentence visited")).collect();
+    let out: Vec<TranslatedSentence> = out
+        .into_iter()
+        .map(|t| t.expect("every sentence visited"))
+        .collect();
     stats.sentences += sentences.len();
     stats.flagged += out.iter().filter(|t| !t.flags.is_empty()).count();
     stats.secs += t0.elapsed().as_secs_f64();
@@ -329,7 +341,10 @@ fn translate_one(
     let prompt = single_prompt(sentence, strict);
     let mut params = params.clone();
     params.max_new_tokens = english_token_budget(sentence).min(model.info().context_length / 2);
-    let msgs = [ChatMessage::system(SYSTEM_TRANSLATE), ChatMessage::user(prompt)];
+    let msgs = [
+        ChatMessage::system(SYSTEM_TRANSLATE),
+        ChatMessage::user(prompt),
+    ];
     let g = model.chat(&msgs, &params, None, &mut |_| {})?;
     stats.source_tokens += g.prompt_tokens;
     stats.generated_tokens += g.generated_tokens;
@@ -359,8 +374,14 @@ mod tests {
 
     #[test]
     fn digits_are_checked_per_run() {
-        assert_eq!(missing_digits("близько 1,5 млрд доларів", "about 1.5 billion dollars"), None);
-        assert_eq!(missing_digits("28 серпня 2025", "on August 28"), Some("2025".into()));
+        assert_eq!(
+            missing_digits("близько 1,5 млрд доларів", "about 1.5 billion dollars"),
+            None
+        );
+        assert_eq!(
+            missing_digits("28 серпня 2025", "on August 28"),
+            Some("2025".into())
+        );
         assert_eq!(missing_digits("без чисел", "no numbers"), None);
     }
 

@@ -26,15 +26,25 @@ fn ingest_writes_json_and_text() {
     assert!(ok, "{err}");
     assert_eq!(out.lines().count(), 5, "{out}");
     assert!(out.contains("2025-04-11T21:32"), "{out}");
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(d.path().join("002_1e12a2d0a498dcd6.json")).unwrap()).unwrap();
+    let v: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(d.path().join("002_1e12a2d0a498dcd6.json")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(v["outlet"], "Інтерфакс-Україна");
     assert!(v["paragraphs"][0]["sentences"][0]["span"].is_array());
 
-    let (ok, out, _) = run(ukdigest().args(["ingest", "--format", "text", "seeds/004_d69912333ab1b182.txt"]));
+    let (ok, out, _) = run(ukdigest().args([
+        "ingest",
+        "--format",
+        "text",
+        "seeds/004_d69912333ab1b182.txt",
+    ]));
     assert!(ok);
     let lines: Vec<&str> = out.lines().collect();
-    assert!(lines[0].starts_with("Денис Шмигаль та Генсек НАТО"), "{out}");
+    assert!(
+        lines[0].starts_with("Денис Шмигаль та Генсек НАТО"),
+        "{out}"
+    );
     assert_eq!(lines[1], "date: ");
     assert_eq!(lines[3], "");
 }
@@ -47,7 +57,10 @@ fn ingest_fails_only_when_nothing_is_readable() {
     let (ok, _, err) = run(ukdigest().arg("ingest").arg(&empty));
     assert!(!ok);
     assert!(err.contains("empty.txt"), "{err}");
-    let (ok, out, err) = run(ukdigest().arg("ingest").arg(&empty).arg("seeds/000_4e02704fb7287723.txt"));
+    let (ok, out, err) = run(ukdigest()
+        .arg("ingest")
+        .arg(&empty)
+        .arg("seeds/000_4e02704fb7287723.txt"));
     assert!(ok, "{err}");
     assert_eq!(out.lines().count(), 1);
     assert!(err.contains("empty.txt"), "{err}");
@@ -84,17 +97,27 @@ fn digest_end_to_end_with_a_real_model() {
     for f in ["002_1e12a2d0a498dcd6.txt", "004_d69912333ab1b182.txt"] {
         std::fs::copy(common::repo().join("seeds").join(f), inputs.join(f)).unwrap();
     }
-    std::fs::write(inputs.join("zz_binary.txt"), [0u8, 159, 146, 150, 0, 1, 2, 3]).unwrap();
+    std::fs::write(
+        inputs.join("zz_binary.txt"),
+        [0u8, 159, 146, 150, 0, 1, 2, 3],
+    )
+    .unwrap();
     let out = d.path().join("out");
     let digest = || {
         let mut c = ukdigest();
-        c.args(["--threads", "2", "digest"]).arg(&inputs).arg("--out").arg(&out);
+        c.args(["--threads", "2", "digest"])
+            .arg(&inputs)
+            .arg("--out")
+            .arg(&out);
         c.args(["--llm", "smollm2-135m-instruct"]);
         c
     };
     let (ok, stdout, err) = run(&mut digest());
     assert!(ok, "{stdout}\n{err}");
-    assert!(err.contains("zz_binary.txt"), "the bad file is named: {err}");
+    assert!(
+        err.contains("zz_binary.txt"),
+        "the bad file is named: {err}"
+    );
     assert_eq!(
         md_files(&out),
         vec![
@@ -104,8 +127,10 @@ fn digest_end_to_end_with_a_real_model() {
             "digest-undated.md"
         ]
     );
-    let rec: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("002_1e12a2d0a498dcd6.json")).unwrap()).unwrap();
+    let rec: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("002_1e12a2d0a498dcd6.json")).unwrap(),
+    )
+    .unwrap();
     // Provenance: the model that ran, its file hash and source, timings.
     let prov = &rec["provenance"];
     assert_eq!(prov["models"]["summarize"]["name"], "smollm2-135m-instruct");
@@ -126,24 +151,42 @@ fn digest_end_to_end_with_a_real_model() {
         .flat_map(|p| p["sentences"].as_array().unwrap())
         .collect();
     assert!(sentences.len() >= 8);
-    assert!(sentences.iter().all(|s| !s["uk"].as_str().unwrap().is_empty()));
-    let english = sentences.iter().filter(|s| !s["en"].as_str().unwrap().trim().is_empty()).count();
-    assert!(english * 10 >= sentences.len() * 9, "{english} of {}", sentences.len());
+    assert!(sentences
+        .iter()
+        .all(|s| !s["uk"].as_str().unwrap().is_empty()));
+    let english = sentences
+        .iter()
+        .filter(|s| !s["en"].as_str().unwrap().trim().is_empty())
+        .count();
+    assert!(
+        english * 10 >= sentences.len() * 9,
+        "{english} of {}",
+        sentences.len()
+    );
     // Facts are grounded: the Ukrainian text is at its span in the source.
     let src = std::fs::read_to_string(inputs.join("002_1e12a2d0a498dcd6.txt")).unwrap();
     let facts = rec["facts"].as_array().unwrap();
     assert!(!facts.is_empty());
     for f in facts {
-        let (a, b) = (f["span"][0].as_u64().unwrap() as usize, f["span"][1].as_u64().unwrap() as usize);
+        let (a, b) = (
+            f["span"][0].as_u64().unwrap() as usize,
+            f["span"][1].as_u64().unwrap() as usize,
+        );
         assert_eq!(&src[a..b], f["text"].as_str().unwrap());
     }
     let day = std::fs::read_to_string(out.join("digest-2025-04-11.md")).unwrap();
-    assert!(day.contains("[full article](002_1e12a2d0a498dcd6.md)"), "{day}");
+    assert!(
+        day.contains("[full article](002_1e12a2d0a498dcd6.md)"),
+        "{day}"
+    );
 
     // Re-run: nothing to redo, nothing lost.
     let before = std::fs::read(out.join("002_1e12a2d0a498dcd6.json")).unwrap();
     let (ok, stdout, err) = run(&mut digest());
     assert!(ok, "{err}");
     assert_eq!(stdout.matches("skipped").count(), 2, "{stdout}");
-    assert_eq!(std::fs::read(out.join("002_1e12a2d0a498dcd6.json")).unwrap(), before);
+    assert_eq!(
+        std::fs::read(out.join("002_1e12a2d0a498dcd6.json")).unwrap(),
+        before
+    );
 }

@@ -37,7 +37,11 @@ fn model_dir(root: &Path) -> PathBuf {
     for (i, (_, p)) in pieces.iter().take(497).enumerate() {
         vocab.insert((*p).clone(), (i + 2).into());
     }
-    std::fs::write(dir.join("vocab.json"), serde_json::Value::Object(vocab).to_string()).unwrap();
+    std::fs::write(
+        dir.join("vocab.json"),
+        serde_json::Value::Object(vocab).to_string(),
+    )
+    .unwrap();
     // Short outputs keep the random model fast.
     std::fs::write(
         dir.join("generation_config.json"),
@@ -94,7 +98,10 @@ fn translate_runs_the_marian_engine_from_a_dir_source() {
     let dir = model_dir(t.path());
     let cfg = config(t.path(), &dir);
     let out = t.path().join("out");
-    let inputs = ["seeds/004_d69912333ab1b182.txt", "seeds/000_4e02704fb7287723.txt"];
+    let inputs = [
+        "seeds/004_d69912333ab1b182.txt",
+        "seeds/000_4e02704fb7287723.txt",
+    ];
     let o = translate(&cfg, &out, &inputs);
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{stderr}");
@@ -108,7 +115,10 @@ fn translate_runs_the_marian_engine_from_a_dir_source() {
     assert_eq!(m["skipped_sources"].as_array().unwrap().len(), 1);
     let weights = ukdigest::source::sha256_file(&dir.join("model.safetensors")).unwrap();
     assert_eq!(m["sha256"], weights.as_str());
-    assert_eq!(rec["provenance"]["settings"]["translate"]["marian"]["num_beams"], 2);
+    assert_eq!(
+        rec["provenance"]["settings"]["translate"]["marian"]["num_beams"],
+        2
+    );
     // Sentence-aligned: every Ukrainian sentence of the article has its slot.
     let article = ukdigest::ingest::ingest_file(&common::repo().join(inputs[0])).unwrap();
     let n: usize = rec["paragraphs"]
@@ -124,10 +134,18 @@ fn translate_runs_the_marian_engine_from_a_dir_source() {
     let first = std::fs::read_to_string(out.join("004_d69912333ab1b182.en.txt")).unwrap();
     let o = translate(&cfg, &out, &inputs);
     assert!(o.status.success());
-    assert_eq!(String::from_utf8_lossy(&o.stdout).matches("skipped").count(), 2);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout)
+            .matches("skipped")
+            .count(),
+        2
+    );
     let again = t.path().join("again");
     assert!(translate(&cfg, &again, &inputs[..1]).status.success());
-    assert_eq!(std::fs::read_to_string(again.join("004_d69912333ab1b182.en.txt")).unwrap(), first);
+    assert_eq!(
+        std::fs::read_to_string(again.join("004_d69912333ab1b182.en.txt")).unwrap(),
+        first
+    );
 }
 
 #[test]
@@ -138,7 +156,11 @@ fn a_corrupt_weights_file_is_named() {
     let bytes = std::fs::read(&w).unwrap();
     std::fs::write(&w, &bytes[..bytes.len() / 3]).unwrap();
     let cfg = config(t.path(), &dir);
-    let o = translate(&cfg, &t.path().join("out"), &["seeds/004_d69912333ab1b182.txt"]);
+    let o = translate(
+        &cfg,
+        &t.path().join("out"),
+        &["seeds/004_d69912333ab1b182.txt"],
+    );
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success());
     assert!(stderr.contains("model.safetensors"), "{stderr}");

@@ -58,12 +58,18 @@ pub fn parse_items(answer: &str) -> Vec<(String, String)> {
             .as_array()
             .map(|a| {
                 a.iter()
-                    .filter_map(|f| Some((f["kind"].as_str()?.to_string(), f["text"].as_str()?.to_string())))
+                    .filter_map(|f| {
+                        Some((
+                            f["kind"].as_str()?.to_string(),
+                            f["text"].as_str()?.to_string(),
+                        ))
+                    })
                     .collect()
             })
             .unwrap_or_default();
     }
-    let re = regex::Regex::new(r#"\{"kind":"(\w+)","text":"((?:[^"\\]|\\.)*)"\}"#).expect("valid regex");
+    let re =
+        regex::Regex::new(r#"\{"kind":"(\w+)","text":"((?:[^"\\]|\\.)*)"\}"#).expect("valid regex");
     re.captures_iter(answer)
         .filter_map(|c| {
             let text: String = serde_json::from_str(&format!("\"{}\"", &c[2])).ok()?;
@@ -119,12 +125,19 @@ pub fn propose(
     let schema = schema();
     let mut params = GenerationParams::greedy(max_new_tokens);
     params.repeat_penalty = 1.0;
-    let budget = model.info().context_length.saturating_sub(max_new_tokens + 128);
+    let budget = model
+        .info()
+        .context_length
+        .saturating_sub(max_new_tokens + 128);
     let paragraphs: Vec<String> = article.paragraphs.iter().map(|p| p.text()).collect();
     let mut chunks: Vec<String> = Vec::new();
     let mut cur = String::new();
     for p in &paragraphs {
-        let next = if cur.is_empty() { p.clone() } else { format!("{cur}\n\n{p}") };
+        let next = if cur.is_empty() {
+            p.clone()
+        } else {
+            format!("{cur}\n\n{p}")
+        };
         if !cur.is_empty() && model.count_tokens(&prompt(&next))? > budget {
             chunks.push(std::mem::replace(&mut cur, p.clone()));
         } else {
@@ -145,7 +158,8 @@ pub fn propose(
             Some(&mut constraint),
             &mut |_| {},
         )?;
-        stats["generated_tokens"] = json!(stats["generated_tokens"].as_u64().unwrap_or(0) + g.generated_tokens as u64);
+        stats["generated_tokens"] =
+            json!(stats["generated_tokens"].as_u64().unwrap_or(0) + g.generated_tokens as u64);
         let items = parse_items(&constraint.text());
         let new = ground_items(&items, article, source_text, &all, &mut stats);
         all.extend(new.iter().cloned());
@@ -161,10 +175,17 @@ mod tests {
 
     #[test]
     fn cut_off_answers_keep_complete_items() {
-        let a = r#"{"facts":[{"kind":"person","text":"Рустем Умєров"},{"kind":"place","text":"Брюс"#;
-        assert_eq!(parse_items(a), vec![("person".to_string(), "Рустем Умєров".to_string())]);
+        let a =
+            r#"{"facts":[{"kind":"person","text":"Рустем Умєров"},{"kind":"place","text":"Брюс"#;
+        assert_eq!(
+            parse_items(a),
+            vec![("person".to_string(), "Рустем Умєров".to_string())]
+        );
         let full = r#"{"facts":[{"kind":"event","text":"зустріч \"Рамштайн\""}]}"#;
-        assert_eq!(parse_items(full), vec![("event".to_string(), "зустріч \"Рамштайн\"".to_string())]);
+        assert_eq!(
+            parse_items(full),
+            vec![("event".to_string(), "зустріч \"Рамштайн\"".to_string())]
+        );
     }
 
     #[test]

@@ -17,8 +17,8 @@
 //! * Ratios (`135 із 156 засобів`) are one number fact with
 //!   `normalized = "135/156"`.
 mod english;
-pub mod llm;
 mod lexicon;
+pub mod llm;
 mod patterns;
 mod people;
 mod text;

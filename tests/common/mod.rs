@@ -20,7 +20,10 @@ pub fn config() -> ukdigest::config::ModelsConfig {
 /// machine this fetches it with pip into ~/.cache/ukdigest).
 pub fn resolve(name: &str) -> PathBuf {
     let cfg = config();
-    let spec = cfg.models.get(name).unwrap_or_else(|| panic!("{name} not in models.toml"));
+    let spec = cfg
+        .models
+        .get(name)
+        .unwrap_or_else(|| panic!("{name} not in models.toml"));
     ukdigest::source::Resolver::for_config(&cfg)
         .resolve(name, spec)
         .unwrap_or_else(|e| panic!("resolving {name}: {e}"))
