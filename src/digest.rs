@@ -194,6 +194,8 @@ struct DayEntry {
     headline: String,
     summary: Vec<String>,
     facts: Vec<Fact>,
+    #[serde(default)]
+    provenance: serde_json::Value,
 }
 
 /// Rebuild every `digest-*.md` from the `<id>.json` records in `out_dir`.
@@ -280,6 +282,47 @@ fn render_day(day: &str, entries: &[DayEntry]) -> String {
             let _ = writeln!(s, "People: {}\n", people.join("; "));
         }
     }
+    s.push_str(&day_provenance(entries));
+    s
+}
+
+/// The models behind a day's articles (name, file hash) and the time spent.
+fn day_provenance(entries: &[DayEntry]) -> String {
+    let mut models: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    let mut secs = 0.0;
+    for e in entries {
+        let p = &e.provenance;
+        secs += p["timings"]["total_secs"].as_f64().unwrap_or(0.0);
+        if let Some(m) = p["models"].as_object() {
+            for (stage, v) in m {
+                let name = v["name"].as_str().unwrap_or("?").to_string();
+                let sha = v["sha256"]
+                    .as_str()
+                    .unwrap_or("")
+                    .chars()
+                    .take(12)
+                    .collect();
+                models.entry(stage.clone()).or_default().insert(name, sha);
+            }
+        }
+    }
+    let mut s = String::from("---\n\nProvenance: ");
+    let parts: Vec<String> = models
+        .iter()
+        .map(|(stage, names)| {
+            let names: Vec<String> = names
+                .iter()
+                .map(|(n, sha)| format!("{n} (sha256 {sha}…)"))
+                .collect();
+            format!("{stage}: {}", names.join(", "))
+        })
+        .collect();
+    s.push_str(&parts.join("; "));
+    let _ = writeln!(
+        s,
+        ". Processing time {secs:.0} s for {} article(s); per-article settings, timings and tokens/s are in each `<id>.json`.",
+        entries.len()
+    );
     s
 }
 

@@ -233,17 +233,23 @@ fn sha256_bytes(b: &[u8]) -> String {
         .collect()
 }
 
-/// An existing record for the same source bytes and models means the
-/// article is already done.
-fn already_done(out_dir: &Path, id: &str, source_sha: &str, models: &serde_json::Value) -> bool {
-    let p = out_dir.join(format!("{id}.json"));
-    let Ok(text) = std::fs::read_to_string(p) else {
+/// An existing record made from the same source bytes with the same
+/// models and settings means the article is already done.
+fn already_done(
+    record: &Path,
+    source_sha: &str,
+    models: &serde_json::Value,
+    settings: &serde_json::Value,
+) -> bool {
+    let Ok(text) = std::fs::read_to_string(record) else {
         return false;
     };
     let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else {
         return false;
     };
-    v["source_sha256"] == source_sha && v["provenance"]["models"] == *models
+    v["source_sha256"] == source_sha
+        && v["provenance"]["models"] == *models
+        && v["provenance"]["settings"] == *settings
 }
 
 fn marian_options(o: &DecodeOptions) -> serde_json::Value {
@@ -313,7 +319,14 @@ fn digest_one(
     let bytes = std::fs::read(path).map_err(|e| Error::article(path, e))?;
     let source_sha = sha256_bytes(&bytes);
     let article = crate::ingest::ingest_bytes(path, &bytes)?;
-    if !force && already_done(out_dir, &article.id, &source_sha, models) {
+    if !force
+        && already_done(
+            &out_dir.join(format!("{}.json", article.id)),
+            &source_sha,
+            models,
+            settings,
+        )
+    {
         return Ok(Outcome::Skipped {
             id: article.id,
             why: "already digested with the same source and models".into(),
