@@ -184,7 +184,7 @@ fn log_softmax(row: &mut [f32]) {
     if max == NEG_INF {
         return;
     }
-    let sum: f64 = row.iter().map(|&x| ((x - max) as f64).exp()).sum();
+    let sum: f64 = row.iter().map(|&x| (x - max).exp() as f64).sum();
     let log_sum = sum.ln() as f32;
     for x in row.iter_mut() {
         *x = (*x - max) - log_sum;

@@ -7,6 +7,7 @@
 //! HF transformers' `generate`.
 pub mod bench;
 pub mod generate;
+pub mod int8;
 pub mod model;
 pub mod tokenizer;
 

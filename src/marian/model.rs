@@ -14,6 +14,8 @@ use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{LayerNorm, VarBuilder};
 use serde::Deserialize;
 
+use super::int8::Int8Matrix;
+
 /// Activation function named by `activation_function` in config.json.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 pub enum Activation {
@@ -139,8 +141,9 @@ pub enum Quant {
     /// Full-precision f32 weights.
     #[default]
     F32,
-    /// Q8_0 weights (blocks of 32 int8 with an f16 scale) for every linear
-    /// layer and the output projection; activations are quantized on the fly.
+    /// Int8 weights for every linear layer and the output projection: on CPU
+    /// per-channel int8 with a VNNI GEMM ([`super::int8`]), elsewhere candle's
+    /// Q8_0; activations are quantized per row on the fly.
     Q8,
 }
 
@@ -154,13 +157,25 @@ pub(crate) struct Linear {
 #[derive(Debug, Clone)]
 enum Weight {
     Dense(Tensor),
+    /// CPU: own int8 GEMM (bias fused).
+    Int8(std::sync::Arc<Int8Matrix>),
+    /// Other devices: candle's Q8_0.
     Quantized(QMatMul),
 }
 
 impl Linear {
     fn from_weights(w: Tensor, bias: Option<Tensor>, quant: Quant) -> candle_core::Result<Self> {
-        let in_dim = w.dim(1)?;
+        let (out_dim, in_dim) = w.dims2()?;
         let weight = match quant {
+            Quant::Q8 if w.device().is_cpu() && in_dim % 4 == 0 => {
+                let data = w.flatten_all()?.to_vec1::<f32>()?;
+                let b = bias.as_ref().map(|b| b.to_vec1::<f32>()).transpose()?;
+                let m = Int8Matrix::new(&data, out_dim, in_dim, b.as_deref());
+                return Ok(Self {
+                    weight: Weight::Int8(std::sync::Arc::new(m)),
+                    bias: None,
+                });
+            }
             Quant::Q8 if in_dim % GgmlDType::Q8_0.block_size() == 0 => {
                 let q = QTensor::quantize(&w, GgmlDType::Q8_0)?;
                 Weight::Quantized(QMatMul::from_qtensor(q)?)
@@ -202,6 +217,11 @@ impl Linear {
     pub(crate) fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         let y = match &self.weight {
             Weight::Dense(w) => x.matmul(&w.t()?)?,
+            Weight::Int8(q) => {
+                let m = x.dim(0)?;
+                let data = x.flatten_all()?.to_vec1::<f32>()?;
+                Tensor::from_vec(q.forward(&data, m), (m, q.out_dim()), x.device())?
+            }
             Weight::Quantized(q) => q.forward(x)?,
         };
         match &self.bias {
