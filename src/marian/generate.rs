@@ -220,11 +220,6 @@ fn top_k(scores: impl Iterator<Item = (f32, usize)>, k: usize) -> Vec<(f32, usiz
     best
 }
 
-/// Copies the logits `(rows, vocab)` to host rows.
-fn host_rows(logits: &Tensor) -> Result<Vec<Vec<f32>>> {
-    Ok(logits.to_dtype(candle_core::DType::F32)?.to_vec2::<f32>()?)
-}
-
 fn ids_tensor(ids: &[u32], rows: usize, dev: &candle_core::Device) -> Result<Tensor> {
     Ok(Tensor::from_slice(ids, (rows, 1), dev)?)
 }
@@ -251,10 +246,11 @@ pub(crate) fn greedy(
     let dev = net.device();
     while seqs[0].len() < procs.max_length && unfinished.iter().any(|&u| u) {
         let last: Vec<u32> = seqs.iter().map(|s| *s.last().expect("non-empty")).collect();
-        let logits = net.decode_last(&ids_tensor(&last, batch, dev)?, cross, &mut cache)?;
-        let mut rows = host_rows(&logits)?;
-        let next: Vec<u32> = rows
-            .par_iter_mut()
+        let mut logits =
+            net.decode_last_host(&ids_tensor(&last, batch, dev)?, cross, &mut cache)?;
+        let vocab = logits.len() / batch;
+        let next: Vec<u32> = logits
+            .par_chunks_mut(vocab)
             .zip(seqs.par_iter())
             .map(|(row, seq)| {
                 procs.apply(seq, row);
@@ -317,11 +313,11 @@ pub(crate) fn beam_search(
             .iter()
             .map(|s| *s.last().expect("non-empty"))
             .collect();
-        let logits = net.decode_last(&ids_tensor(&last, rows, dev)?, cross, &mut cache)?;
-        let mut lps = host_rows(&logits)?;
+        let mut lps = net.decode_last_host(&ids_tensor(&last, rows, dev)?, cross, &mut cache)?;
+        let vocab = lps.len() / rows;
         // Per row: log-softmax, processors, add the beam score, keep the row's top `keep`.
         let row_best: Vec<Vec<(f32, usize)>> = lps
-            .par_iter_mut()
+            .par_chunks_mut(vocab)
             .enumerate()
             .map(|(r, row)| {
                 log_softmax(row);
@@ -330,7 +326,6 @@ pub(crate) fn beam_search(
                 top_k(row.iter().enumerate().map(|(t, &x)| (x + s, t)), keep)
             })
             .collect();
-        let vocab = lps[0].len();
         let mut any_not_hit = false;
         let mut new_running = Vec::with_capacity(rows);
         let mut new_scores = Vec::with_capacity(rows);
@@ -407,7 +402,7 @@ pub(crate) fn beam_search(
         }
         running = new_running;
         running_scores = new_scores;
-        cache.reorder(&reorder)?;
+        cache.reorder(&reorder);
         cur_len += 1;
         // Early-stop heuristic, per sentence (sticky once satisfied).
         for (b, f) in fin.iter().enumerate() {

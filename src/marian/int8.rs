@@ -94,7 +94,8 @@ impl Int8Matrix {
         // Column blocks in parallel; each writes its own columns of the row-major output.
         let blocks = self.n.div_ceil(BLOCK);
         let n = self.n;
-        let mut out = vec![0f32; m * n];
+        // Every element is written exactly once below (all blocks, all rows).
+        let mut out: Vec<f32> = Vec::with_capacity(m * n);
         let dst = SharedOut(out.as_mut_ptr());
         let vnni = has_vnni();
         (0..blocks).into_par_iter().for_each_init(
@@ -102,19 +103,27 @@ impl Int8Matrix {
             |acc, blk| {
                 let w = &self.packed[blk * BLOCK * k..(blk + 1) * BLOCK * k];
                 block_kernel(&xq, m, k, w, acc, vnni);
-                for c in 0..BLOCK.min(n - blk * BLOCK) {
-                    let j = blk * BLOCK + c;
-                    let (sw, off, b) = (self.scale[j], self.offset[j], self.bias[j]);
-                    for (i, &sx) in xs.iter().enumerate() {
-                        let v = (acc[c * m + i] - off) as f32 * (sx * sw) + b;
-                        // SAFETY: i < m and j < n, so the index is inside `out`; each
-                        // block writes only its own columns, so writes never overlap,
-                        // and `out` outlives the parallel loop.
-                        unsafe { dst.write(i * n + j, v) };
+                let j0 = blk * BLOCK;
+                let cols = BLOCK.min(n - j0);
+                let (sw, off, b) = (
+                    &self.scale[j0..j0 + cols],
+                    &self.offset[j0..j0 + cols],
+                    &self.bias[j0..j0 + cols],
+                );
+                for (i, &sx) in xs.iter().enumerate() {
+                    let a = &acc[i * BLOCK..i * BLOCK + cols];
+                    for c in 0..cols {
+                        let v = (a[c] - off[c]) as f32 * (sx * sw[c]) + b[c];
+                        // SAFETY: i < m and j0 + c < n, so the index is inside `out`;
+                        // each block writes only its own columns, so writes never
+                        // overlap, and `out` outlives the parallel loop.
+                        unsafe { dst.write(i * n + j0 + c, v) };
                     }
                 }
             },
         );
+        // SAFETY: the loop above initialized all m * n elements.
+        unsafe { out.set_len(m * n) };
         out
     }
 }
@@ -130,7 +139,7 @@ impl SharedOut {
     /// # Safety
     /// `idx` must be in bounds and not written concurrently by another worker.
     unsafe fn write(&self, idx: usize, v: f32) {
-        *self.0.add(idx) = v;
+        self.0.add(idx).write(v);
     }
 }
 
@@ -147,7 +156,7 @@ fn has_vnni() -> bool {
     }
 }
 
-/// `acc[c*m + i] = sum_k xq[i, k] * W[c, k]` for the 16 channels of one block.
+/// `acc[i*16 + c] = sum_k xq[i, k] * W[c, k]` for the 16 channels of one block.
 fn block_kernel(xq: &[u8], m: usize, k: usize, w: &[i8], acc: &mut [i32], vnni: bool) {
     #[cfg(target_arch = "x86_64")]
     if vnni {
@@ -177,7 +186,7 @@ fn portable_block(xq: &[u8], m: usize, k: usize, w: &[i8], acc: &mut [i32]) {
                     s += x[k4 * 4 + b] as i32 * w[k4 * BLOCK * 4 + c * 4 + b] as i32;
                 }
             }
-            acc[c * m + i] = s;
+            acc[i * BLOCK + c] = s;
         }
     }
 }
@@ -205,12 +214,13 @@ unsafe fn vnni_tile<const R: usize>(
             *a = _mm512_dpbusd_epi32(*a, xv, wv);
         }
     }
-    let mut tmp = [0i32; BLOCK];
+    debug_assert!(acc_out.len() >= (i0 + R) * BLOCK);
+    let _ = m;
     for (r, a) in acc.iter().enumerate() {
-        _mm512_storeu_si512(tmp.as_mut_ptr() as *mut __m512i, *a);
-        for (c, &v) in tmp.iter().enumerate() {
-            acc_out[c * m + i0 + r] = v;
-        }
+        _mm512_storeu_si512(
+            acc_out.as_mut_ptr().add((i0 + r) * BLOCK) as *mut __m512i,
+            *a,
+        );
     }
 }
 

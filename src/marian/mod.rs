@@ -8,6 +8,7 @@
 pub mod bench;
 pub mod generate;
 pub mod int8;
+mod kv;
 pub mod model;
 pub mod tokenizer;
 
