@@ -289,10 +289,15 @@ pub(crate) fn greedy(
     let mut seqs: Vec<Vec<u32>> = vec![vec![rules.decoder_start_token_id]; batch];
     let mut unfinished = vec![true; batch];
     let dev = net.device();
+    let mut logits = Vec::new();
     while seqs[0].len() < procs.max_length && unfinished.iter().any(|&u| u) {
         let last: Vec<u32> = seqs.iter().map(|s| *s.last().expect("non-empty")).collect();
-        let mut logits =
-            net.decode_last_host(&ids_tensor(&last, batch, dev)?, cross, &mut cache)?;
+        net.decode_last_host(
+            &ids_tensor(&last, batch, dev)?,
+            cross,
+            &mut cache,
+            &mut logits,
+        )?;
         let vocab = logits.len() / batch;
         let next: Vec<u32> = logits
             .par_chunks_mut(vocab)
@@ -353,12 +358,13 @@ pub(crate) fn beam_search(
         .collect();
     let mut unsatisfied = vec![true; batch];
     let mut cur_len = 1usize;
+    let mut lps = Vec::new();
     loop {
         let last: Vec<u32> = running
             .iter()
             .map(|s| *s.last().expect("non-empty"))
             .collect();
-        let mut lps = net.decode_last_host(&ids_tensor(&last, rows, dev)?, cross, &mut cache)?;
+        net.decode_last_host(&ids_tensor(&last, rows, dev)?, cross, &mut cache, &mut lps)?;
         let vocab = lps.len() / rows;
         // Per row: log-softmax, processors, add the beam score, keep the row's top `keep`.
         let row_best: Vec<Vec<(f32, usize)>> = lps

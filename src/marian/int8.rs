@@ -73,6 +73,14 @@ impl Int8Matrix {
 
     /// `x`: row-major `(m, k)` → row-major `(m, n)`.
     pub fn forward(&self, x: &[f32], m: usize) -> Vec<f32> {
+        let mut out = Vec::new();
+        self.forward_into(x, m, &mut out);
+        out
+    }
+
+    /// Like [`Int8Matrix::forward`], writing into `out` (resized to `m * n`), so
+    /// that a caller looping over decode steps reuses one resident buffer.
+    pub fn forward_into(&self, x: &[f32], m: usize, out: &mut Vec<f32>) {
         let k = self.k;
         assert_eq!(x.len(), m * k, "input size");
         // Per-row dynamic quantization to u8 (int8 + 128).
@@ -95,7 +103,8 @@ impl Int8Matrix {
         let blocks = self.n.div_ceil(BLOCK);
         let n = self.n;
         // Every element is written exactly once below (all blocks, all rows).
-        let mut out: Vec<f32> = Vec::with_capacity(m * n);
+        out.clear();
+        out.reserve(m * n);
         let dst = SharedOut(out.as_mut_ptr());
         let vnni = has_vnni();
         (0..blocks).into_par_iter().for_each_init(
@@ -124,7 +133,6 @@ impl Int8Matrix {
         );
         // SAFETY: the loop above initialized all m * n elements.
         unsafe { out.set_len(m * n) };
-        out
     }
 }
 

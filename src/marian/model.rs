@@ -214,15 +214,16 @@ impl Linear {
         Self::from_weights(Tensor::cat(&ws, 0)?, Some(Tensor::cat(&bs, 0)?), quant)
     }
 
-    /// Like [`Linear::forward`] but returns the row-major result on the host.
-    pub(crate) fn forward_host(&self, x: &Tensor) -> candle_core::Result<Vec<f32>> {
+    /// Like [`Linear::forward`] but writes the row-major result into a host buffer.
+    pub(crate) fn forward_host(&self, x: &Tensor, out: &mut Vec<f32>) -> candle_core::Result<()> {
         match &self.weight {
             Weight::Int8(q) => {
                 let data = x.flatten_all()?.to_vec1::<f32>()?;
-                Ok(q.forward(&data, x.dim(0)?))
+                q.forward_into(&data, x.dim(0)?, out);
             }
-            _ => self.forward(x)?.flatten_all()?.to_vec1::<f32>(),
+            _ => *out = self.forward(x)?.flatten_all()?.to_vec1::<f32>()?,
         }
+        Ok(())
     }
 
     /// `x`: `(rows, in)` → `(rows, out)`.
@@ -724,14 +725,15 @@ impl Marian {
             .reshape((n, t, self.cfg.target_vocab_size()))
     }
 
-    /// Logits of the last position of each row, on the host: row-major
-    /// `(rows, target_vocab)` f32.
+    /// Logits of the last position of each row into `out` on the host:
+    /// row-major `(rows, target_vocab)` f32.
     pub fn decode_last_host(
         &self,
         ids: &Tensor,
         cross: &CrossCache,
         cache: &mut SelfCache,
-    ) -> candle_core::Result<Vec<f32>> {
+        out: &mut Vec<f32>,
+    ) -> candle_core::Result<()> {
         let (n, t) = ids.dims2()?;
         let x = self.decode_hidden(ids, cross, cache)?;
         let last = if t == 1 {
@@ -741,6 +743,6 @@ impl Marian {
                 .narrow(1, t - 1, 1)?
                 .reshape((n, self.cfg.d_model))?
         };
-        self.lm_head.forward_host(&last)
+        self.lm_head.forward_host(&last, out)
     }
 }
