@@ -82,8 +82,8 @@ impl MarianModel {
                 "normalize_before=true (pre-LN) is not a Marian layout",
             ));
         }
-        if cfg.d_model % cfg.encoder_attention_heads != 0
-            || cfg.d_model % cfg.decoder_attention_heads != 0
+        if !cfg.d_model.is_multiple_of(cfg.encoder_attention_heads)
+            || !cfg.d_model.is_multiple_of(cfg.decoder_attention_heads)
         {
             return Err(Error::model_file(
                 &cfg_path,
