@@ -13,6 +13,9 @@ use rayon::prelude::*;
 const BLOCK: usize = 16;
 /// Rows of `x` per micro-tile.
 const ROWS: usize = 8;
+/// Output channels per parallel work item: two packed blocks, so that each
+/// broadcast activation feeds two `vpdpbusd` (16 accumulators per tile).
+const PAIR: usize = 2 * BLOCK;
 
 /// A quantized `(n, k)` weight matrix with its bias.
 #[derive(Debug, Clone)]
@@ -107,20 +110,21 @@ impl Int8Matrix {
         out.reserve(m * n);
         let dst = SharedOut(out.as_mut_ptr());
         let vnni = has_vnni();
-        (0..blocks).into_par_iter().for_each_init(
-            || vec![0i32; BLOCK * m],
-            |acc, blk| {
-                let w = &self.packed[blk * BLOCK * k..(blk + 1) * BLOCK * k];
-                block_kernel(&xq, m, k, w, acc, vnni);
-                let j0 = blk * BLOCK;
-                let cols = BLOCK.min(n - j0);
+        (0..blocks.div_ceil(2)).into_par_iter().for_each_init(
+            || vec![0i32; PAIR * m],
+            |acc, pair| {
+                let end = (2 * pair + 2).min(blocks);
+                let w = &self.packed[2 * pair * BLOCK * k..end * BLOCK * k];
+                pair_kernel(&xq, m, k, w, acc, vnni);
+                let j0 = pair * PAIR;
+                let cols = PAIR.min(n - j0);
                 let (sw, off, b) = (
                     &self.scale[j0..j0 + cols],
                     &self.offset[j0..j0 + cols],
                     &self.bias[j0..j0 + cols],
                 );
                 for (i, &sx) in xs.iter().enumerate() {
-                    let a = &acc[i * BLOCK..i * BLOCK + cols];
+                    let a = &acc[i * PAIR..i * PAIR + cols];
                     for c in 0..cols {
                         let v = (a[c] - off[c]) as f32 * (sx * sw[c]) + b[c];
                         // SAFETY: i < m and j0 + c < n, so the index is inside `out`;
@@ -164,71 +168,94 @@ fn has_vnni() -> bool {
     }
 }
 
-/// `acc[i*16 + c] = sum_k xq[i, k] * W[c, k]` for the 16 channels of one block.
-fn block_kernel(xq: &[u8], m: usize, k: usize, w: &[i8], acc: &mut [i32], vnni: bool) {
+/// `acc[i*32 + c] = sum_k xq[i, k] * W[c, k]` for the channels of one or two
+/// packed blocks `w`.
+fn pair_kernel(xq: &[u8], m: usize, k: usize, w: &[i8], acc: &mut [i32], vnni: bool) {
+    let nblk = w.len() / (BLOCK * k);
+    debug_assert!((1..=2).contains(&nblk) && acc.len() >= m * PAIR);
     #[cfg(target_arch = "x86_64")]
     if vnni {
         let full = m / ROWS * ROWS;
-        for i0 in (0..full).step_by(ROWS) {
-            // SAFETY: the CPU has the features (checked by `has_vnni`); the
-            // tile reads rows i0..i0+ROWS of xq and one block of w, in bounds.
-            unsafe { vnni_tile::<ROWS>(xq, k, w, acc, m, i0) };
-        }
-        for i0 in full..m {
-            // SAFETY: as above, one row.
-            unsafe { vnni_tile::<1>(xq, k, w, acc, m, i0) };
+        // SAFETY (all calls): the CPU has the features (checked by `has_vnni`);
+        // a tile reads rows i0..i0+R of xq (< m) and `nblk` blocks of w, and
+        // writes rows i0..i0+R of acc, all in bounds.
+        unsafe {
+            if nblk == 2 {
+                for i0 in (0..full).step_by(ROWS) {
+                    vnni_tile::<ROWS, 2>(xq, k, w, acc, i0);
+                }
+                for i0 in full..m {
+                    vnni_tile::<1, 2>(xq, k, w, acc, i0);
+                }
+            } else {
+                for i0 in (0..full).step_by(ROWS) {
+                    vnni_tile::<ROWS, 1>(xq, k, w, acc, i0);
+                }
+                for i0 in full..m {
+                    vnni_tile::<1, 1>(xq, k, w, acc, i0);
+                }
+            }
         }
         return;
     }
     let _ = vnni;
-    portable_block(xq, m, k, w, acc);
+    portable_kernel(xq, m, k, w, acc);
 }
 
-fn portable_block(xq: &[u8], m: usize, k: usize, w: &[i8], acc: &mut [i32]) {
+fn portable_kernel(xq: &[u8], m: usize, k: usize, w: &[i8], acc: &mut [i32]) {
+    let nblk = w.len() / (BLOCK * k);
     for i in 0..m {
         let x = &xq[i * k..(i + 1) * k];
-        for c in 0..BLOCK {
-            let mut s = 0i32;
-            for k4 in 0..k / 4 {
-                for b in 0..4 {
-                    s += x[k4 * 4 + b] as i32 * w[k4 * BLOCK * 4 + c * 4 + b] as i32;
+        for blk in 0..nblk {
+            let wb = &w[blk * BLOCK * k..(blk + 1) * BLOCK * k];
+            for c in 0..BLOCK {
+                let mut s = 0i32;
+                for k4 in 0..k / 4 {
+                    for b in 0..4 {
+                        s += x[k4 * 4 + b] as i32 * wb[k4 * BLOCK * 4 + c * 4 + b] as i32;
+                    }
                 }
+                acc[i * PAIR + blk * BLOCK + c] = s;
             }
-            acc[i * BLOCK + c] = s;
         }
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-unsafe fn vnni_tile<const R: usize>(
+unsafe fn vnni_tile<const R: usize, const NB: usize>(
     xq: &[u8],
     k: usize,
     w: &[i8],
     acc_out: &mut [i32],
-    m: usize,
     i0: usize,
 ) {
     use core::arch::x86_64::*;
-    debug_assert!(xq.len() >= (i0 + R) * k && w.len() >= k * BLOCK);
-    let mut acc = [_mm512_setzero_si512(); R];
+    debug_assert!(xq.len() >= (i0 + R) * k && w.len() >= NB * k * BLOCK);
+    debug_assert!(acc_out.len() >= (i0 + R) * PAIR);
+    let mut acc = [[_mm512_setzero_si512(); NB]; R];
     let x = xq.as_ptr().add(i0 * k);
     let wp = w.as_ptr();
     for k4 in 0..k / 4 {
-        let wv = _mm512_loadu_si512(wp.add(k4 * BLOCK * 4) as *const __m512i);
+        let mut wv = [_mm512_setzero_si512(); NB];
+        for (b, v) in wv.iter_mut().enumerate() {
+            *v = _mm512_loadu_si512(wp.add(b * BLOCK * k + k4 * BLOCK * 4) as *const __m512i);
+        }
         for (r, a) in acc.iter_mut().enumerate() {
             let xv =
                 _mm512_set1_epi32(std::ptr::read_unaligned(x.add(r * k + k4 * 4) as *const i32));
-            *a = _mm512_dpbusd_epi32(*a, xv, wv);
+            for (ab, v) in a.iter_mut().zip(&wv) {
+                *ab = _mm512_dpbusd_epi32(*ab, xv, *v);
+            }
         }
     }
-    debug_assert!(acc_out.len() >= (i0 + R) * BLOCK);
-    let _ = m;
     for (r, a) in acc.iter().enumerate() {
-        _mm512_storeu_si512(
-            acc_out.as_mut_ptr().add((i0 + r) * BLOCK) as *mut __m512i,
-            *a,
-        );
+        for (b, v) in a.iter().enumerate() {
+            _mm512_storeu_si512(
+                acc_out.as_mut_ptr().add((i0 + r) * PAIR + b * BLOCK) as *mut __m512i,
+                *v,
+            );
+        }
     }
 }
 
@@ -245,7 +272,7 @@ mod tests {
 
     #[test]
     fn int8_gemm_is_close_to_f32_and_kernels_agree() {
-        let (m, n, k) = (7, 37, 64);
+        let (m, n, k) = (11, 37, 64);
         let mut seed = 1;
         let w: Vec<f32> = (0..n * k).map(|_| lcg(&mut seed)).collect();
         let x: Vec<f32> = (0..m * k).map(|_| lcg(&mut seed)).collect();
@@ -260,12 +287,15 @@ mod tests {
             }
         }
         assert!(max_err < 0.02, "int8 GEMM error {max_err}");
-        // The SIMD kernel (when present) and the portable one give the same integers.
+        // The SIMD kernel (when present) and the portable one give the same
+        // integers, for a pair of blocks and for a single trailing block.
         let xq: Vec<u8> = (0..m * k).map(|i| (i * 37 % 256) as u8).collect();
-        let mut a = vec![0i32; BLOCK * m];
-        let mut p = vec![0i32; BLOCK * m];
-        block_kernel(&xq, m, k, &q.packed[..BLOCK * k], &mut a, has_vnni());
-        portable_block(&xq, m, k, &q.packed[..BLOCK * k], &mut p);
-        assert_eq!(a, p);
+        for w in [&q.packed[..2 * BLOCK * k], &q.packed[2 * BLOCK * k..]] {
+            let mut a = vec![0i32; PAIR * m];
+            let mut p = vec![0i32; PAIR * m];
+            pair_kernel(&xq, m, k, w, &mut a, has_vnni());
+            portable_kernel(&xq, m, k, w, &mut p);
+            assert_eq!(a, p);
+        }
     }
 }
