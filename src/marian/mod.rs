@@ -5,6 +5,11 @@
 //! `generation_config.json`); [`MarianModel::translate_ids`] translates a batch
 //! of source id sequences with greedy or beam search, giving the same ids as
 //! HF transformers' `generate`.
+//!
+//! Threads: the GEMMs run on rayon's pool (`RAYON_NUM_THREADS`). Candle's own
+//! element-wise thread pool spins against it on small machines; running with
+//! `CANDLE_NUM_THREADS=1` (set before the first tensor operation) cut CPU time
+//! by ~20 % in the benchmarks (see BENCHMARKS.md).
 pub mod bench;
 pub mod generate;
 pub mod int8;
