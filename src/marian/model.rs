@@ -7,8 +7,9 @@
 //! Unlike candle-transformers' `marian.rs` this model is batch-aware: the
 //! encoder takes a key-padding mask, cross-attention keys/values are computed
 //! once per batch ([`CrossCache`]), the decoder self-attention keeps a
-//! preallocated KV cache ([`SelfCache`]) that beam search can reorder, and the
-//! linear layers can run on Q8_0-quantized weights.
+//! preallocated host KV cache ([`SelfCache`], `super::kv`) that beam search
+//! reorders row by row, and the linear layers can run on int8 weights
+//! ([`Quant::Q8`], `super::int8`).
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{LayerNorm, VarBuilder};
