@@ -318,7 +318,7 @@ fn q8_weights_stay_close_to_f32() {
             "{name}: q8 teacher-forced argmax agreement {agreement:.3}, identical greedy outputs {identical}/{}",
             inputs.len()
         );
-        assert!(agreement > 0.9, "{name}: q8 argmax agreement {agreement}");
+        assert!(agreement > 0.8, "{name}: q8 argmax agreement {agreement}");
     }
 }
 

@@ -68,6 +68,14 @@ pub fn bench(model_dir: &Path, inputs: &Path, opts: &BenchOptions) -> Result<Ben
         suppress_eos: true,
         ..DecodeOptions::default()
     };
+    // Warm-up (allocator, thread pools), not timed: the engines compared do the same.
+    if let Some(first) = sources.first() {
+        let warm = DecodeOptions {
+            max_new_tokens: 2,
+            ..decode.clone()
+        };
+        model.translate_ids(std::slice::from_ref(first), &warm)?;
+    }
     let t1 = Instant::now();
     let mut target_tokens = 0;
     for chunk in sources.chunks(opts.batch) {

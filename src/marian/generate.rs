@@ -167,28 +167,73 @@ impl<'a> Processors<'a> {
                 *s = NEG_INF;
             }
         }
-        if let (Some(forced), false) = (self.rules.forced_eos_token_id, self.opts.suppress_eos) {
-            if cur_len == self.max_length - 1 {
-                scores.fill(NEG_INF);
-                if let Some(s) = scores.get_mut(forced as usize) {
-                    *s = 0.0;
-                }
+        if self.forces_eos(seq) {
+            scores.fill(NEG_INF);
+            if let Some(s) = scores.get_mut(self.forced_token()) {
+                *s = 0.0;
             }
         }
     }
+
+    /// Whether the next token of `seq` is forced to be `forced_eos_token_id`
+    /// (the last position `max_length` allows).
+    fn forces_eos(&self, seq: &[u32]) -> bool {
+        self.rules.forced_eos_token_id.is_some()
+            && !self.opts.suppress_eos
+            && seq.len() == self.max_length - 1
+    }
+
+    fn forced_token(&self) -> usize {
+        self.rules.forced_eos_token_id.unwrap_or(0) as usize
+    }
 }
 
-/// In-place log-softmax of one row, f32 like `torch.log_softmax` on f32 logits.
-fn log_softmax(row: &mut [f32]) {
-    let max = row.iter().copied().fold(NEG_INF, f32::max);
+/// `exp(x)` for `x <= 0` as a branch-free polynomial the compiler vectorizes
+/// (relative error ~1e-7, like SIMD `expf` implementations).
+#[inline(always)]
+fn exp_nonpositive(x: f32) -> f32 {
+    let x = x.max(-87.0);
+    // x = n ln2 + r with |r| <= ln2 / 2 (Cody-Waite split of ln2); round to
+    // nearest with the 1.5 * 2^23 trick.
+    let n = (x * std::f32::consts::LOG2_E + 12_582_912.0) - 12_582_912.0;
+    let r = (x - n * 0.693_359_4) - n * -2.121_944_4e-4;
+    // e^r, Cephes' expf polynomial.
+    let p = 1.987_569_1e-4_f32;
+    let p = p * r + 1.398_199_9e-3;
+    let p = p * r + 8.333_452e-3;
+    let p = p * r + 4.166_579_6e-2;
+    let p = p * r + 1.666_666_5e-1;
+    let p = p * r + 0.5;
+    let e = p * r * r + r + 1.0;
+    f32::from_bits(((n as i32 + 127) << 23) as u32) * e
+}
+
+/// `(max, log(sum(exp(x - max))))` of a row: the two numbers of its log-softmax,
+/// `log_softmax(x) = (x - max) - log_sum` as `torch.log_softmax` computes it in f32.
+fn log_softmax_stats(row: &[f32]) -> (f32, f32) {
+    const L: usize = 16;
+    let mut m = [NEG_INF; L];
+    let chunks = row.chunks_exact(L);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for l in 0..L {
+            m[l] = if c[l] > m[l] { c[l] } else { m[l] };
+        }
+    }
+    let max = tail.iter().chain(m.iter()).copied().fold(NEG_INF, f32::max);
     if max == NEG_INF {
-        return;
+        return (max, 0.0);
     }
-    let sum: f64 = row.iter().map(|&x| ((x - max) as f64).exp()).sum();
-    let log_sum = sum.ln() as f32;
-    for x in row.iter_mut() {
-        *x = (*x - max) - log_sum;
+    let mut acc = [0f32; L];
+    let chunks = row.chunks_exact(L);
+    for c in chunks {
+        for l in 0..L {
+            acc[l] += exp_nonpositive(c[l] - max);
+        }
     }
+    let sum: f32 =
+        acc.iter().sum::<f32>() + tail.iter().map(|&x| exp_nonpositive(x - max)).sum::<f32>();
+    (max, sum.ln())
 }
 
 /// Index of the first maximum (torch.argmax's choice).
@@ -220,11 +265,6 @@ fn top_k(scores: impl Iterator<Item = (f32, usize)>, k: usize) -> Vec<(f32, usiz
     best
 }
 
-/// Copies the logits `(rows, vocab)` to host rows.
-fn host_rows(logits: &Tensor) -> Result<Vec<Vec<f32>>> {
-    Ok(logits.to_dtype(candle_core::DType::F32)?.to_vec2::<f32>()?)
-}
-
 fn ids_tensor(ids: &[u32], rows: usize, dev: &candle_core::Device) -> Result<Tensor> {
     Ok(Tensor::from_slice(ids, (rows, 1), dev)?)
 }
@@ -249,12 +289,18 @@ pub(crate) fn greedy(
     let mut seqs: Vec<Vec<u32>> = vec![vec![rules.decoder_start_token_id]; batch];
     let mut unfinished = vec![true; batch];
     let dev = net.device();
+    let mut logits = Vec::new();
     while seqs[0].len() < procs.max_length && unfinished.iter().any(|&u| u) {
         let last: Vec<u32> = seqs.iter().map(|s| *s.last().expect("non-empty")).collect();
-        let logits = net.decode_last(&ids_tensor(&last, batch, dev)?, cross, &mut cache)?;
-        let mut rows = host_rows(&logits)?;
-        let next: Vec<u32> = rows
-            .par_iter_mut()
+        net.decode_last_host(
+            &ids_tensor(&last, batch, dev)?,
+            cross,
+            &mut cache,
+            &mut logits,
+        )?;
+        let vocab = logits.len() / batch;
+        let next: Vec<u32> = logits
+            .par_chunks_mut(vocab)
             .zip(seqs.par_iter())
             .map(|(row, seq)| {
                 procs.apply(seq, row);
@@ -312,25 +358,35 @@ pub(crate) fn beam_search(
         .collect();
     let mut unsatisfied = vec![true; batch];
     let mut cur_len = 1usize;
+    let mut lps = Vec::new();
     loop {
         let last: Vec<u32> = running
             .iter()
             .map(|s| *s.last().expect("non-empty"))
             .collect();
-        let logits = net.decode_last(&ids_tensor(&last, rows, dev)?, cross, &mut cache)?;
-        let mut lps = host_rows(&logits)?;
+        net.decode_last_host(&ids_tensor(&last, rows, dev)?, cross, &mut cache, &mut lps)?;
+        let vocab = lps.len() / rows;
         // Per row: log-softmax, processors, add the beam score, keep the row's top `keep`.
         let row_best: Vec<Vec<(f32, usize)>> = lps
-            .par_iter_mut()
+            .par_chunks_mut(vocab)
             .enumerate()
             .map(|(r, row)| {
-                log_softmax(row);
-                procs.apply(&running[r], row);
+                // Log-softmax is monotonic, so the row's best tokens are its best
+                // logits; the exact f32 score `((x - max) - log_sum) + s` is
+                // computed only for those.
+                let (max, log_sum) = log_softmax_stats(row);
                 let s = running_scores[r];
-                top_k(row.iter().enumerate().map(|(t, &x)| (x + s, t)), keep)
+                if procs.forces_eos(&running[r]) {
+                    // Every log-prob is -inf except the forced token's, which is 0.
+                    return vec![(0.0 + s, procs.forced_token())];
+                }
+                procs.apply(&running[r], row);
+                top_k(row.iter().copied().zip(0..), keep)
+                    .into_iter()
+                    .map(|(x, t)| (((x - max) - log_sum) + s, t))
+                    .collect()
             })
             .collect();
-        let vocab = lps[0].len();
         let mut any_not_hit = false;
         let mut new_running = Vec::with_capacity(rows);
         let mut new_scores = Vec::with_capacity(rows);
@@ -407,7 +463,7 @@ pub(crate) fn beam_search(
         }
         running = new_running;
         running_scores = new_scores;
-        cache.reorder(&reorder)?;
+        cache.reorder(&reorder);
         cur_len += 1;
         // Early-stop heuristic, per sentence (sticky once satisfied).
         for (b, f) in fin.iter().enumerate() {
@@ -488,6 +544,25 @@ pub(crate) fn first_id(v: &Option<serde_json::Value>) -> std::result::Result<Opt
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fast_log_softmax_matches_f64_reference() {
+        let row: Vec<f32> = (0..1000)
+            .map(|i| ((i * 7919) % 1000) as f32 / 37.0 - 13.0)
+            .collect();
+        let (max, log_sum) = log_softmax_stats(&row);
+        let m = row
+            .iter()
+            .copied()
+            .fold(f64::NEG_INFINITY, |a, x| a.max(x as f64));
+        let ls = row.iter().map(|&x| (x as f64 - m).exp()).sum::<f64>().ln();
+        assert_eq!(max as f64, m);
+        assert!((log_sum as f64 - ls).abs() < 1e-5, "{log_sum} vs {ls}");
+        for x in [0.0f32, -1e-3, -0.5, -1.0, -10.0, -50.0, -86.0] {
+            let rel = (exp_nonpositive(x) as f64 / (x as f64).exp() - 1.0).abs();
+            assert!(rel < 1e-6, "exp({x}) rel err {rel}");
+        }
+    }
 
     #[test]
     fn top_k_orders_by_score_then_index() {

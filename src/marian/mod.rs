@@ -5,8 +5,15 @@
 //! `generation_config.json`); [`MarianModel::translate_ids`] translates a batch
 //! of source id sequences with greedy or beam search, giving the same ids as
 //! HF transformers' `generate`.
+//!
+//! Threads: the GEMMs run on rayon's pool (`RAYON_NUM_THREADS`). Candle's own
+//! element-wise thread pool spins against it on small machines; running with
+//! `CANDLE_NUM_THREADS=1` (set before the first tensor operation) cut CPU time
+//! by ~20 % in the benchmarks (see BENCHMARKS.md).
 pub mod bench;
 pub mod generate;
+pub mod int8;
+mod kv;
 pub mod model;
 pub mod tokenizer;
 
@@ -80,8 +87,8 @@ impl MarianModel {
                 "normalize_before=true (pre-LN) is not a Marian layout",
             ));
         }
-        if cfg.d_model % cfg.encoder_attention_heads != 0
-            || cfg.d_model % cfg.decoder_attention_heads != 0
+        if !cfg.d_model.is_multiple_of(cfg.encoder_attention_heads)
+            || !cfg.d_model.is_multiple_of(cfg.decoder_attention_heads)
         {
             return Err(Error::model_file(
                 &cfg_path,

@@ -7,12 +7,16 @@
 //! Unlike candle-transformers' `marian.rs` this model is batch-aware: the
 //! encoder takes a key-padding mask, cross-attention keys/values are computed
 //! once per batch ([`CrossCache`]), the decoder self-attention keeps a
-//! preallocated KV cache ([`SelfCache`]) that beam search can reorder, and the
-//! linear layers can run on Q8_0-quantized weights.
+//! preallocated host KV cache ([`SelfCache`], `super::kv`) that beam search
+//! reorders row by row, and the linear layers can run on int8 weights
+//! ([`Quant::Q8`], `super::int8`).
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{LayerNorm, VarBuilder};
 use serde::Deserialize;
+
+use super::int8::Int8Matrix;
+use super::kv::KvCache;
 
 /// Activation function named by `activation_function` in config.json.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -139,8 +143,9 @@ pub enum Quant {
     /// Full-precision f32 weights.
     #[default]
     F32,
-    /// Q8_0 weights (blocks of 32 int8 with an f16 scale) for every linear
-    /// layer and the output projection; activations are quantized on the fly.
+    /// Int8 weights for every linear layer and the output projection: on CPU
+    /// per-channel int8 with a VNNI GEMM ([`super::int8`]), elsewhere candle's
+    /// Q8_0; activations are quantized per row on the fly.
     Q8,
 }
 
@@ -154,13 +159,25 @@ pub(crate) struct Linear {
 #[derive(Debug, Clone)]
 enum Weight {
     Dense(Tensor),
+    /// CPU: own int8 GEMM (bias fused).
+    Int8(std::sync::Arc<Int8Matrix>),
+    /// Other devices: candle's Q8_0.
     Quantized(QMatMul),
 }
 
 impl Linear {
     fn from_weights(w: Tensor, bias: Option<Tensor>, quant: Quant) -> candle_core::Result<Self> {
-        let in_dim = w.dim(1)?;
+        let (out_dim, in_dim) = w.dims2()?;
         let weight = match quant {
+            Quant::Q8 if w.device().is_cpu() && in_dim % 4 == 0 => {
+                let data = w.flatten_all()?.to_vec1::<f32>()?;
+                let b = bias.as_ref().map(|b| b.to_vec1::<f32>()).transpose()?;
+                let m = Int8Matrix::new(&data, out_dim, in_dim, b.as_deref());
+                return Ok(Self {
+                    weight: Weight::Int8(std::sync::Arc::new(m)),
+                    bias: None,
+                });
+            }
             Quant::Q8 if in_dim % GgmlDType::Q8_0.block_size() == 0 => {
                 let q = QTensor::quantize(&w, GgmlDType::Q8_0)?;
                 Weight::Quantized(QMatMul::from_qtensor(q)?)
@@ -198,10 +215,27 @@ impl Linear {
         Self::from_weights(Tensor::cat(&ws, 0)?, Some(Tensor::cat(&bs, 0)?), quant)
     }
 
+    /// Like [`Linear::forward`] but writes the row-major result into a host buffer.
+    pub(crate) fn forward_host(&self, x: &Tensor, out: &mut Vec<f32>) -> candle_core::Result<()> {
+        match &self.weight {
+            Weight::Int8(q) => {
+                let data = x.flatten_all()?.to_vec1::<f32>()?;
+                q.forward_into(&data, x.dim(0)?, out);
+            }
+            _ => *out = self.forward(x)?.flatten_all()?.to_vec1::<f32>()?,
+        }
+        Ok(())
+    }
+
     /// `x`: `(rows, in)` → `(rows, out)`.
     pub(crate) fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         let y = match &self.weight {
             Weight::Dense(w) => x.matmul(&w.t()?)?,
+            Weight::Int8(q) => {
+                let m = x.dim(0)?;
+                let data = x.flatten_all()?.to_vec1::<f32>()?;
+                Tensor::from_vec(q.forward(&data, m), (m, q.out_dim()), x.device())?
+            }
             Weight::Quantized(q) => q.forward(x)?,
         };
         match &self.bias {
@@ -336,16 +370,23 @@ impl Attention {
         x: &Tensor,
         n: usize,
         t: usize,
-        cache: &mut KvSlot,
-        causal: Option<&Tensor>,
+        cache: &mut KvCache,
     ) -> candle_core::Result<Tensor> {
-        let qkv = Self::split(&self.in_proj.forward(x)?, 3)?;
-        let q = self.heads(&(&qkv[0] * self.scaling)?, n, t)?;
-        let k = self.heads(&qkv[1], n, t)?;
-        let v = self.heads(&qkv[2], n, t)?;
-        let (k, v) = cache.append(&k, &v)?;
-        let o = self.attend(&q, &k, &v, causal)?;
-        self.out_proj.forward(&self.merge(&o, n, t)?)
+        let d = self.num_heads * self.head_dim;
+        let qkv = self.in_proj.forward(x)?.flatten_all()?.to_vec1::<f32>()?;
+        let rows = n * t;
+        let mut q = Vec::with_capacity(rows * d);
+        let mut k = Vec::with_capacity(rows * d);
+        let mut v = Vec::with_capacity(rows * d);
+        let scale = self.scaling as f32;
+        for r in qkv.chunks_exact(3 * d) {
+            q.extend(r[..d].iter().map(|&x| x * scale));
+            k.extend_from_slice(&r[d..2 * d]);
+            v.extend_from_slice(&r[2 * d..]);
+        }
+        cache.append(&k, &v, t).map_err(candle_core::Error::msg)?;
+        let o = Tensor::from_vec(cache.attend(&q, t), (rows, d), x.device())?;
+        self.out_proj.forward(&o)
     }
 
     /// Cross-attention: keys/values `(b, H, s, hd)` of the encoder; `x` holds
@@ -376,64 +417,16 @@ impl Attention {
     }
 }
 
-/// One layer's decoder self-attention cache: preallocated `(n, H, capacity, hd)`.
-#[derive(Debug, Clone)]
-pub(crate) struct KvSlot {
-    k: Tensor,
-    v: Tensor,
-    len: usize,
-}
-
-impl KvSlot {
-    fn new(
-        n: usize,
-        heads: usize,
-        cap: usize,
-        hd: usize,
-        dev: &Device,
-    ) -> candle_core::Result<Self> {
-        Ok(Self {
-            k: Tensor::zeros((n, heads, cap, hd), DType::F32, dev)?,
-            v: Tensor::zeros((n, heads, cap, hd), DType::F32, dev)?,
-            len: 0,
-        })
-    }
-
-    fn append(&mut self, k: &Tensor, v: &Tensor) -> candle_core::Result<(Tensor, Tensor)> {
-        let t = k.dim(2)?;
-        if self.len + t > self.k.dim(2)? {
-            candle_core::bail!("decoder KV cache full ({} positions)", self.k.dim(2)?)
-        }
-        self.k.slice_set(k, 2, self.len)?;
-        self.v.slice_set(v, 2, self.len)?;
-        self.len += t;
-        Ok((
-            self.k.narrow(2, 0, self.len)?,
-            self.v.narrow(2, 0, self.len)?,
-        ))
-    }
-
-    /// Row `i` of the new cache is row `idx[i]` of the old one.
-    fn reorder(&mut self, idx: &Tensor) -> candle_core::Result<()> {
-        if self.len == 0 {
-            return Ok(());
-        }
-        self.k = self.k.index_select(idx, 0)?;
-        self.v = self.v.index_select(idx, 0)?;
-        Ok(())
-    }
-}
-
 /// Decoder self-attention caches of all layers.
 #[derive(Debug, Clone)]
 pub struct SelfCache {
-    layers: Vec<KvSlot>,
+    layers: Vec<KvCache>,
 }
 
 impl SelfCache {
     /// Number of target positions already in the cache.
     pub fn len(&self) -> usize {
-        self.layers.first().map_or(0, |l| l.len)
+        self.layers.first().map_or(0, KvCache::len)
     }
 
     /// Whether no position has been decoded yet.
@@ -441,14 +434,9 @@ impl SelfCache {
         self.len() == 0
     }
 
-    /// Reorders rows (beam hypotheses) by `idx` (u32 indices into the old rows).
-    pub fn reorder(&mut self, idx: &[u32]) -> candle_core::Result<()> {
-        if idx.iter().enumerate().all(|(i, &j)| i as u32 == j) {
-            return Ok(());
-        }
-        let dev = self.layers[0].k.device().clone();
-        let idx = Tensor::new(idx, &dev)?;
-        self.layers.iter_mut().try_for_each(|l| l.reorder(&idx))
+    /// Reorders rows (beam hypotheses): row `i` becomes old row `idx[i]`.
+    pub fn reorder(&mut self, idx: &[u32]) {
+        self.layers.iter_mut().for_each(|l| l.reorder(idx));
     }
 }
 
@@ -679,15 +667,15 @@ impl Marian {
         let h = self.cfg.decoder_attention_heads;
         let hd = self.cfg.d_model / h;
         let layers = (0..self.decoder.len())
-            .map(|_| KvSlot::new(rows, h, capacity, hd, &self.device))
-            .collect::<candle_core::Result<Vec<_>>>()?;
+            .map(|_| KvCache::new(rows, h, capacity, hd))
+            .collect();
         Ok(SelfCache { layers })
     }
 
     /// Runs the decoder on `ids` `(rows, t)` (rows grouped by sentence: `rows / batch`
-    /// consecutive hypotheses per sentence), extending `cache`. Returns logits
-    /// `(rows, t, target_vocab)` in f32 (`final_logits_bias` added).
-    pub fn decode(
+    /// consecutive hypotheses per sentence), extending `cache`. Returns the last
+    /// hidden states `(rows * t, d_model)`.
+    fn decode_hidden(
         &self,
         ids: &Tensor,
         cross: &CrossCache,
@@ -702,23 +690,11 @@ impl Marian {
         if past + t > self.cfg.max_position_embeddings {
             candle_core::bail!("target longer than max_position_embeddings")
         }
-        let causal = if t > 1 {
-            let total = past + t;
-            let m: Vec<f32> = (0..t)
-                .flat_map(|i| {
-                    (0..total).map(move |j| if j > past + i { f32::NEG_INFINITY } else { 0.0 })
-                })
-                .collect();
-            Some(Tensor::from_vec(m, (1, 1, t, total), &self.device)?)
-        } else {
-            None
-        };
         let mut x = self.embed(&self.dec_embed, ids, past)?;
         for (i, layer) in self.decoder.iter().enumerate() {
-            let h =
-                layer
-                    .self_attn
-                    .forward_cached(&x, n, t, &mut cache.layers[i], causal.as_ref())?;
+            let h = layer
+                .self_attn
+                .forward_cached(&x, n, t, &mut cache.layers[i])?;
             let h = layer.self_attn_layer_norm.forward(&(h + &x)?)?;
             let c = layer.encoder_attn.forward_cross(
                 &h,
@@ -733,19 +709,41 @@ impl Marian {
                 .forward(&layer.act.apply(&layer.fc1.forward(&c)?)?)?;
             x = layer.final_layer_norm.forward(&(f + c)?)?;
         }
-        let logits = self.lm_head.forward(&x)?;
-        logits.reshape((n, t, self.cfg.target_vocab_size()))
+        Ok(x)
     }
 
-    /// Logits of the last position only: `(rows, target_vocab)`.
-    pub fn decode_last(
+    /// Logits `(rows, t, target_vocab)` of every new position (`final_logits_bias` added).
+    pub fn decode(
         &self,
         ids: &Tensor,
         cross: &CrossCache,
         cache: &mut SelfCache,
     ) -> candle_core::Result<Tensor> {
-        let logits = self.decode(ids, cross, cache)?;
-        let t = logits.dim(1)?;
-        logits.narrow(1, t - 1, 1)?.squeeze(1)
+        let (n, t) = ids.dims2()?;
+        let x = self.decode_hidden(ids, cross, cache)?;
+        self.lm_head
+            .forward(&x)?
+            .reshape((n, t, self.cfg.target_vocab_size()))
+    }
+
+    /// Logits of the last position of each row into `out` on the host:
+    /// row-major `(rows, target_vocab)` f32.
+    pub fn decode_last_host(
+        &self,
+        ids: &Tensor,
+        cross: &CrossCache,
+        cache: &mut SelfCache,
+        out: &mut Vec<f32>,
+    ) -> candle_core::Result<()> {
+        let (n, t) = ids.dims2()?;
+        let x = self.decode_hidden(ids, cross, cache)?;
+        let last = if t == 1 {
+            x
+        } else {
+            x.reshape((n, t, self.cfg.d_model))?
+                .narrow(1, t - 1, 1)?
+                .reshape((n, self.cfg.d_model))?
+        };
+        self.lm_head.forward_host(&last, out)
     }
 }

@@ -1,0 +1,49 @@
+//! Marian engine throughput, the measurement behind `ukdigest bench-marian`.
+//!
+//! cargo run --release --example bench_marian -- --model DIR --inputs ids.json \
+//!     --batch 16 --beams 4 --quant q8 --max-new-tokens 64 [--limit 64]
+use std::path::PathBuf;
+
+use clap::Parser;
+use ukdigest::marian::bench::{bench, BenchOptions};
+use ukdigest::marian::Quant;
+
+#[derive(Parser)]
+struct Args {
+    #[arg(long)]
+    model: PathBuf,
+    #[arg(long)]
+    inputs: PathBuf,
+    #[arg(long, default_value_t = 16)]
+    batch: usize,
+    #[arg(long, default_value_t = 1)]
+    beams: usize,
+    #[arg(long, default_value = "f32")]
+    quant: String,
+    #[arg(long, default_value_t = 64)]
+    max_new_tokens: usize,
+    #[arg(long)]
+    limit: Option<usize>,
+}
+
+fn main() -> anyhow::Result<()> {
+    let a = Args::parse();
+    let quant = match a.quant.as_str() {
+        "f32" => Quant::F32,
+        "q8" => Quant::Q8,
+        other => anyhow::bail!("--quant must be f32 or q8, got {other}"),
+    };
+    let report = bench(
+        &a.model,
+        &a.inputs,
+        &BenchOptions {
+            batch: a.batch,
+            beams: a.beams,
+            quant,
+            max_new_tokens: a.max_new_tokens,
+            limit: a.limit,
+        },
+    )?;
+    println!("{}", serde_json::to_string(&report)?);
+    Ok(())
+}

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Marian engine benchmark: ukdigest (f32, q8) vs CTranslate2 (float32, int8) vs
+# PyTorch transformers (float32) on the same random-weight models, the same
+# source ids, the same consecutive batches and a fixed output length (EOS
+# suppressed), all on $THREADS threads. Prints a markdown table with ratios.
+#
+# Prerequisites (dev only, outside the repo):
+#   python3 -m venv /root/.cache/ukdigest/venv-marian
+#   /root/.cache/ukdigest/venv-marian/bin/python -m pip install torch transformers safetensors sentencepiece ctranslate2
+#   /root/.cache/ukdigest/venv-marian/bin/python scripts/dev/marian_bench_models.py
+#
+# Knobs: MODELS="uk_en tc_big", THREADS=2, MAX_NEW=64, N16 (sentences at batch 16),
+# N1 (sentences at batch 1), TC_N16 (tc_big sentences at batch 16), ENGINES,
+# SKIP (space-separated model:engine:beams combinations left out to bound the time).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BENCH_DIR=${BENCH_DIR:-/root/.cache/ukdigest/bench-marian}
+PY=${PY:-/root/.cache/ukdigest/venv-marian/bin/python}
+THREADS=${THREADS:-2}
+MAX_NEW=${MAX_NEW:-64}
+N16=${N16:-32}
+N1=${N1:-4}
+TC_N16=${TC_N16:-16}
+MODELS=${MODELS:-"uk_en tc_big"}
+ENGINES=${ENGINES:-"ukdigest-q8 ukdigest-f32 ct2-int8 ct2-float32 torch-float32"}
+SKIP=${SKIP:-"tc_big:ukdigest-f32:4 tc_big:ct2-float32:4 tc_big:torch-float32:4"}
+OUT=${OUT:-$BENCH_DIR/results.jsonl}
+
+cargo build --release --example bench_marian >&2
+BIN=target/release/examples/bench_marian
+: > "$OUT"
+export RAYON_NUM_THREADS=$THREADS OMP_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS
+
+run() { # model engine batch beams sentences
+  local m=$1 e=$2 b=$3 k=$4 n=$5 line
+  case $e in
+    # CANDLE_NUM_THREADS=1: candle's element-wise thread pool otherwise spins
+    # against rayon's GEMM workers on the same cores (measured: -20 % CPU time).
+    ukdigest-*) line=$(CANDLE_NUM_THREADS=${CANDLE_NUM_THREADS:-1} $BIN --model "$BENCH_DIR/$m" --inputs "$BENCH_DIR/ids_$m.json" \
+                  --batch "$b" --beams "$k" --quant "${e#ukdigest-}" --max-new-tokens "$MAX_NEW" --limit "$n") ;;
+    ct2-*) line=$($PY scripts/dev/marian_bench.py --engine ct2 --compute-type "${e#ct2-}" \
+                  --model "$BENCH_DIR/${m}_ct2" --tokens "$BENCH_DIR/tokens_$m.json" \
+                  --batch "$b" --beams "$k" --max-new-tokens "$MAX_NEW" --limit "$n" --threads "$THREADS" 2>/dev/null) ;;
+    torch-*) line=$($PY scripts/dev/marian_bench.py --engine torch --model "$BENCH_DIR/$m" \
+                  --inputs "$BENCH_DIR/ids_$m.json" --batch "$b" --beams "$k" \
+                  --max-new-tokens "$MAX_NEW" --limit "$n" --threads "$THREADS" 2>/dev/null) ;;
+  esac
+  echo "{\"model\":\"$m\",\"engine\":\"$e\",\"batch\":$b,\"beams\":$k,\"run\":$line}" | tee -a "$OUT" >&2
+}
+
+for m in $MODELS; do
+  if [ "$m" = tc_big ]; then settings="16:1:$TC_N16 16:4:$TC_N16"; else
+    settings="16:1:$N16 16:4:$N16 1:1:$N1 1:4:$N1"; fi
+  for s in $settings; do
+    IFS=: read -r b k n <<< "$s"
+    for e in $ENGINES; do
+      case " $SKIP " in *" $m:$e:$k "*) continue ;; esac
+      run "$m" "$e" "$b" "$k" "$n"
+    done
+  done
+done
+
+"$PY" - "$OUT" "$THREADS" "$MAX_NEW" <<'EOF'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+engines = []
+for r in rows:
+    if r["engine"] not in engines:
+        engines.append(r["engine"])
+print(f"Target tokens/s (higher is better), {sys.argv[2]} threads, {sys.argv[3]} output tokens per sentence (EOS suppressed).\n")
+print("| model | batch | beams | sentences | " + " | ".join(engines) + " | q8 / CT2 int8 | q8 / PyTorch |")
+print("|---|---|---|---|" + "---|" * len(engines) + "---|---|")
+keys = []
+for r in rows:
+    k = (r["model"], r["batch"], r["beams"])
+    if k not in keys:
+        keys.append(k)
+for k in keys:
+    rs = {r["engine"]: r["run"] for r in rows if (r["model"], r["batch"], r["beams"]) == k}
+    tps = {e: rs[e]["tokens_per_second"] for e in rs}
+    n = next(iter(rs.values()))["sentences"]
+    cells = [f"{tps[e]:.1f}" if e in tps else "—" for e in engines]
+    def ratio(a, b):
+        return f"{tps[a] / tps[b]:.2f}×" if a in tps and b in tps else "—"
+    print(f"| {k[0]} | {k[1]} | {k[2]} | {n} | " + " | ".join(cells)
+          + f" | {ratio('ukdigest-q8', 'ct2-int8')} | {ratio('ukdigest-q8', 'torch-float32')} |")
+print("\nPeak RSS per process, MiB (max over the runs above):\n")
+print("| model | " + " | ".join(engines) + " |")
+print("|---|" + "---|" * len(engines))
+for m in dict.fromkeys(r["model"] for r in rows):
+    cells = []
+    for e in engines:
+        v = [r["run"]["peak_rss_mib"] for r in rows if r["model"] == m and r["engine"] == e]
+        cells.append(f"{max(v):.0f}" if v else "—")
+    print(f"| {m} | " + " | ".join(cells) + " |")
+EOF
