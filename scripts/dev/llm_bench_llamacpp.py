@@ -39,18 +39,27 @@ def main():
         n_threads_batch=args.threads,
         verbose=False,
     )
+    n_vocab = llm.n_vocab()
+
+    def next_token():
+        # Logits of the last evaluated position (only that one is computed).
+        ptr = llama_cpp.llama_get_logits_ith(llm._ctx.ctx, -1)
+        return int(np.argmax(np.ctypeslib.as_array(ptr, shape=(n_vocab,))))
+
     runs = []
-    for _ in range(args.repeats):
+    for i in range(args.repeats + 1):  # the first run is a warm-up
         llm.reset()
         t0 = time.perf_counter()
         llm.eval(ids)
         prompt_secs = time.perf_counter() - t0
-        tok = int(np.argmax(llm.scores[llm.n_tokens - 1]))
+        tok = next_token()
         t1 = time.perf_counter()
         for _ in range(gen - 1):
             llm.eval([tok])
-            tok = int(np.argmax(llm.scores[llm.n_tokens - 1]))
+            tok = next_token()
         decode_secs = time.perf_counter() - t1
+        if i == 0:
+            continue
         runs.append({
             "prompt_tokens_per_sec": len(ids) / prompt_secs,
             "decode_tokens_per_sec": (gen - 1) / decode_secs,

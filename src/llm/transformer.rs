@@ -208,6 +208,55 @@ impl Transformer {
         Ok(())
     }
 
+    /// Attention of one new position over `total` cached ones, computed
+    /// directly on the CPU cache buffers (no per-call thread dispatch or
+    /// matrix packing). `None` when the tensors are not on the CPU.
+    fn decode_attention(
+        &self,
+        q: &Tensor,
+        kc: &Tensor,
+        vc: &Tensor,
+        total: usize,
+    ) -> Result<Option<Tensor>> {
+        use candle_core::{CpuStorage, Storage};
+        if !q.device().is_cpu() {
+            return Ok(None);
+        }
+        let (n_head, n_kv, hd) = (self.n_head, self.n_kv_head, self.head_dim);
+        let q: Vec<f32> = q.flatten_all()?.to_vec1()?;
+        let (ks, kl) = kc.storage_and_layout();
+        let (vs, vl) = vc.storage_and_layout();
+        if !kl.is_contiguous() || !vl.is_contiguous() {
+            return Ok(None);
+        }
+        let (Storage::Cpu(CpuStorage::F32(k)), Storage::Cpu(CpuStorage::F32(v))) = (&*ks, &*vs)
+        else {
+            return Ok(None);
+        };
+        let (k, v) = (&k[kl.start_offset()..], &v[vl.start_offset()..]);
+        let cap = self.capacity;
+        let mut out = vec![0f32; n_head * hd];
+        let mut scores = vec![0f32; total];
+        let scale = 1.0 / (hd as f32).sqrt();
+        for h in 0..n_head {
+            let base = h / (n_head / n_kv) * cap * hd;
+            attend(
+                &q[h * hd..(h + 1) * hd],
+                &k[base..base + total * hd],
+                &v[base..base + total * hd],
+                scale,
+                &mut scores,
+                &mut out[h * hd..(h + 1) * hd],
+            );
+        }
+        drop((ks, vs));
+        Ok(Some(Tensor::from_vec(
+            out,
+            (1, 1, n_head * hd),
+            kc.device(),
+        )?))
+    }
+
     fn rope(&self, x: &Tensor, pos: usize, len: usize) -> Result<Tensor> {
         let cos = self.cos.narrow(0, pos, len)?;
         let sin = self.sin.narrow(0, pos, len)?;
@@ -287,21 +336,31 @@ impl Transformer {
             let (kc, vc) = self.layers[li].cache.as_ref().expect("grown above");
             kc.slice_set(&k, 2, pos)?;
             vc.slice_set(&v, 2, pos)?;
-            let keys = kc.narrow(2, 0, total)?;
-            let values = vc.narrow(2, 0, total)?;
-            // Query heads h = kv * n_rep + r share KV head kv.
-            let qg = q.reshape((1, n_kv, n_rep * seq, hd))?;
-            let att = (qg.matmul(&keys.t()?)? * scale)?;
-            let att = match &mask {
-                Some(m) => att.broadcast_add(m)?,
-                None => att,
+            let fused = match seq {
+                1 => self.decode_attention(&q, kc, vc, total)?,
+                _ => None,
             };
-            let att = candle_nn::ops::softmax_last_dim(&att)?;
-            let y = att.matmul(&values)?; // (1, n_kv, n_rep * seq, hd)
-            let y =
-                y.reshape((1, n_head, seq, hd))?
-                    .transpose(1, 2)?
-                    .reshape((1, seq, n_head * hd))?;
+            let y = match fused {
+                Some(y) => y,
+                None => {
+                    let keys = kc.narrow(2, 0, total)?;
+                    let values = vc.narrow(2, 0, total)?;
+                    // Query heads h = kv * n_rep + r share KV head kv.
+                    let qg = q.reshape((1, n_kv, n_rep * seq, hd))?;
+                    let att = (qg.matmul(&keys.t()?)? * scale)?;
+                    let att = match &mask {
+                        Some(m) => att.broadcast_add(m)?,
+                        None => att,
+                    };
+                    let att = candle_nn::ops::softmax_last_dim(&att)?;
+                    let y = att.matmul(&values)?; // (1, n_kv, n_rep * seq, hd)
+                    y.reshape((1, n_head, seq, hd))?.transpose(1, 2)?.reshape((
+                        1,
+                        seq,
+                        n_head * hd,
+                    ))?
+                }
+            };
             let layer = &self.layers[li];
             let x1 = (layer.wo.forward(&y)? + residual)?;
             let h = layer.ffn_norm.forward(&x1)?;
@@ -314,4 +373,70 @@ impl Transformer {
         let last = self.norm.forward(&last)?;
         self.output.forward(&last)
     }
+}
+
+/// One head's attention: softmax(q·Kᵀ·scale)·V over the rows of `k` / `v`.
+fn attend(q: &[f32], k: &[f32], v: &[f32], scale: f32, scores: &mut [f32], out: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU supports the features the function is compiled for.
+        unsafe { attend_avx2(q, k, v, scale, scores, out) };
+        return;
+    }
+    attend_generic(q, k, v, scale, scores, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn attend_avx2(q: &[f32], k: &[f32], v: &[f32], scale: f32, s: &mut [f32], o: &mut [f32]) {
+    attend_generic(q, k, v, scale, s, o)
+}
+
+#[inline(always)]
+fn attend_generic(
+    q: &[f32],
+    k: &[f32],
+    v: &[f32],
+    scale: f32,
+    scores: &mut [f32],
+    out: &mut [f32],
+) {
+    let hd = q.len();
+    let mut max = f32::NEG_INFINITY;
+    for (s, row) in scores.iter_mut().zip(k.chunks_exact(hd)) {
+        *s = dot(q, row) * scale;
+        max = max.max(*s);
+    }
+    let mut sum = 0f32;
+    for s in scores.iter_mut() {
+        *s = (*s - max).exp();
+        sum += *s;
+    }
+    let inv = 1.0 / sum;
+    out.fill(0.0);
+    for (s, row) in scores.iter().zip(v.chunks_exact(hd)) {
+        let p = s * inv;
+        for (o, x) in out.iter_mut().zip(row) {
+            *o += p * x;
+        }
+    }
+}
+
+/// Dot product with independent partial sums, so that it vectorizes.
+#[inline(always)]
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 16];
+    let (ca, cb) = (a.chunks_exact(16), b.chunks_exact(16));
+    let tail: f32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ca.zip(cb) {
+        for i in 0..16 {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
 }
