@@ -18,6 +18,7 @@ pub fn schema() -> Value {
         "properties": {
             "facts": {
                 "type": "array",
+                "minItems": 1,
                 "maxItems": 16,
                 "items": {
                     "type": "object",
@@ -160,7 +161,7 @@ pub fn propose(
         )?;
         stats["generated_tokens"] =
             json!(stats["generated_tokens"].as_u64().unwrap_or(0) + g.generated_tokens as u64);
-        let items = parse_items(&constraint.text());
+        let items = parse_items(&g.text);
         let new = ground_items(&items, article, source_text, &all, &mut stats);
         all.extend(new.iter().cloned());
         added.extend(new);
