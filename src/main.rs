@@ -26,6 +26,22 @@ enum Format {
     Text,
 }
 
+/// Options of the batch jobs (`translate`, `digest`).
+#[derive(clap::Args)]
+struct Batch {
+    /// Article files or directories of *.txt files.
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    #[arg(long, default_value = "outputs")]
+    out: PathBuf,
+    /// Translation model (a name from models.toml).
+    #[arg(long)]
+    translator: Option<String>,
+    /// Redo articles already done from the same source with the same models and settings.
+    #[arg(long)]
+    force: bool,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Clean and segment articles; write one JSON per article.
@@ -40,33 +56,14 @@ enum Command {
         format: Format,
     },
     /// Translate articles to English, sentence by sentence.
-    Translate {
-        #[arg(required = true)]
-        inputs: Vec<PathBuf>,
-        #[arg(long, default_value = "outputs")]
-        out: PathBuf,
-        /// Translation model (a name from models.toml).
-        #[arg(long)]
-        translator: Option<String>,
-        /// Redo articles that were already translated with the same models.
-        #[arg(long)]
-        force: bool,
-    },
+    Translate(Batch),
     /// Full job: translate, summarize, extract facts; per-article and daily digests.
     Digest {
-        #[arg(required = true)]
-        inputs: Vec<PathBuf>,
-        #[arg(long, default_value = "outputs")]
-        out: PathBuf,
-        /// Translation model (a name from models.toml).
-        #[arg(long)]
-        translator: Option<String>,
+        #[command(flatten)]
+        batch: Batch,
         /// Chat model for summaries and facts (a name from models.toml).
         #[arg(long)]
         llm: Option<String>,
-        /// Redo articles that were already digested with the same models.
-        #[arg(long)]
-        force: bool,
     },
     /// chrF of the translator on FLORES-200 dev (sacrebleu-compatible chrF2).
     EvalTranslate {
@@ -137,41 +134,39 @@ fn main() -> Result<()> {
             out,
             format,
         } => ingest(&inputs, out.as_deref(), format),
-        Command::Translate {
-            inputs,
-            out,
-            translator,
-            force,
-        } => {
+        Command::Translate(b) => {
             let sel = Selection {
-                translator,
+                translator: b.translator,
                 llm: None,
             };
             let mut engines = Engines::load(&cfg, &sel, false)?;
-            let files = ukdigest::ingest::collect_inputs(&inputs)?;
+            let files = ukdigest::ingest::collect_inputs(&b.inputs)?;
             let outcomes = pipeline::run_translate(
                 &cfg,
                 &mut engines,
                 &files,
-                &out,
-                force,
+                &b.out,
+                b.force,
                 &mut print_outcome,
             )?;
             finish(&outcomes)
         }
-        Command::Digest {
-            inputs,
-            out,
-            translator,
-            llm,
-            force,
-        } => {
-            let sel = Selection { translator, llm };
+        Command::Digest { batch: b, llm } => {
+            let sel = Selection {
+                translator: b.translator,
+                llm,
+            };
             let mut engines = Engines::load(&cfg, &sel, true)?;
-            let files = ukdigest::ingest::collect_inputs(&inputs)?;
-            let outcomes =
-                pipeline::run_digest(&cfg, &mut engines, &files, &out, force, &mut print_outcome)?;
-            eprintln!("daily digests in {}", out.display());
+            let files = ukdigest::ingest::collect_inputs(&b.inputs)?;
+            let outcomes = pipeline::run_digest(
+                &cfg,
+                &mut engines,
+                &files,
+                &b.out,
+                b.force,
+                &mut print_outcome,
+            )?;
+            eprintln!("daily digests in {}", b.out.display());
             finish(&outcomes)
         }
         Command::EvalTranslate {

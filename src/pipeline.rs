@@ -278,6 +278,107 @@ fn settings(cfg: &ModelsConfig, engines: &Engines) -> serde_json::Value {
     })
 }
 
+/// Run `one` over every input: a failed article is reported and the batch
+/// goes on.
+fn run_batch(
+    inputs: &[PathBuf],
+    out_dir: &Path,
+    report: &mut dyn FnMut(&Outcome),
+    mut one: impl FnMut(&Path) -> Result<Outcome>,
+) -> Result<Vec<Outcome>> {
+    std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
+    let mut outcomes = Vec::new();
+    for path in inputs {
+        let outcome = one(path).unwrap_or_else(|e| Outcome::Failed {
+            path: path.clone(),
+            error: e.to_string(),
+        });
+        report(&outcome);
+        outcomes.push(outcome);
+    }
+    Ok(outcomes)
+}
+
+/// An article read, ingested and translated (title first, then the body,
+/// in one engine pass).
+struct Translated {
+    started: Instant,
+    article: Article,
+    source_sha: String,
+    /// The decoded source text the sentence spans point into.
+    source_text: String,
+    ingest_secs: f64,
+    title_en: String,
+    sentences: Vec<TranslatedSentence>,
+    paragraphs: Vec<crate::digest::BilingualParagraph>,
+    stats: TranslateStats,
+}
+
+impl Translated {
+    fn english_paragraphs(&self) -> Vec<String> {
+        self.paragraphs
+            .iter()
+            .map(|p| {
+                p.sentences
+                    .iter()
+                    .map(|s| s.en.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect()
+    }
+}
+
+/// Read and ingest `path`; unless `force`, stop with `Skipped` when the
+/// record `record_name(id)` in `out_dir` was made from the same source
+/// with the same models and settings; else translate.
+#[allow(clippy::too_many_arguments)]
+fn read_and_translate(
+    cfg: &ModelsConfig,
+    engines: &mut Engines,
+    path: &Path,
+    out_dir: &Path,
+    record_name: &dyn Fn(&str) -> String,
+    force: bool,
+    models: &serde_json::Value,
+    settings: &serde_json::Value,
+) -> Result<std::result::Result<Translated, Outcome>> {
+    let started = Instant::now();
+    let bytes = std::fs::read(path).map_err(|e| Error::article(path, e))?;
+    let source_sha = sha256_bytes(&bytes);
+    let article = crate::ingest::ingest_bytes(path, &bytes)?;
+    let record = out_dir.join(record_name(&article.id));
+    if !force && already_done(&record, &source_sha, models, settings) {
+        return Ok(Err(Outcome::Skipped {
+            id: article.id,
+            why: "already done with the same source, models and settings".into(),
+        }));
+    }
+    let source_text = crate::ingest::decode::decode(path, &bytes)?.text;
+    let ingest_secs = started.elapsed().as_secs_f64();
+    let mut all = vec![article.title.clone()];
+    all.extend(translate::article_sentences(&article));
+    let mut stats = TranslateStats::default();
+    let id = article.id.clone();
+    let mut sentences = engines.translate(&all, cfg, &mut stats, &mut |done, n| {
+        eprint!("\r  {id}: translated {done}/{n} sentences");
+    })?;
+    eprintln!();
+    let title_en = sentences.remove(0).en;
+    let paragraphs = ArticleDigest::bilingual(&article, &sentences);
+    Ok(Ok(Translated {
+        started,
+        article,
+        source_sha,
+        source_text,
+        ingest_secs,
+        title_en,
+        sentences,
+        paragraphs,
+        stats,
+    }))
+}
+
 /// Run the digest over `inputs`, writing into `out_dir`.
 pub fn run_digest(
     cfg: &ModelsConfig,
@@ -287,21 +388,11 @@ pub fn run_digest(
     force: bool,
     report: &mut dyn FnMut(&Outcome),
 ) -> Result<Vec<Outcome>> {
-    std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
     let models = engines.provenance();
     let settings = settings(cfg, engines);
-    let mut outcomes = Vec::new();
-    for path in inputs {
-        let outcome = match digest_one(cfg, engines, path, out_dir, force, &models, &settings) {
-            Ok(o) => o,
-            Err(e) => Outcome::Failed {
-                path: path.clone(),
-                error: e.to_string(),
-            },
-        };
-        report(&outcome);
-        outcomes.push(outcome);
-    }
+    let outcomes = run_batch(inputs, out_dir, report, |path| {
+        digest_one(cfg, engines, path, out_dir, force, &models, &settings)
+    })?;
     crate::digest::write_daily_digests(out_dir)?;
     Ok(outcomes)
 }
@@ -315,110 +406,84 @@ fn digest_one(
     models: &serde_json::Value,
     settings: &serde_json::Value,
 ) -> Result<Outcome> {
-    let t0 = Instant::now();
-    let bytes = std::fs::read(path).map_err(|e| Error::article(path, e))?;
-    let source_sha = sha256_bytes(&bytes);
-    let article = crate::ingest::ingest_bytes(path, &bytes)?;
-    if !force
-        && already_done(
-            &out_dir.join(format!("{}.json", article.id)),
-            &source_sha,
-            models,
-            settings,
-        )
-    {
-        return Ok(Outcome::Skipped {
-            id: article.id,
-            why: "already digested with the same source and models".into(),
-        });
-    }
-    let ingest_secs = t0.elapsed().as_secs_f64();
-    let source_text = crate::ingest::decode::decode(path, &bytes)?.text;
-
-    // Translate the title with the body so that both use one engine pass.
-    let mut sentences = vec![article.title.clone()];
-    sentences.extend(translate::article_sentences(&article));
-    let mut tstats = TranslateStats::default();
-    let id = article.id.clone();
-    let mut translated = engines.translate(&sentences, cfg, &mut tstats, &mut |done, all| {
-        eprint!("\r  {id}: translated {done}/{all} sentences");
-    })?;
-    eprintln!();
-    let title_en = translated.remove(0).en;
-    let paragraphs = ArticleDigest::bilingual(&article, &translated);
-    let english_paragraphs: Vec<String> = paragraphs
-        .iter()
-        .map(|p| {
-            p.sentences
-                .iter()
-                .map(|s| s.en.as_str())
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .collect();
-
+    let record_name = |id: &str| format!("{id}.json");
+    let t = match read_and_translate(
+        cfg,
+        engines,
+        path,
+        out_dir,
+        &record_name,
+        force,
+        models,
+        settings,
+    )? {
+        Ok(t) => t,
+        Err(skipped) => return Ok(skipped),
+    };
     let (si, _) = engines
         .summarizer
         .clone()
         .ok_or_else(|| Error::Config("no summarize model loaded".into()))?;
     let summary = summarize::summarize(
         engines.pool.get(si),
-        &title_en,
-        &english_paragraphs,
+        &t.title_en,
+        &t.english_paragraphs(),
         &cfg.summarize,
     )?;
 
     let tf = Instant::now();
-    let english: Vec<String> = translated.iter().map(|t| t.en.clone()).collect();
-    let mut facts = facts::extract(&article, &source_text);
+    let mut facts = facts::extract(&t.article, &t.source_text);
     let mut facts_llm_stats = json!(null);
     if let Some((fi, _)) = engines.facts_llm.clone() {
         let (added, stats) = facts::llm::propose(
             engines.pool.get(fi),
-            &article,
-            &source_text,
+            &t.article,
+            &t.source_text,
             &facts,
             cfg.facts.max_new_tokens,
         )?;
         facts = facts::merge(facts, added);
         facts_llm_stats = stats;
     }
+    let english: Vec<String> = t.sentences.iter().map(|s| s.en.clone()).collect();
     facts::render_english(&mut facts, &english);
     let facts_secs = tf.elapsed().as_secs_f64();
 
     let rate = |n: usize, s: f64| if s > 0.0 { n as f64 / s } else { 0.0 };
+    let total_secs = t.started.elapsed().as_secs_f64();
+    let article = t.article;
     let record = ArticleDigest {
-        id: article.id.clone(),
-        source_path: article.source_path.clone(),
-        source_sha256: source_sha,
-        encoding: article.encoding.clone(),
-        title_uk: article.title.clone(),
-        title_en,
-        published: article.published.clone(),
-        outlet: article.outlet.clone(),
-        source_line: article.source_line.clone(),
+        id: article.id,
+        source_path: article.source_path,
+        source_sha256: t.source_sha,
+        encoding: article.encoding,
+        title_uk: article.title,
+        title_en: t.title_en,
+        published: article.published,
+        outlet: article.outlet,
+        source_line: article.source_line,
         headline: summary.headline.clone(),
         summary: summary.sentences.clone(),
         summary_flags: summary.flags.clone(),
         facts,
-        paragraphs,
+        paragraphs: t.paragraphs,
         provenance: json!({
             "tool": format!("ukdigest {}", env!("CARGO_PKG_VERSION")),
             "generated_at": utc_now(),
             "models": models,
             "settings": settings,
             "timings": {
-                "ingest_secs": ingest_secs,
-                "translate_secs": tstats.secs,
-                "translate_generated_tokens_per_sec": rate(tstats.generated_tokens, tstats.secs),
+                "ingest_secs": t.ingest_secs,
+                "translate_secs": t.stats.secs,
+                "translate_generated_tokens_per_sec": rate(t.stats.generated_tokens, t.stats.secs),
                 "summarize_secs": summary.secs,
                 "summarize_generated_tokens_per_sec": rate(summary.generated_tokens, summary.secs),
                 "facts_secs": facts_secs,
-                "total_secs": t0.elapsed().as_secs_f64(),
+                "total_secs": total_secs,
             },
             "counts": {
-                "sentences": tstats.sentences,
-                "translate": tstats,
+                "sentences": t.stats.sentences,
+                "translate": t.stats,
                 "summarize_prompt_tokens": summary.prompt_tokens,
                 "summarize_generated_tokens": summary.generated_tokens,
                 "facts_llm": facts_llm_stats,
@@ -427,12 +492,11 @@ fn digest_one(
     };
     let (json_path, md_path) = record.write(out_dir)?;
     let line = format!(
-        "{}  {}  {} sentences, {} facts, {:.1}s  → {}",
+        "{}  {}  {} sentences, {} facts, {total_secs:.1}s  → {}",
         record.id,
         record.day(),
-        tstats.sentences,
+        t.stats.sentences,
         record.facts.len(),
-        t0.elapsed().as_secs_f64(),
         record.headline
     );
     Ok(Outcome::Written {
@@ -440,11 +504,6 @@ fn digest_one(
         files: vec![json_path, md_path],
         line,
     })
-}
-
-/// Article text for prompts: paragraphs separated by blank lines.
-pub fn article_text(article: &Article) -> String {
-    article.body_text()
 }
 
 /// The translation-only record, `<id>.translation.json`.
@@ -469,89 +528,59 @@ pub fn run_translate(
     force: bool,
     report: &mut dyn FnMut(&Outcome),
 ) -> Result<Vec<Outcome>> {
-    std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
     let models = engines.provenance();
     let settings = settings(cfg, engines);
-    let mut outcomes = Vec::new();
-    for path in inputs {
-        let mut one = || -> Result<Outcome> {
-            let t0 = Instant::now();
-            let bytes = std::fs::read(path).map_err(|e| Error::article(path, e))?;
-            let source_sha = sha256_bytes(&bytes);
-            let article = crate::ingest::ingest_bytes(path, &bytes)?;
-            let json_path = out_dir.join(format!("{}.translation.json", article.id));
-            if !force {
-                if let Ok(v) = std::fs::read_to_string(&json_path)
-                    .map_err(|_| ())
-                    .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).map_err(|_| ()))
-                {
-                    if v["source_sha256"] == source_sha.as_str()
-                        && v["provenance"]["models"] == models
-                    {
-                        return Ok(Outcome::Skipped {
-                            id: article.id,
-                            why: "already translated with the same source and models".into(),
-                        });
-                    }
-                }
-            }
-            let mut sentences = vec![article.title.clone()];
-            sentences.extend(translate::article_sentences(&article));
-            let mut stats = TranslateStats::default();
-            let mut translated = engines.translate(&sentences, cfg, &mut stats, &mut |_, _| {})?;
-            let title_en = translated.remove(0).en;
-            let paragraphs = ArticleDigest::bilingual(&article, &translated);
-            let text_en: Vec<String> = paragraphs
-                .iter()
-                .map(|p| {
-                    p.sentences
-                        .iter()
-                        .map(|s| s.en.as_str())
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                })
-                .collect();
-            let record = TranslationRecord {
-                id: article.id.clone(),
-                source_path: article.source_path.clone(),
-                source_sha256: source_sha,
-                title_uk: article.title.clone(),
-                title_en: title_en.clone(),
-                paragraphs,
-                provenance: json!({
-                    "tool": format!("ukdigest {}", env!("CARGO_PKG_VERSION")),
-                    "generated_at": utc_now(),
-                    "models": models,
-                    "settings": settings,
-                    "timings": { "translate_secs": stats.secs, "total_secs": t0.elapsed().as_secs_f64() },
-                    "counts": stats,
-                }),
-            };
-            crate::fsio::write_json_atomic(&json_path, &record)?;
-            let txt_path = out_dir.join(format!("{}.en.txt", article.id));
-            let text = format!("{title_en}\n\n{}\n", text_en.join("\n\n"));
-            crate::fsio::write_atomic(&txt_path, text.as_bytes())?;
-            Ok(Outcome::Written {
-                id: article.id.clone(),
-                files: vec![json_path, txt_path],
-                line: format!(
-                    "{}  {} sentences, {} flagged, {:.1}s  → {}",
-                    article.id,
-                    stats.sentences,
-                    stats.flagged,
-                    t0.elapsed().as_secs_f64(),
-                    title_en
-                ),
-            })
+    let record_name = |id: &str| format!("{id}.translation.json");
+    run_batch(inputs, out_dir, report, |path| {
+        let t = match read_and_translate(
+            cfg,
+            engines,
+            path,
+            out_dir,
+            &record_name,
+            force,
+            &models,
+            &settings,
+        )? {
+            Ok(t) => t,
+            Err(skipped) => return Ok(skipped),
         };
-        let outcome = one().unwrap_or_else(|e| Outcome::Failed {
-            path: path.clone(),
-            error: e.to_string(),
-        });
-        report(&outcome);
-        outcomes.push(outcome);
-    }
-    Ok(outcomes)
+        let text_en = format!(
+            "{}\n\n{}\n",
+            t.title_en,
+            t.english_paragraphs().join("\n\n")
+        );
+        let total_secs = t.started.elapsed().as_secs_f64();
+        let line = format!(
+            "{}  {} sentences, {} flagged, {total_secs:.1}s  → {}",
+            t.article.id, t.stats.sentences, t.stats.flagged, t.title_en
+        );
+        let record = TranslationRecord {
+            id: t.article.id.clone(),
+            source_path: t.article.source_path,
+            source_sha256: t.source_sha,
+            title_uk: t.article.title,
+            title_en: t.title_en,
+            paragraphs: t.paragraphs,
+            provenance: json!({
+                "tool": format!("ukdigest {}", env!("CARGO_PKG_VERSION")),
+                "generated_at": utc_now(),
+                "models": models,
+                "settings": settings,
+                "timings": { "translate_secs": t.stats.secs, "total_secs": total_secs },
+                "counts": t.stats,
+            }),
+        };
+        let json_path = out_dir.join(record_name(&record.id));
+        crate::fsio::write_json_atomic(&json_path, &record)?;
+        let txt_path = out_dir.join(format!("{}.en.txt", record.id));
+        crate::fsio::write_atomic(&txt_path, text_en.as_bytes())?;
+        Ok(Outcome::Written {
+            id: record.id,
+            files: vec![json_path, txt_path],
+            line,
+        })
+    })
 }
 
 /// chrF of the translator on aligned source/reference files.
