@@ -4,7 +4,8 @@
 # markdown table. Needs a Python with llama-cpp-python (PYTHON=...).
 #
 #   scripts/bench_llm.sh [PROMPT_TOKENS=256] [GEN=64] [THREADS=2] [REPEATS=3]
-# Models: $UKDIGEST_SMOLLM2 and $UKDIGEST_QWEN15 (defaults below).
+# Models: $UKDIGEST_SMOLLM2 and $UKDIGEST_QWEN15, else resolved (and fetched
+# if needed) through models.toml by `ukdigest models --fetch`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PROMPT=${1:-256}
@@ -12,12 +13,12 @@ GEN=${2:-64}
 THREADS=${3:-2}
 REPEATS=${4:-3}
 PYTHON=${PYTHON:-python3}
-DEV=/root/.cache/ukdigest/dev
+cargo build --release --quiet --bin ukdigest --example llm_bench
+model_path() { ./target/release/ukdigest models --fetch "$1" | awk -v m="$1" '$1 == m { print $3 }'; }
 MODELS=(
-  "SmolLM2-135M-Instruct Q4_1=${UKDIGEST_SMOLLM2:-$DEV/SmolLM2-135M-Instruct.Q4_1.gguf}"
-  "Qwen2.5-Coder-1.5B-Instruct Q4_K_M=${UKDIGEST_QWEN15:-$DEV/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf}"
+  "SmolLM2-135M-Instruct Q4_1=${UKDIGEST_SMOLLM2:-$(model_path smollm2-135m-instruct)}"
+  "Qwen2.5-Coder-1.5B-Instruct Q4_K_M=${UKDIGEST_QWEN15:-$(model_path qwen2.5-coder-1.5b-instruct)}"
 )
-cargo build --release --quiet --example llm_bench
 OUT=$(mktemp -d)
 echo "| model | engine | prompt tok/s | decode tok/s |"
 echo "|---|---|---:|---:|"

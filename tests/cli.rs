@@ -103,8 +103,18 @@ fn digest_end_to_end_with_a_real_model() {
     )
     .unwrap();
     let out = d.path().join("out");
+    // The shipped models.toml with shorter generation budgets: the test is
+    // about the pipeline, and a 135M model fills any budget it is given.
+    let cfg = d.path().join("models.toml");
+    let shipped = std::fs::read_to_string(common::repo().join("models.toml")).unwrap();
+    let small = shipped
+        .replace("max_new_tokens = 320", "max_new_tokens = 128")
+        .replace("max_new_tokens = 384", "max_new_tokens = 96");
+    assert_ne!(small, shipped);
+    std::fs::write(&cfg, small).unwrap();
     let digest = || {
         let mut c = ukdigest();
+        c.arg("--config").arg(&cfg);
         c.args(["--threads", "2", "digest"])
             .arg(&inputs)
             .arg("--out")
@@ -140,6 +150,7 @@ fn digest_end_to_end_with_a_real_model() {
         "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
     );
     assert!(prov["timings"]["total_secs"].as_f64().unwrap() > 0.0);
+    assert_eq!(prov["settings"]["facts"]["max_new_tokens"], 96);
     // Summary length is enforced in code.
     let n = rec["summary"].as_array().unwrap().len();
     assert!((1..=4).contains(&n), "{n}");
