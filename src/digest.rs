@@ -4,7 +4,7 @@
 //! batch of new articles joins the days already written.
 use crate::article::{Article, ParagraphKind, Published};
 use crate::error::{Error, Result};
-use crate::facts::Fact;
+use crate::facts::{Fact, FactKind};
 use crate::fsio::write_atomic;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -269,7 +269,7 @@ fn render_day(day: &str, entries: &[DayEntry]) -> String {
         let people: Vec<String> = e
             .facts
             .iter()
-            .filter(|f| format!("{:?}", f.kind) == "Person")
+            .filter(|f| f.kind == FactKind::Person)
             .map(|f| {
                 let name = f.english.clone().unwrap_or_else(|| f.text.clone());
                 match &f.role {

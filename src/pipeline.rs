@@ -346,7 +346,7 @@ fn read_and_translate(
     let started = Instant::now();
     let bytes = std::fs::read(path).map_err(|e| Error::article(path, e))?;
     let source_sha = sha256_bytes(&bytes);
-    let article = crate::ingest::ingest_bytes(path, &bytes)?;
+    let (article, source_text) = crate::ingest::ingest_bytes_with_source(path, &bytes)?;
     let record = out_dir.join(record_name(&article.id));
     if !force && already_done(&record, &source_sha, models, settings) {
         return Ok(Err(Outcome::Skipped {
@@ -354,7 +354,6 @@ fn read_and_translate(
             why: "already done with the same source, models and settings".into(),
         }));
     }
-    let source_text = crate::ingest::decode::decode(path, &bytes)?.text;
     let ingest_secs = started.elapsed().as_secs_f64();
     let mut all = vec![article.title.clone()];
     all.extend(translate::article_sentences(&article));

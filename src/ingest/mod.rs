@@ -36,6 +36,12 @@ pub fn ingest_file(path: &Path) -> Result<Article> {
 /// Decode, clean and segment a page already in memory; `path` names it
 /// (its file stem becomes the article id).
 pub fn ingest_bytes(path: &Path, bytes: &[u8]) -> Result<Article> {
+    ingest_bytes_with_source(path, bytes).map(|(article, _)| article)
+}
+
+/// As [`ingest_bytes`], also returning the decoded source text that the
+/// sentence spans point into.
+pub fn ingest_bytes_with_source(path: &Path, bytes: &[u8]) -> Result<(Article, String)> {
     check_size(path, bytes.len() as u64)?;
     let id = path
         .file_stem()
@@ -66,7 +72,7 @@ pub fn ingest_bytes(path: &Path, bytes: &[u8]) -> Result<Article> {
         })
         .collect();
 
-    Ok(Article {
+    let article = Article {
         id,
         title: cleaned.title,
         published: cleaned.published,
@@ -75,7 +81,8 @@ pub fn ingest_bytes(path: &Path, bytes: &[u8]) -> Result<Article> {
         source_path: path.to_path_buf(),
         encoding: decoded.encoding.to_owned(),
         paragraphs,
-    })
+    };
+    Ok((article, decoded.text))
 }
 
 fn check_size(path: &Path, len: u64) -> Result<()> {
