@@ -1,4 +1,4 @@
-//! Marian engine throughput, the measurement behind `ukdigest bench-marian`.
+//! Marian engine throughput (run by `scripts/bench_marian.sh`).
 //!
 //! cargo run --release --example bench_marian -- --model DIR --inputs ids.json \
 //!     --batch 16 --beams 4 --quant q8 --max-new-tokens 64 [--limit 64]

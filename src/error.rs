@@ -23,6 +23,10 @@ pub enum Error {
     #[error("model {model}: {reason}")]
     Source { model: String, reason: String },
 
+    /// An output record that cannot be read (wrong schema version, not a record).
+    #[error("record {path}: {reason}")]
+    Record { path: PathBuf, reason: String },
+
     /// File-system failure on a named path.
     #[error("{path}: {source}")]
     Io {

@@ -1,16 +1,22 @@
-//! The `ukdigest` command line: argument definitions and glue only; the
-//! work happens in the library.
+//! The `ukdigest` command line: argument definitions, the plan, and the
+//! rendering of progress; the work happens in the library.
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::path::{Path, PathBuf};
-use ukdigest::config::ModelsConfig;
-use ukdigest::pipeline::{self, Engines, Outcome, Selection};
+use std::sync::Mutex;
+use ukdigest::config::{ModelsConfig, Uses};
+use ukdigest::ingest::plain::Layout;
+use ukdigest::jobs::{self, InputMode, JobContext, Outcome};
+use ukdigest::plan::{Overrides, Plan};
+use ukdigest::report::{Event, Reporter};
 
 /// Ukrainian news → English daily digests with local models.
 #[derive(Parser)]
 #[command(name = "ukdigest", version, about)]
 struct Cli {
-    /// Model settings (default: ./models.toml, else the built-in defaults).
+    /// Model settings layered over the built-in defaults (default:
+    /// ./models.toml when it exists).
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Worker threads for the model kernels (default: models.toml, 0 = all cores).
@@ -55,8 +61,24 @@ enum Command {
         #[arg(long, value_enum, default_value = "json")]
         format: Format,
     },
-    /// Translate articles to English, sentence by sentence.
-    Translate(Batch),
+    /// Translate articles to English, sentence by sentence (`-` reads
+    /// standard input as plain text and prints the English).
+    Translate {
+        #[command(flatten)]
+        batch: Batch,
+        /// `json`: records and `<id>.en.txt` in --out (default for files);
+        /// `text`: only the English, on standard output (default for `-`).
+        #[arg(long, value_enum)]
+        format: Option<Format>,
+        /// Inputs are plain text: one paragraph per blank-line block, no
+        /// news-page layout (a page without an article body is read this way
+        /// anyway).
+        #[arg(long)]
+        plain: bool,
+        /// Inputs hold one sentence per line; the English keeps the lines.
+        #[arg(long, conflicts_with = "plain")]
+        lines: bool,
+    },
     /// Full job: translate, summarize, extract facts; per-article and daily digests.
     Digest {
         #[command(flatten)]
@@ -65,12 +87,15 @@ enum Command {
         #[arg(long)]
         llm: Option<String>,
     },
-    /// chrF of the translator on FLORES-200 dev (sacrebleu-compatible chrF2).
+    /// chrF of the translator (sacrebleu-compatible chrF2), by default on
+    /// the shipped FLORES-200 dev set.
     EvalTranslate {
-        #[arg(long, default_value = "../shared/testdata/flores200-uk-en/dev.uk")]
-        src: PathBuf,
-        #[arg(long, default_value = "../shared/testdata/flores200-uk-en/dev.en")]
-        reference: PathBuf,
+        /// Source lines (default: FLORES-200 dev, Ukrainian).
+        #[arg(long, requires = "reference")]
+        src: Option<PathBuf>,
+        /// Reference lines, aligned with --src.
+        #[arg(long, requires = "src")]
+        reference: Option<PathBuf>,
         /// Number of sentence pairs, from the first.
         #[arg(long, default_value_t = 100)]
         limit: usize,
@@ -108,64 +133,64 @@ fn load_config(path: Option<&Path>) -> Result<ModelsConfig> {
         None if Path::new("models.toml").is_file() => {
             Ok(ModelsConfig::load(Path::new("models.toml"))?)
         }
-        None => Ok(ModelsConfig::parse(include_str!("../models.toml"))?),
+        None => Ok(ModelsConfig::builtin()),
     }
 }
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
-    let mut cfg = load_config(cli.config.as_deref())?;
-    if let Some(t) = cli.threads {
-        cfg.runtime.threads = t;
-    }
-    let threads = if cfg.runtime.threads == 0 {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    } else {
-        cfg.runtime.threads
+    let cfg = load_config(cli.config.as_deref())?;
+    let overrides = |translator: Option<String>, llm: Option<String>| Overrides {
+        threads: cli.threads,
+        translator,
+        llm,
     };
-    // Before the first tensor operation.
-    ukdigest::llm::set_threads(threads);
-
+    let plan = |uses: Uses, o: Overrides| -> Result<Plan> {
+        let plan = Plan::new(cfg.clone(), uses, &o)?;
+        // Before the first tensor operation.
+        ukdigest::llm::set_threads(plan.threads);
+        Ok(plan)
+    };
     match cli.command {
         Command::Ingest {
             inputs,
             out,
             format,
         } => ingest(&inputs, out.as_deref(), format),
-        Command::Translate(b) => {
-            let sel = Selection {
-                translator: b.translator,
-                llm: None,
+        Command::Translate {
+            batch: b,
+            format,
+            plain,
+            lines,
+        } => {
+            let plan = plan(Uses::TRANSLATE, overrides(b.translator.clone(), None))?;
+            let stdin = b.inputs.iter().any(|p| p == Path::new("-"));
+            let mode = if lines {
+                InputMode::Plain(Layout::Lines)
+            } else if plain || stdin {
+                InputMode::Plain(Layout::Paragraphs)
+            } else {
+                InputMode::PageOrPlain
             };
-            let mut engines = Engines::load(&cfg, &sel, false)?;
-            let files = ukdigest::ingest::collect_inputs(&b.inputs)?;
-            let outcomes = pipeline::run_translate(
-                &cfg,
-                &mut engines,
-                &files,
-                &b.out,
-                b.force,
-                &mut print_outcome,
-            )?;
+            let files = collect_inputs(&b.inputs)?;
+            let progress = Progress::new();
+            let mut ctx = JobContext::new(&plan, &b.out, b.force, &progress)?;
+            let text = matches!(format, Some(Format::Text)) || (format.is_none() && stdin);
+            let outcomes = if text {
+                jobs::translate::run_text(&mut ctx, &files, mode, &mut std::io::stdout().lock())
+            } else {
+                jobs::translate::run(&mut ctx, &files, mode)?
+            };
+            progress.finish();
             finish(&outcomes)
         }
         Command::Digest { batch: b, llm } => {
-            let sel = Selection {
-                translator: b.translator,
-                llm,
-            };
-            let mut engines = Engines::load(&cfg, &sel, true)?;
-            let files = ukdigest::ingest::collect_inputs(&b.inputs)?;
-            let outcomes = pipeline::run_digest(
-                &cfg,
-                &mut engines,
-                &files,
-                &b.out,
-                b.force,
-                &mut print_outcome,
-            )?;
+            let plan = plan(Uses::DIGEST, overrides(b.translator.clone(), llm))?;
+            let progress = Progress::new();
+            let files = collect_inputs(&b.inputs)?;
+            let mut ctx = JobContext::new(&plan, &b.out, b.force, &progress)?;
+            let outcomes = jobs::digest::run(&mut ctx, &files)?;
+            progress.finish();
             eprintln!("daily digests in {}", b.out.display());
             finish(&outcomes)
         }
@@ -176,12 +201,14 @@ fn main() -> Result<()> {
             translator,
             out,
         } => {
-            let sel = Selection {
-                translator,
-                llm: None,
+            let plan = plan(Uses::TRANSLATE, overrides(translator, None))?;
+            let data = match (&src, &reference) {
+                (Some(src), Some(reference)) => jobs::eval::EvalData::Files { src, reference },
+                _ => jobs::eval::EvalData::Flores,
             };
-            let mut engines = Engines::load(&cfg, &sel, false)?;
-            let report = pipeline::eval_translate(&cfg, &mut engines, &src, &reference, limit)?;
+            let progress = Progress::new();
+            let report = jobs::eval::run(&plan, data, limit, &progress)?;
+            progress.finish();
             println!(
                 "chrF2 = {:.2}  ({} sentences, model {}, {:.1}s)",
                 report.chrf, report.sentences, report.model, report.secs
@@ -201,12 +228,130 @@ fn main() -> Result<()> {
     }
 }
 
-fn print_outcome(o: &Outcome) {
-    match o {
-        Outcome::Written { line, .. } => println!("{line}"),
-        Outcome::Skipped { id, why } => println!("{id}  skipped: {why}"),
-        Outcome::Failed { path, error } => eprintln!("error: {}: {error}", path.display()),
+/// Progress bars on stderr: one for the inputs of a batch, one for the
+/// stage of the article at hand (translate, summarize, facts) with counts
+/// and ETA. Outcomes are printed above the bars; without a terminal the
+/// bars are hidden and only the lines remain.
+struct Progress {
+    multi: MultiProgress,
+    inputs: Mutex<Option<ProgressBar>>,
+    stage: Mutex<Option<ProgressBar>>,
+}
+
+impl Progress {
+    fn new() -> Self {
+        Progress {
+            multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
+            inputs: Mutex::new(None),
+            stage: Mutex::new(None),
+        }
     }
+
+    /// Print a line above the bars (stdout when `out`, else stderr).
+    fn line(&self, text: &str, out: bool) {
+        self.multi.suspend(|| {
+            if out {
+                println!("{text}");
+            } else {
+                eprintln!("{text}");
+            }
+        });
+    }
+
+    fn finish(&self) {
+        for bar in [&self.stage, &self.inputs] {
+            if let Some(b) = bar.lock().expect("not poisoned").take() {
+                b.finish_and_clear();
+            }
+        }
+    }
+}
+
+impl Reporter for Progress {
+    fn report(&self, event: Event<'_>) {
+        match event {
+            Event::BatchStarted { job, inputs } => {
+                let bar = self.multi.add(ProgressBar::new(inputs as u64));
+                bar.set_style(
+                    ProgressStyle::with_template(
+                        "{prefix:>9} [{bar:30}] {pos}/{len} articles, {elapsed} (ETA {eta})",
+                    )
+                    .expect("valid template")
+                    .progress_chars("=> "),
+                );
+                bar.set_prefix(job.to_string());
+                *self.inputs.lock().expect("not poisoned") = Some(bar);
+            }
+            Event::Input { .. } => {}
+            Event::Progress {
+                id,
+                stage,
+                done,
+                total,
+            } => {
+                let mut slot = self.stage.lock().expect("not poisoned");
+                let bar = slot.get_or_insert_with(|| {
+                    let b = self.multi.add(ProgressBar::new(0));
+                    b.set_style(
+                        ProgressStyle::with_template(
+                            "{prefix:>9} [{bar:30}] {pos}/{len} {msg} (ETA {eta})",
+                        )
+                        .expect("valid template")
+                        .progress_chars("=> "),
+                    );
+                    b
+                });
+                if done == 0 {
+                    bar.reset();
+                    bar.set_prefix(stage.name());
+                    bar.set_message(format!("{} of {id}", stage.unit()));
+                }
+                bar.set_length(total as u64);
+                bar.set_position(done as u64);
+            }
+            Event::Loading { model, path } => {
+                self.line(&format!("loading {model} ({})", path.display()), false)
+            }
+            Event::Fetching { model, what } => {
+                self.line(&format!("fetching {model}: {what}"), false)
+            }
+            Event::FetchProgress { model, done, total } => {
+                if done == total {
+                    self.line(&format!("fetched {model} ({total} part(s) joined)"), false);
+                }
+            }
+            Event::Finished(outcome) => {
+                match outcome {
+                    Outcome::Written { line, .. } if line.is_empty() => {}
+                    Outcome::Written { line, .. } => self.line(line, true),
+                    Outcome::Skipped { id, why } => {
+                        self.line(&format!("{id}  skipped: {why}"), true)
+                    }
+                    Outcome::Failed { path, error } => {
+                        self.line(&format!("error: {}: {error}", path.display()), false)
+                    }
+                }
+                if let Some(b) = self.inputs.lock().expect("not poisoned").as_ref() {
+                    b.inc(1);
+                }
+            }
+            Event::Note(text) => self.line(text, false),
+        }
+    }
+}
+
+/// The inputs of a batch: files as given, directories expanded; `-`
+/// (standard input) is kept as it is.
+fn collect_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for i in inputs {
+        if i == Path::new("-") {
+            out.push(i.clone());
+        } else {
+            out.extend(ukdigest::ingest::collect_inputs(std::slice::from_ref(i))?);
+        }
+    }
+    Ok(out)
 }
 
 /// Non-zero exit only when no article could be processed.
@@ -218,7 +363,7 @@ fn finish(outcomes: &[Outcome]) -> Result<()> {
     if failed > 0 {
         eprintln!("{failed} of {} input(s) failed", outcomes.len());
     }
-    if !outcomes.is_empty() && failed == outcomes.len() {
+    if jobs::all_failed(outcomes) {
         bail!("no article could be processed");
     }
     Ok(())
@@ -271,7 +416,7 @@ fn compare(baseline: &Path, new: &Path, min_chrf: f64, json: Option<&Path>) -> R
         println!(
             "{}  {}  summary chrF2 {}  ROUGE-L {}  headline chrF2 {}  facts -{} +{}",
             a.id,
-            a.status,
+            a.status.name(),
             f(a.summary_chrf),
             f(a.summary_rouge_l.map(|x| x * 100.0)),
             f(a.headline_chrf),
@@ -300,10 +445,21 @@ fn compare(baseline: &Path, new: &Path, min_chrf: f64, json: Option<&Path>) -> R
 }
 
 fn models(cfg: &ModelsConfig, names: &[String], fetch: bool) -> Result<()> {
-    let resolver = ukdigest::source::Resolver::for_config(cfg);
+    let progress = Progress::new();
+    let resolver = ukdigest::source::Resolver::new(cfg.cache_dir(), &progress);
+    for n in names {
+        if !cfg.models.contains_key(n) {
+            bail!("model \"{n}\" is not defined in [models]");
+        }
+    }
     let mut failed = 0;
     for (name, spec) in &cfg.models {
         if !names.is_empty() && !names.contains(name) {
+            continue;
+        }
+        if let Err(e) = cfg.check_model(name) {
+            failed += 1;
+            println!("{name}  invalid: {e}");
             continue;
         }
         if fetch {

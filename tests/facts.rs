@@ -102,7 +102,7 @@ fn spans_are_exact_sorted_and_unique() {
         let mut keys = std::collections::HashSet::new();
         for (i, f) in facts.iter().enumerate() {
             assert_eq!(&src[f.span.0..f.span.1], f.text, "{stem}: {f:?}");
-            assert_eq!(f.origin, "pattern");
+            assert_eq!(f.origin, facts::Origin::Pattern);
             if i > 0 {
                 assert!(facts[i - 1].span.0 <= f.span.0, "{stem}: not sorted");
             }
@@ -425,7 +425,7 @@ fn llm_facts_are_grounded_and_merged() {
     let pattern = facts::extract(&a, &src);
     let kellog = facts::llm_fact(&a, &src, FactKind::Person, "Кіт Келлог").unwrap();
     assert_eq!(
-        (kellog.text.as_str(), kellog.origin.as_str()),
+        (kellog.text.as_str(), kellog.origin.name()),
         ("Кітом Келлогом", "llm")
     );
     assert!(facts::llm_fact(&a, &src, FactKind::Person, "Джо Байден").is_none());
@@ -435,7 +435,7 @@ fn llm_facts_are_grounded_and_merged() {
     // merge only if no pattern event covers it.
     assert!(merged
         .iter()
-        .all(|f| f.origin == "pattern" || f.text == sanctions.text));
+        .all(|f| f.origin == facts::Origin::Pattern || f.text == sanctions.text));
     assert!(merged.len() <= pattern.len() + 1);
     for w in merged.windows(2) {
         assert!(w[0].span.0 <= w[1].span.0);
@@ -446,7 +446,7 @@ fn llm_facts_are_grounded_and_merged() {
     assert_eq!(merged.len(), pattern.len() + 1);
     assert!(merged
         .iter()
-        .any(|f| f.origin == "llm" && f.text == "генерального штабу"));
+        .any(|f| f.origin == facts::Origin::Llm && f.text == "генерального штабу"));
 }
 
 #[test]
@@ -498,7 +498,7 @@ fn rendered<'a>(facts: &'a [Fact], text: &str) -> (&'a str, &'a str) {
         .unwrap_or_else(|| panic!("no fact {text}"));
     (
         f.english.as_deref().unwrap(),
-        f.english_source.as_deref().unwrap(),
+        f.english_source.unwrap().name(),
     )
 }
 
@@ -622,7 +622,7 @@ fn flores_dev_spans_and_english_alignment() {
     for f in &facts {
         let e = stats.entry(format!("{:?}", f.kind)).or_default();
         e.0 += 1;
-        if f.english_source.as_deref() == Some("translation") {
+        if f.english_source == Some(facts::EnglishSource::Translation) {
             e.1 += 1;
         }
     }

@@ -293,8 +293,8 @@ fn smollm2_chat_is_deterministic_and_streams() {
     ukdigest::llm::set_threads(2);
     let mut m = ChatModel::load(&common::smollm2_gguf(), &Device::Cpu).unwrap();
     let info = m.info().clone();
-    assert_eq!(info.architecture, "llama");
-    assert_eq!(info.chat_format, "chatml");
+    assert_eq!(info.architecture, ukdigest::llm::Architecture::Llama);
+    assert_eq!(info.chat_format, Some(ukdigest::llm::PromptFormat::ChatMl));
     assert_eq!(info.vocab_size, 49152);
     assert_eq!(info.file_type.as_deref(), Some("Q4_1"));
     assert_eq!(info.context_length, 8192);
@@ -454,8 +454,11 @@ fn tiny_models_generate_deterministically() {
     for arch in ["llama", "qwen2"] {
         let path = tiny_model(&dir, arch);
         let mut m = ChatModel::load(&path, &Device::Cpu).unwrap();
-        assert_eq!(m.info().architecture, arch);
-        assert_eq!(m.info().chat_format, "chatml");
+        assert_eq!(m.info().architecture.gguf_name(), arch);
+        assert_eq!(
+            m.info().chat_format,
+            Some(ukdigest::llm::PromptFormat::ChatMl)
+        );
         assert_eq!(m.info().file_type.as_deref(), Some("Q8_0"));
         // Merges apply: "the" is one token after a space.
         assert_eq!(m.encode(" the").unwrap().len(), 1);

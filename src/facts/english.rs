@@ -1,12 +1,11 @@
 //! English renderings of facts, taken from the aligned English sentence
 //! where possible.
-use super::lexicon::{self, EVENT_NOUNS, MONTHS_EN, UNITS_EN, WEEKDAYS};
+use super::lexicon::{self, EVENT_NOUNS, UNITS_EN};
 use super::patterns::{decimal_value, event_lemma};
 use super::text::levenshtein;
 use super::translit::transliterate;
-use super::{
-    date_unit, Fact, FactKind, FROM_LEXICON, FROM_RULE, FROM_TRANSLATION, FROM_TRANSLITERATION,
-};
+use super::{date_unit, EnglishSource, Fact, FactKind};
+use crate::calendar::{MONTHS_EN, WEEKDAYS};
 use regex::Regex;
 use std::sync::OnceLock;
 
@@ -25,7 +24,7 @@ pub fn render_english(facts: &mut [Fact], english_sentences: &[String]) {
         };
         if let Some((text, source)) = rendered {
             f.english = Some(text);
-            f.english_source = Some(source.to_string());
+            f.english_source = Some(source);
         }
     }
 }
@@ -60,7 +59,7 @@ fn found(sentence: &str, candidates: &[String]) -> Option<String> {
         .find_map(|c| find_word(sentence, c).map(|(a, b)| sentence[a..b].to_string()))
 }
 
-fn date(f: &Fact, sentence: &str) -> Option<(String, &'static str)> {
+fn date(f: &Fact, sentence: &str) -> Option<(String, EnglishSource)> {
     let unit = f.unit.as_deref().unwrap_or("");
     if unit == date_unit::WEEKDAY {
         let l = super::text::normalize_word(&f.text);
@@ -69,8 +68,8 @@ fn date(f: &Fact, sentence: &str) -> Option<(String, &'static str)> {
             .find(|(uk, _)| l.ends_with(uk))
             .map(|w| w.1)?;
         return Some(match find_word(sentence, en) {
-            Some((a, b)) => (sentence[a..b].to_string(), FROM_TRANSLATION),
-            None => (en.to_string(), FROM_RULE),
+            Some((a, b)) => (sentence[a..b].to_string(), EnglishSource::Translation),
+            None => (en.to_string(), EnglishSource::Rule),
         });
     }
     if unit == date_unit::RELATIVE {
@@ -83,7 +82,7 @@ fn date(f: &Fact, sentence: &str) -> Option<(String, &'static str)> {
             _ => "the day before yesterday",
         };
         if let Some((a, b)) = find_word(sentence, word) {
-            return Some((sentence[a..b].to_string(), FROM_TRANSLATION));
+            return Some((sentence[a..b].to_string(), EnglishSource::Translation));
         }
     }
     let n = f.normalized.as_deref()?;
@@ -148,8 +147,8 @@ fn date(f: &Fact, sentence: &str) -> Option<(String, &'static str)> {
         cands.push(y.to_string());
     }
     Some(match found(sentence, &cands) {
-        Some(s) => (s, FROM_TRANSLATION),
-        None => (fallback, FROM_RULE),
+        Some(s) => (s, EnglishSource::Translation),
+        None => (fallback, EnglishSource::Rule),
     })
 }
 
@@ -230,7 +229,7 @@ fn english_numbers(sentence: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-fn number(f: &Fact, sentence: &str) -> Option<(String, &'static str)> {
+fn number(f: &Fact, sentence: &str) -> Option<(String, EnglishSource)> {
     let n = f.normalized.as_deref()?;
     let unit = f.unit.as_deref().unwrap_or("");
     if let Some((a, b)) = n.split_once('/') {
@@ -241,8 +240,8 @@ fn number(f: &Fact, sentence: &str) -> Option<(String, &'static str)> {
         ))
         .ok()?;
         return Some(match re.find(sentence) {
-            Some(m) => (m.as_str().to_string(), FROM_TRANSLATION),
-            None => (format!("{a} of {b}"), FROM_RULE),
+            Some(m) => (m.as_str().to_string(), EnglishSource::Translation),
+            None => (format!("{a} of {b}"), EnglishSource::Rule),
         });
     }
     if unit.starts_with("ordinal") {
@@ -259,21 +258,21 @@ fn number(f: &Fact, sentence: &str) -> Option<(String, &'static str)> {
             cands.push(w.to_string());
         }
         return Some(match found(sentence, &cands) {
-            Some(s) => (s, FROM_TRANSLATION),
-            None => (cands[0].clone(), FROM_RULE),
+            Some(s) => (s, EnglishSource::Translation),
+            None => (cands[0].clone(), EnglishSource::Rule),
         });
     }
     if let Some((_, text)) = english_numbers(sentence).into_iter().find(|(v, _)| v == n) {
-        return Some((text, FROM_TRANSLATION));
+        return Some((text, EnglishSource::Translation));
     }
     if let Ok(k) = n.parse::<usize>() {
         if let Some(w) = SMALL.get(k) {
             if let Some((a, b)) = find_word(sentence, w) {
-                return Some((sentence[a..b].to_string(), FROM_TRANSLATION));
+                return Some((sentence[a..b].to_string(), EnglishSource::Translation));
             }
         }
     }
-    Some((rule_number(n, unit), FROM_RULE))
+    Some((rule_number(n, unit), EnglishSource::Rule))
 }
 
 /// `1500000000` + `млрд доларів` → `1.5 billion dollars`.
@@ -390,7 +389,7 @@ fn capitalized_words(sentence: &str) -> Vec<(usize, usize)> {
         .collect()
 }
 
-fn person(f: &Fact, sentence: &str) -> Option<(String, &'static str)> {
+fn person(f: &Fact, sentence: &str) -> Option<(String, EnglishSource)> {
     let nominative = f.normalized.clone().unwrap_or_else(|| f.text.clone());
     let latin = transliterate(&nominative);
     let parts: Vec<&str> = latin.split(' ').collect();
@@ -405,7 +404,7 @@ fn person(f: &Fact, sentence: &str) -> Option<(String, &'static str)> {
                 && run.clone().zip(&parts).all(|(m, p)| similar(word(m), p))
             {
                 let (a, b) = (words[k].0, words[k + parts.len() - 1].1);
-                return Some((sentence[a..b].to_string(), FROM_TRANSLATION));
+                return Some((sentence[a..b].to_string(), EnglishSource::Translation));
             }
         }
     }
@@ -421,38 +420,38 @@ fn person(f: &Fact, sentence: &str) -> Option<(String, &'static str)> {
             None => parts[..parts.len() - 1].to_vec(),
         };
         full.push(word(k));
-        return Some((full.join(" "), FROM_TRANSLATION));
+        return Some((full.join(" "), EnglishSource::Translation));
     }
-    Some((latin, FROM_TRANSLITERATION))
+    Some((latin, EnglishSource::Transliteration))
 }
 
-fn named(f: &Fact, sentence: &str) -> Option<(String, &'static str)> {
+fn named(f: &Fact, sentence: &str) -> Option<(String, EnglishSource)> {
     let nominative = f.normalized.as_deref().unwrap_or(&f.text);
     match lexicon::gazetteer().by_nominative(nominative) {
         Some(e) => {
             let cands: Vec<String> = e.english.iter().map(|s| s.to_string()).collect();
             Some(match found(sentence, &cands) {
-                Some(s) => (s, FROM_TRANSLATION),
-                None => (e.english[0].to_string(), FROM_LEXICON),
+                Some(s) => (s, EnglishSource::Translation),
+                None => (e.english[0].to_string(), EnglishSource::Lexicon),
             })
         }
         None => {
             let latin = transliterate(nominative);
             Some(match find_word(sentence, &latin) {
-                Some((a, b)) => (sentence[a..b].to_string(), FROM_TRANSLATION),
-                None => (latin, FROM_TRANSLITERATION),
+                Some((a, b)) => (sentence[a..b].to_string(), EnglishSource::Translation),
+                None => (latin, EnglishSource::Transliteration),
             })
         }
     }
 }
 
 /// The clause of the English sentence that starts at the event's keyword.
-fn event(f: &Fact, sentence: &str) -> Option<(String, &'static str)> {
+fn event(f: &Fact, sentence: &str) -> Option<(String, EnglishSource)> {
     if let Some(e) = lexicon::gazetteer().by_nominative(f.normalized.as_deref().unwrap_or("")) {
         let cands: Vec<String> = e.english.iter().map(|s| s.to_string()).collect();
         return Some(match found(sentence, &cands) {
-            Some(s) => (s, FROM_TRANSLATION),
-            None => (e.english[0].to_string(), FROM_LEXICON),
+            Some(s) => (s, EnglishSource::Translation),
+            None => (e.english[0].to_string(), EnglishSource::Lexicon),
         });
     }
     let lemma = f
@@ -466,7 +465,7 @@ fn event(f: &Fact, sentence: &str) -> Option<(String, &'static str)> {
         .find([',', '.', ';', ':', '!', '?', '"', '('])
         .unwrap_or(rest.len());
     let clause: Vec<&str> = rest[..end].split_whitespace().take(10).collect();
-    Some((clause.join(" "), FROM_TRANSLATION))
+    Some((clause.join(" "), EnglishSource::Translation))
 }
 
 #[cfg(test)]

@@ -851,48 +851,6 @@ pub const ROLE_ADJ_STEMS: &[&str] = &[
     "державн",
 ];
 
-/// Month names: nominative, genitive (`28 серпня`), locative (`у серпні`).
-pub const MONTHS: [(&str, &str, &str); 12] = [
-    ("січень", "січня", "січні"),
-    ("лютий", "лютого", "лютому"),
-    ("березень", "березня", "березні"),
-    ("квітень", "квітня", "квітні"),
-    ("травень", "травня", "травні"),
-    ("червень", "червня", "червні"),
-    ("липень", "липня", "липні"),
-    ("серпень", "серпня", "серпні"),
-    ("вересень", "вересня", "вересні"),
-    ("жовтень", "жовтня", "жовтні"),
-    ("листопад", "листопада", "листопаді"),
-    ("грудень", "грудня", "грудні"),
-];
-
-pub const MONTHS_EN: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
-
-/// Weekdays in the accusative used after `у`/`в` (`у п’ятницю`), with English.
-pub const WEEKDAYS: [(&str, &str); 7] = [
-    ("понеділок", "Monday"),
-    ("вівторок", "Tuesday"),
-    ("середу", "Wednesday"),
-    ("четвер", "Thursday"),
-    ("п'ятницю", "Friday"),
-    ("суботу", "Saturday"),
-    ("неділю", "Sunday"),
-];
-
 /// Event nouns by stem, with the English words a translation would use.
 pub const EVENT_NOUNS: &[(&str, &[&str], &[&str])] = &[
     // (lemma, lower-case surface forms, English keywords)

@@ -7,9 +7,27 @@
 //! dropped, and what repeats a fact already known is dropped too.
 use super::{llm_fact, Fact, FactKind};
 use crate::article::Article;
+use crate::chunk::chunk_by_budget;
 use crate::error::Result;
 use crate::llm::{ChatMessage, ChatModel, GenerationParams, JsonSchemaConstraint};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+
+/// What the LLM facts step did for one article.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FactsLlmStats {
+    /// Requests (paragraph chunks within the model's window).
+    pub chunks: usize,
+    pub generated_tokens: usize,
+    /// Items the model proposed.
+    pub proposed: usize,
+    /// Proposals not found in the source.
+    pub dropped_ungrounded: usize,
+    /// Proposals overlapping a fact already known.
+    pub dropped_duplicate: usize,
+    pub kept: usize,
+    pub secs: f64,
+}
 
 /// The answer schema: `{"facts":[{"kind":…,"text":…}]}`.
 pub fn schema() -> Value {
@@ -87,10 +105,10 @@ pub fn ground_items(
     article: &Article,
     source_text: &str,
     known: &[Fact],
-    stats: &mut Value,
+    stats: &mut FactsLlmStats,
 ) -> Vec<Fact> {
     let mut out: Vec<Fact> = Vec::new();
-    let (mut ungrounded, mut duplicate) = (0u64, 0u64);
+    let (mut ungrounded, mut duplicate) = (0, 0);
     for (kind, text) in items {
         let Some(kind) = kind_of(kind) else { continue };
         let Some(fact) = llm_fact(article, source_text, kind, text) else {
@@ -104,24 +122,23 @@ pub fn ground_items(
         }
         out.push(fact);
     }
-    let add = |stats: &mut Value, key: &str, n: u64| {
-        stats[key] = json!(stats[key].as_u64().unwrap_or(0) + n);
-    };
-    add(stats, "proposed", items.len() as u64);
-    add(stats, "dropped_ungrounded", ungrounded);
-    add(stats, "dropped_duplicate", duplicate);
-    add(stats, "kept", out.len() as u64);
+    stats.proposed += items.len();
+    stats.dropped_ungrounded += ungrounded;
+    stats.dropped_duplicate += duplicate;
+    stats.kept += out.len();
     out
 }
 
-/// Ask the model for facts, paragraph chunk by chunk within its window.
+/// Ask the model for facts, paragraph chunk by chunk within its window;
+/// `progress(done, total)` after each request.
 pub fn propose(
     model: &mut ChatModel,
     article: &Article,
     source_text: &str,
     known: &[Fact],
     max_new_tokens: usize,
-) -> Result<(Vec<Fact>, Value)> {
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<(Vec<Fact>, FactsLlmStats)> {
     let t0 = std::time::Instant::now();
     let schema = schema();
     let mut params = GenerationParams::greedy(max_new_tokens);
@@ -131,27 +148,20 @@ pub fn propose(
         .context_length
         .saturating_sub(max_new_tokens + 128);
     let paragraphs: Vec<String> = article.paragraphs.iter().map(|p| p.text()).collect();
-    let mut chunks: Vec<String> = Vec::new();
-    let mut cur = String::new();
-    for p in &paragraphs {
-        let next = if cur.is_empty() {
-            p.clone()
-        } else {
-            format!("{cur}\n\n{p}")
-        };
-        if !cur.is_empty() && model.count_tokens(&prompt(&next))? > budget {
-            chunks.push(std::mem::replace(&mut cur, p.clone()));
-        } else {
-            cur = next;
-        }
-    }
-    if !cur.is_empty() {
-        chunks.push(cur);
-    }
-    let mut stats = json!({ "chunks": chunks.len(), "generated_tokens": 0 });
+    let chunks: Vec<String> = chunk_by_budget(&paragraphs, usize::MAX, |ps| {
+        Ok(model.count_tokens(&prompt(&ps.join("\n\n")))? <= budget)
+    })?
+    .into_iter()
+    .map(|r| paragraphs[r].join("\n\n"))
+    .collect();
+    let mut stats = FactsLlmStats {
+        chunks: chunks.len(),
+        ..Default::default()
+    };
     let mut all = known.to_vec();
     let mut added = Vec::new();
-    for c in &chunks {
+    progress(0, chunks.len());
+    for (i, c) in chunks.iter().enumerate() {
         let mut constraint = JsonSchemaConstraint::new(&schema)?;
         let g = model.chat(
             &[ChatMessage::system(SYSTEM), ChatMessage::user(prompt(c))],
@@ -159,14 +169,14 @@ pub fn propose(
             Some(&mut constraint),
             &mut |_| {},
         )?;
-        stats["generated_tokens"] =
-            json!(stats["generated_tokens"].as_u64().unwrap_or(0) + g.generated_tokens as u64);
+        stats.generated_tokens += g.generated_tokens;
         let items = parse_items(&g.text);
         let new = ground_items(&items, article, source_text, &all, &mut stats);
         all.extend(new.iter().cloned());
         added.extend(new);
+        progress(i + 1, chunks.len());
     }
-    stats["secs"] = json!(t0.elapsed().as_secs_f64());
+    stats.secs = t0.elapsed().as_secs_f64();
     Ok((added, stats))
 }
 

@@ -25,6 +25,7 @@ mod text;
 mod translit;
 
 pub use english::render_english;
+pub use llm::FactsLlmStats;
 pub use translit::transliterate;
 
 use crate::article::Article;
@@ -43,22 +44,64 @@ pub enum FactKind {
     Event,
 }
 
-/// `english_source` when the English form was found in the aligned translation.
-pub const FROM_TRANSLATION: &str = "translation";
-/// `english_source` when a name was transliterated (KMU 2010) because the
-/// translation did not contain a matching form.
-pub const FROM_TRANSLITERATION: &str = "transliteration";
-/// `english_source` when a place/organisation came from the built-in
-/// uk→en lexicon but was not found in the translation.
-pub const FROM_LEXICON: &str = "lexicon";
-/// `english_source` when a date or number was rendered by rule because the
-/// translation did not contain it.
-pub const FROM_RULE: &str = "rule";
+impl FactKind {
+    /// The name records use (`person`, `organization`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            FactKind::Person => "person",
+            FactKind::Organization => "organization",
+            FactKind::Place => "place",
+            FactKind::Date => "date",
+            FactKind::Number => "number",
+            FactKind::Event => "event",
+        }
+    }
+}
 
-/// `origin` of facts found by this module's extractors.
-pub const ORIGIN_PATTERN: &str = "pattern";
-/// `origin` of facts proposed by the LLM stage (and grounded with [`ground`]).
-pub const ORIGIN_LLM: &str = "llm";
+/// How a fact's English form was obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EnglishSource {
+    /// Found in the aligned English translation.
+    Translation,
+    /// A name transliterated (KMU 2010): the translation had no matching form.
+    Transliteration,
+    /// A place or organisation from the built-in uk→en lexicon, not found
+    /// in the translation.
+    Lexicon,
+    /// A date or number rendered by rule: the translation did not contain it.
+    Rule,
+}
+
+impl EnglishSource {
+    pub fn name(self) -> &'static str {
+        match self {
+            EnglishSource::Translation => "translation",
+            EnglishSource::Transliteration => "transliteration",
+            EnglishSource::Lexicon => "lexicon",
+            EnglishSource::Rule => "rule",
+        }
+    }
+}
+
+/// Who found a fact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Origin {
+    /// This module's deterministic extractors.
+    Pattern,
+    /// Proposed by the LLM stage, and grounded with [`ground`].
+    Llm,
+}
+
+impl Origin {
+    pub fn name(self) -> &'static str {
+        match self {
+            Origin::Pattern => "pattern",
+            Origin::Llm => "llm",
+        }
+    }
+}
 
 /// Date qualifiers, stored in [`Fact::unit`] of date facts.
 pub mod date_unit {
@@ -105,11 +148,9 @@ pub struct Fact {
     pub unit: Option<String>,
     /// English rendering, filled by [`render_english`].
     pub english: Option<String>,
-    /// How `english` was obtained: [`FROM_TRANSLATION`],
-    /// [`FROM_TRANSLITERATION`], [`FROM_LEXICON`] or [`FROM_RULE`].
-    pub english_source: Option<String>,
-    /// [`ORIGIN_PATTERN`] or [`ORIGIN_LLM`].
-    pub origin: String,
+    /// How `english` was obtained.
+    pub english_source: Option<EnglishSource>,
+    pub origin: Origin,
 }
 
 impl Fact {
@@ -128,7 +169,7 @@ impl Fact {
             unit: None,
             english: None,
             english_source: None,
-            origin: ORIGIN_PATTERN.to_string(),
+            origin: Origin::Pattern,
         }
     }
 
@@ -182,7 +223,7 @@ pub fn extract(article: &Article, source_text: &str) -> Vec<Fact> {
     let published = article
         .published
         .as_ref()
-        .and_then(|p| patterns::parse_iso_date(&p.date));
+        .and_then(|p| crate::calendar::Date::parse_iso(&p.date));
     let sentences = sentence_texts(article, source_text);
     let mut facts = Vec::new();
     let mut pending = Vec::new();
@@ -304,7 +345,7 @@ pub fn llm_fact(
     let (start, end, sentence) = ground(article, source_text, candidate)?;
     Some(Fact {
         normalized: Some(candidate.trim().to_string()),
-        origin: ORIGIN_LLM.to_string(),
+        origin: Origin::Llm,
         ..Fact::new(kind, source_text, (start, end), sentence)
     })
 }

@@ -1,79 +1,10 @@
 //! Extractors for dates, numbers, gazetteer names, acronyms and events.
-use super::lexicon::{self, Entry, EVENT_ADJ_STEMS, EVENT_NOUNS, MONTHS, UNITS_EN, WEEKDAYS};
-use super::text::{normalize_word, Tok, TokKind};
+use super::lexicon::{self, Entry, EVENT_ADJ_STEMS, EVENT_NOUNS, UNITS_EN};
+use super::text::{is_verb_like, normalize_word, Tok, TokKind};
 use super::{date_unit, Fact, FactKind, SentenceText};
+use crate::calendar::{Date, MONTHS_UK, WEEKDAYS};
 use regex::Regex;
 use std::sync::OnceLock;
-
-/// A calendar date.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Ymd {
-    pub year: i32,
-    pub month: u32,
-    pub day: u32,
-}
-
-impl Ymd {
-    fn new(year: i32, month: u32, day: u32) -> Option<Ymd> {
-        let valid = (1..=12).contains(&month) && day >= 1 && day <= days_in_month(year, month);
-        valid.then_some(Ymd { year, month, day })
-    }
-
-    pub fn iso(&self) -> String {
-        format!("{:04}-{:02}-{:02}", self.year, self.month, self.day)
-    }
-
-    /// Days since 1970-01-01 (proleptic Gregorian).
-    fn to_days(self) -> i64 {
-        let (y, m, d) = (self.year as i64, self.month as i64, self.day as i64);
-        let y = if m <= 2 { y - 1 } else { y };
-        let era = y.div_euclid(400);
-        let yoe = y - era * 400;
-        let mp = (m + 9) % 12;
-        let doy = (153 * mp + 2) / 5 + d - 1;
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-        era * 146097 + doe - 719468
-    }
-
-    fn from_days(z: i64) -> Ymd {
-        let z = z + 719468;
-        let era = z.div_euclid(146097);
-        let doe = z - era * 146097;
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-        let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-        let y = yoe + era * 400 + i64::from(m <= 2);
-        Ymd {
-            year: y as i32,
-            month: m,
-            day: d,
-        }
-    }
-
-    fn plus_days(self, n: i64) -> Ymd {
-        Ymd::from_days(self.to_days() + n)
-    }
-}
-
-fn days_in_month(year: i32, month: u32) -> u32 {
-    match month {
-        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Parses `YYYY-MM-DD`.
-pub fn parse_iso_date(s: &str) -> Option<Ymd> {
-    let mut it = s.trim().splitn(3, '-');
-    let y = it.next()?.parse().ok()?;
-    let m = it.next()?.parse().ok()?;
-    let d = it.next()?.get(..2)?.parse().ok()?;
-    Ymd::new(y, m, d)
-}
 
 /// Date facts of a sentence plus the byte ranges (absolute) that numbers
 /// must not reuse (dates and clock times).
@@ -96,8 +27,8 @@ struct DateRegexes {
 fn date_regexes() -> &'static DateRegexes {
     static R: OnceLock<DateRegexes> = OnceLock::new();
     R.get_or_init(|| {
-        let gen = MONTHS.map(|m| m.1).join("|");
-        let loc = MONTHS.map(|m| m.2).join("|");
+        let gen = MONTHS_UK.map(|m| m.1).join("|");
+        let loc = MONTHS_UK.map(|m| m.2).join("|");
         let days = WEEKDAYS
             .map(|w| w.0.replace('\'', "['’ʼ]"))
             .join("|");
@@ -119,7 +50,7 @@ fn date_regexes() -> &'static DateRegexes {
 
 fn month_index(name: &str, genitive: bool) -> Option<u32> {
     let l = name.to_lowercase();
-    MONTHS
+    MONTHS_UK
         .iter()
         .position(|m| if genitive { m.1 == l } else { m.2 == l })
         .map(|i| i as u32 + 1)
@@ -132,7 +63,7 @@ fn overlaps(ranges: &[(usize, usize)], a: usize, b: usize) -> bool {
 /// Dates in one sentence. Relative dates (`28 серпня`, `сьогодні`) are
 /// resolved against `published` when known; a day-month more than six
 /// months after publication is taken to be in the previous year.
-pub fn dates(s: &SentenceText, published: Option<Ymd>) -> Dates {
+pub fn dates(s: &SentenceText, published: Option<Date>) -> Dates {
     let r = date_regexes();
     let mut facts: Vec<Fact> = Vec::new();
     let mut consumed: Vec<(usize, usize)> = Vec::new();
@@ -157,14 +88,14 @@ pub fn dates(s: &SentenceText, published: Option<Ymd>) -> Dates {
             unit: Some(unit.to_string()),
             english: None,
             english_source: None,
-            origin: super::ORIGIN_PATTERN.to_string(),
+            origin: super::Origin::Pattern,
         });
     };
     for c in r.numeric.captures_iter(text) {
         let m = c.get(0).expect("match");
         let (d, mo, y) = (c[1].parse().ok(), c[2].parse().ok(), c[3].parse().ok());
         if let (Some(d), Some(mo), Some(y)) = (d, mo, y) {
-            if let Some(ymd) = Ymd::new(y, mo, d) {
+            if let Some(ymd) = Date::new(y, mo, d) {
                 push(
                     m.start(),
                     m.end(),
@@ -186,7 +117,7 @@ pub fn dates(s: &SentenceText, published: Option<Ymd>) -> Dates {
             consumed.push((s.base + m.start(), s.base + m.end()));
             continue;
         }
-        if let Some(ymd) = parse_iso_date(m.as_str()) {
+        if let Some(ymd) = Date::parse_iso(m.as_str()) {
             push(
                 m.start(),
                 m.end(),
@@ -207,19 +138,19 @@ pub fn dates(s: &SentenceText, published: Option<Ymd>) -> Dates {
             continue;
         };
         let (normalized, unit) = match c.get(3).and_then(|y| y.as_str().parse::<i32>().ok()) {
-            Some(y) => (Ymd::new(y, month, day).map(|d| d.iso()), date_unit::FULL),
+            Some(y) => (Date::new(y, month, day).map(|d| d.iso()), date_unit::FULL),
             None => match published {
                 Some(p) => {
-                    let mut ymd = Ymd::new(p.year, month, day);
+                    let mut ymd = Date::new(p.year, month, day);
                     if let Some(d) = ymd {
                         if d.to_days() - p.to_days() > 183 {
-                            ymd = Ymd::new(p.year - 1, month, day);
+                            ymd = Date::new(p.year - 1, month, day);
                         }
                     }
                     (ymd.map(|d| d.iso()), date_unit::YEAR_FROM_PUBLICATION)
                 }
                 None => {
-                    let valid = Ymd::new(2000, month, day).is_some();
+                    let valid = Date::new(2000, month, day).is_some();
                     (
                         valid.then(|| format!("--{month:02}-{day:02}")),
                         date_unit::DAY_MONTH,
@@ -743,7 +674,7 @@ pub fn events(s: &SentenceText, toks: &[Tok], facts: &[Fact], people: &[Fact]) -
             if (t.kind == TokKind::Punct && !inner_dash)
                 || EVENT_END_WORDS.contains(&t.lower().as_str())
                 || in_person(t)
-                || (t.is_lowercase_word() && super::people::is_verb_like(t.text))
+                || (t.is_lowercase_word() && is_verb_like(t.text))
                 || (!verb_event && t.is_word() && heads.contains_key(&t.lower()))
             {
                 break;
@@ -778,20 +709,5 @@ mod tests {
         assert_eq!(decimal_value("42", 6).as_deref(), Some("42000000"));
         assert_eq!(decimal_value("1 500", 0).as_deref(), Some("1500"));
         assert_eq!(decimal_value("0,25", 0).as_deref(), Some("0.25"));
-    }
-
-    #[test]
-    fn calendar_arithmetic() {
-        let d = parse_iso_date("2025-04-23").unwrap();
-        assert_eq!(d.plus_days(1).iso(), "2025-04-24");
-        assert_eq!(
-            parse_iso_date("2024-12-31").unwrap().plus_days(1).iso(),
-            "2025-01-01"
-        );
-        assert_eq!(
-            parse_iso_date("2024-03-01").unwrap().plus_days(-1).iso(),
-            "2024-02-29"
-        );
-        assert!(parse_iso_date("2025-02-30").is_none());
     }
 }

@@ -4,22 +4,10 @@
 //! (from the lexicon) or of the role head (`спецпредставником` → Ins).
 use super::lexicon::{given_names, role_heads, Case, Gender, ROLE_ADJ_STEMS};
 use super::patterns::GazMatch;
-use super::text::{folded_stem, normalize_word, Tok};
+use super::text::{folded_stem, is_verb_like, normalize_word, Tok};
 use super::{Fact, FactKind, SentenceText};
 
 const MAX_COMPLEMENT: usize = 12;
-
-/// Verb forms that end a role complement (`міністр заявив у розмові з …`).
-pub(crate) fn is_verb_like(w: &str) -> bool {
-    let l = normalize_word(w);
-    [
-        "ся", "сь", "ла", "ли", "ло", "ють", "ять", "ив", "ав", "ув", "їв",
-    ]
-    .iter()
-    .any(|e| l.ends_with(e))
-        && !["справ", "держав"].contains(&l.as_str())
-        || ["провів", "розповів", "повів", "вів"].contains(&l.as_str())
-}
 
 fn is_cyrillic_title(t: &Tok) -> bool {
     t.is_word()

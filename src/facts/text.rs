@@ -75,6 +75,18 @@ pub fn normalize_word(w: &str) -> String {
         .collect()
 }
 
+/// Verb forms that end a role complement (`міністр заявив у розмові з …`).
+pub fn is_verb_like(w: &str) -> bool {
+    let l = normalize_word(w);
+    [
+        "ся", "сь", "ла", "ли", "ло", "ють", "ять", "ив", "ав", "ув", "їв",
+    ]
+    .iter()
+    .any(|e| l.ends_with(e))
+        && !["справ", "держав"].contains(&l.as_str())
+        || ["провів", "розповів", "повів", "вів"].contains(&l.as_str())
+}
+
 pub fn is_dash(c: char) -> bool {
     matches!(c, '-' | '–' | '—' | '‐' | '‑' | '−')
 }

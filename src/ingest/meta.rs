@@ -14,21 +14,6 @@ pub struct DateLine {
     pub rest: Option<Range<usize>>,
 }
 
-const MONTHS: [&str; 12] = [
-    "січня",
-    "лютого",
-    "березня",
-    "квітня",
-    "травня",
-    "червня",
-    "липня",
-    "серпня",
-    "вересня",
-    "жовтня",
-    "листопада",
-    "грудня",
-];
-
 /// ` date 2025-09-02 <title>` (the header of exported pages).
 static DATE_HEADER: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^date\s+(?<y>\d{4})-(?<m>\d{2})-(?<d>\d{2})(?:[T ](?<hh>\d{1,2}):(?<mm>\d{2}))?(?:\s+(?<rest>\S.*))?$")
@@ -82,9 +67,8 @@ pub fn parse_date_line(line: &str) -> Option<DateLine> {
         (c, m)
     } else {
         let c = WORDED.captures(line)?;
-        let name = c["month"].to_lowercase();
-        let index = MONTHS.iter().position(|m| *m == name)?;
-        (c, (index + 1).to_string())
+        let month = crate::calendar::month_from_genitive(&c["month"])?;
+        (c, month.to_string())
     };
     let t = time(&c, "hh", "mm").or_else(|| time(&c, "hh2", "mm2"));
     let published = published(&c["y"], &month, &c["d"], t)?;
@@ -102,10 +86,11 @@ fn time(c: &regex::Captures<'_>, h: &str, m: &str) -> Option<(u32, u32)> {
 
 /// A validated [`Published`]; `None` for impossible dates or times.
 fn published(y: &str, m: &str, d: &str, time: Option<(u32, u32)>) -> Option<Published> {
-    let (y, m, d): (u32, u32, u32) = (y.parse().ok()?, m.parse().ok()?, d.parse().ok()?);
-    if !(1990..=2100).contains(&y) || !(1..=12).contains(&m) || d == 0 || d > days_in_month(y, m) {
+    let (y, m, d): (i32, u32, u32) = (y.parse().ok()?, m.parse().ok()?, d.parse().ok()?);
+    if !(1990..=2100).contains(&y) {
         return None;
     }
+    crate::calendar::Date::new(y, m, d)?;
     let time = match time {
         Some((hh, mm)) if hh < 24 && mm < 60 => Some(format!("{hh:02}:{mm:02}")),
         Some(_) => return None,
@@ -115,15 +100,6 @@ fn published(y: &str, m: &str, d: &str, time: Option<(u32, u32)>) -> Option<Publ
         date: format!("{y:04}-{m:02}-{d:02}"),
         time,
     })
-}
-
-fn days_in_month(y: u32, m: u32) -> u32 {
-    match m {
-        2 if (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
 }
 
 /// For a `Джерело: …` line, the range of the cited source within it.

@@ -13,6 +13,7 @@
 pub mod clean;
 pub mod decode;
 pub mod meta;
+pub mod plain;
 
 use crate::article::{Article, Paragraph, Sentence};
 use crate::error::{Error, Result};

@@ -19,9 +19,9 @@ pub use bench::{bench, bench_implementation, bench_with_prompt, BenchReport, Ben
 pub use constraint::{
     JsonSchemaConstraint, TokenConstraint, Vocabulary, DEFAULT_MAX_ITEMS, DEFAULT_MAX_LENGTH,
 };
-pub use model::Implementation;
+pub use model::{Architecture, Implementation};
 pub use sampling::GenerationParams;
-pub use template::{ChatFormat, ChatMessage, Role, Segment};
+pub use template::{ChatFormat, ChatMessage, PromptFormat, Role, Segment};
 pub use tokenizer::{GgufTokenizer, TokenKind};
 
 use crate::{Error, Result};
@@ -57,8 +57,8 @@ pub fn set_threads(n: usize) {
 #[derive(Debug, Clone, Serialize)]
 pub struct ModelInfo {
     pub path: PathBuf,
-    /// `general.architecture` (`llama`, `qwen2`, `gemma3`).
-    pub architecture: String,
+    /// `general.architecture`.
+    pub architecture: Architecture,
     /// `general.name`.
     pub name: Option<String>,
     /// Usable context in tokens: `<arch>.context_length`, capped by the
@@ -67,8 +67,8 @@ pub struct ModelInfo {
     pub vocab_size: usize,
     /// Quantization from `general.file_type` (e.g. `Q4_K_M`).
     pub file_type: Option<String>,
-    /// Prompt format (`chatml`, `gemma`, `llama3`, or `none`).
-    pub chat_format: String,
+    /// Prompt format; `None` when the model has no known chat template.
+    pub chat_format: Option<PromptFormat>,
 }
 
 /// Why generation ended.
@@ -150,25 +150,23 @@ impl ChatModel {
 
     /// [`ChatModel::load`] choosing the transformer implementation.
     pub fn load_with(path: &Path, device: &Device, implementation: Implementation) -> Result<Self> {
-        let GgufFile {
-            content,
-            mut reader,
-        } = GgufFile::open(path)?;
+        let file = GgufFile::open(path)?;
         let md = Metadata {
             path,
-            content: &content,
+            content: &file.content,
         };
-        let architecture = md.required_string("general.architecture")?.to_string();
-        if !model::SUPPORTED.contains(&architecture.as_str()) {
-            return Err(Error::model_file(
+        let arch_name = md.required_string("general.architecture")?;
+        let architecture = Architecture::from_gguf(arch_name).ok_or_else(|| {
+            let supported: Vec<&str> = Architecture::ALL.iter().map(|a| a.gguf_name()).collect();
+            Error::model_file(
                 path,
                 format!(
-                    "unsupported architecture `{architecture}` (supported: {})",
-                    model::SUPPORTED.join(", ")
+                    "unsupported architecture `{arch_name}` (supported: {})",
+                    supported.join(", ")
                 ),
-            ));
-        }
-        let context_key = format!("{architecture}.context_length");
+            )
+        })?;
+        let context_key = format!("{}.context_length", architecture.gguf_name());
         let context_length = md
             .uint(&context_key)?
             .ok_or_else(|| Error::model_file(path, format!("missing metadata `{context_key}`")))?
@@ -180,16 +178,15 @@ impl ChatModel {
             .map(str::to_string);
         let tokenizer = GgufTokenizer::from_metadata(&md)?;
         let template = md.string("tokenizer.chat_template")?;
-        let format = ChatFormat::detect(template, &architecture).filter(|f| {
+        let format = ChatFormat::detect(template, architecture).filter(|f| {
             f.required_specials()
                 .iter()
                 .all(|s| tokenizer.token_id(s).is_some())
         });
         let weights = Weights::load(
             path,
-            &architecture,
-            content,
-            &mut reader,
+            architecture,
+            file,
             device,
             implementation,
             context_length,
@@ -214,7 +211,7 @@ impl ChatModel {
             context_length: context_length.min(weights.max_positions()),
             vocab_size: tokenizer.vocab_size(),
             file_type,
-            chat_format: format.map_or("none", |f| f.name()).to_string(),
+            chat_format: format.map(|f| f.kind()),
         };
         Ok(Self {
             info,

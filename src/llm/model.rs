@@ -1,12 +1,40 @@
 //! The transformer weights of the supported architectures, behind one enum.
-use super::gguf::Metadata;
+use super::gguf::{GgufFile, Metadata};
 use super::transformer::Transformer;
 use candle_core::{Device, Tensor};
 use candle_transformers::models::{quantized_gemma3, quantized_llama, quantized_qwen2};
 use serde::{Deserialize, Serialize};
 
-/// Architectures (`general.architecture`) this engine runs.
-pub(crate) const SUPPORTED: &[&str] = &["llama", "qwen2", "gemma3"];
+/// The model architectures (`general.architecture`) this engine runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Architecture {
+    Llama,
+    Qwen2,
+    Gemma3,
+}
+
+impl Architecture {
+    pub const ALL: [Architecture; 3] = [
+        Architecture::Llama,
+        Architecture::Qwen2,
+        Architecture::Gemma3,
+    ];
+
+    /// The architecture of a `general.architecture` value, if supported.
+    pub fn from_gguf(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.gguf_name() == name)
+    }
+
+    /// The `general.architecture` value (also the metadata key prefix).
+    pub fn gguf_name(self) -> &'static str {
+        match self {
+            Architecture::Llama => "llama",
+            Architecture::Qwen2 => "qwen2",
+            Architecture::Gemma3 => "gemma3",
+        }
+    }
+}
 
 /// Which transformer code runs a Llama / Qwen2 model.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,24 +58,29 @@ pub(crate) enum Weights {
 }
 
 impl Weights {
-    #[allow(clippy::too_many_arguments)]
     pub fn load(
         path: &std::path::Path,
-        architecture: &str,
-        content: candle_core::quantized::gguf_file::Content,
-        reader: &mut std::io::BufReader<std::fs::File>,
+        architecture: Architecture,
+        file: GgufFile,
         device: &Device,
         implementation: Implementation,
         max_positions: usize,
     ) -> crate::Result<Self> {
-        if implementation == Implementation::Fast && matches!(architecture, "llama" | "qwen2") {
+        let GgufFile {
+            content,
+            mut reader,
+        } = file;
+        let reader = &mut reader;
+        if implementation == Implementation::Fast
+            && matches!(architecture, Architecture::Llama | Architecture::Qwen2)
+        {
             let md = Metadata {
                 path,
                 content: &content,
             };
             return Ok(Weights::Fast(Box::new(Transformer::load(
                 &md,
-                architecture,
+                architecture.gguf_name(),
                 reader,
                 device,
                 max_positions,
@@ -58,22 +91,21 @@ impl Weights {
     }
 
     fn load_candle(
-        architecture: &str,
+        architecture: Architecture,
         content: candle_core::quantized::gguf_file::Content,
         reader: &mut std::io::BufReader<std::fs::File>,
         device: &Device,
     ) -> candle_core::Result<Self> {
         Ok(match architecture {
-            "llama" => Weights::Llama(Box::new(quantized_llama::ModelWeights::from_gguf(
-                content, reader, device,
-            )?)),
-            "qwen2" => Weights::Qwen2(Box::new(quantized_qwen2::ModelWeights::from_gguf(
-                content, reader, device,
-            )?)),
-            "gemma3" => Weights::Gemma3(Box::new(quantized_gemma3::ModelWeights::from_gguf(
-                content, reader, device,
-            )?)),
-            other => candle_core::bail!("unsupported architecture `{other}`"),
+            Architecture::Llama => Weights::Llama(Box::new(
+                quantized_llama::ModelWeights::from_gguf(content, reader, device)?,
+            )),
+            Architecture::Qwen2 => Weights::Qwen2(Box::new(
+                quantized_qwen2::ModelWeights::from_gguf(content, reader, device)?,
+            )),
+            Architecture::Gemma3 => Weights::Gemma3(Box::new(
+                quantized_gemma3::ModelWeights::from_gguf(content, reader, device)?,
+            )),
         })
     }
 

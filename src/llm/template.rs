@@ -4,7 +4,8 @@
 //! list of [`Segment`]s so that role markers become their special tokens
 //! while message content is always tokenized as plain text (text such as
 //! `<|im_end|>` inside an article cannot end a turn).
-use serde::Serialize;
+use super::Architecture;
+use serde::{Deserialize, Serialize};
 
 /// Who wrote a chat message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -64,6 +65,18 @@ pub enum Segment {
     Text(String),
 }
 
+/// The prompt format families, as model metadata names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PromptFormat {
+    /// `<|im_start|>role … <|im_end|>` (Qwen2, SmolLM2).
+    ChatMl,
+    /// `<start_of_turn>role … <end_of_turn>` (Gemma).
+    Gemma,
+    /// `<|start_header_id|>role<|end_header_id|> … <|eot_id|>` (Llama 3).
+    Llama3,
+}
+
 /// Prompt formats of the supported model families.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ChatFormat {
@@ -86,7 +99,7 @@ const SMOLLM_DEFAULT_SYSTEM: &str =
 
 impl ChatFormat {
     /// Pick the format from the chat template text, else from the architecture.
-    pub fn detect(template: Option<&str>, architecture: &str) -> Option<Self> {
+    pub fn detect(template: Option<&str>, architecture: Architecture) -> Option<Self> {
         if let Some(t) = template {
             if t.contains("<|im_start|>") {
                 let default_system = if t.contains(QWEN_DEFAULT_SYSTEM) {
@@ -105,22 +118,21 @@ impl ChatFormat {
                 return Some(ChatFormat::Llama3);
             }
         }
-        match architecture {
-            "qwen2" => Some(ChatFormat::ChatMl {
+        Some(match architecture {
+            Architecture::Qwen2 => ChatFormat::ChatMl {
                 default_system: Some(QWEN_DEFAULT_SYSTEM),
-            }),
-            "gemma3" | "gemma2" | "gemma" => Some(ChatFormat::Gemma),
-            "llama" => Some(ChatFormat::Llama3),
-            _ => None,
-        }
+            },
+            Architecture::Gemma3 => ChatFormat::Gemma,
+            Architecture::Llama => ChatFormat::Llama3,
+        })
     }
 
-    /// A short name, for [`super::ModelInfo::chat_format`].
-    pub fn name(&self) -> &'static str {
+    /// Which format family this is, for [`super::ModelInfo::chat_format`].
+    pub fn kind(&self) -> PromptFormat {
         match self {
-            ChatFormat::ChatMl { .. } => "chatml",
-            ChatFormat::Gemma => "gemma",
-            ChatFormat::Llama3 => "llama3",
+            ChatFormat::ChatMl { .. } => PromptFormat::ChatMl,
+            ChatFormat::Gemma => PromptFormat::Gemma,
+            ChatFormat::Llama3 => PromptFormat::Llama3,
         }
     }
 
@@ -215,7 +227,7 @@ mod tests {
     #[test]
     fn chatml_detected_and_default_system_inserted() {
         let t = "{{'<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>'}}";
-        let f = ChatFormat::detect(Some(t), "llama").unwrap();
+        let f = ChatFormat::detect(Some(t), Architecture::Llama).unwrap();
         assert_eq!(
             f,
             ChatFormat::ChatMl {
@@ -236,7 +248,7 @@ mod tests {
 
     #[test]
     fn gemma_folds_system_into_first_user_turn() {
-        let f = ChatFormat::detect(Some("<start_of_turn>"), "gemma3").unwrap();
+        let f = ChatFormat::detect(Some("<start_of_turn>"), Architecture::Gemma3).unwrap();
         let segs = f.render(
             &[ChatMessage::system("Be brief."), ChatMessage::user("Hi")],
             true,
@@ -248,7 +260,9 @@ mod tests {
 
     #[test]
     fn fallback_by_architecture() {
-        assert_eq!(ChatFormat::detect(None, "gemma3"), Some(ChatFormat::Gemma));
-        assert_eq!(ChatFormat::detect(None, "phi3"), None);
+        assert_eq!(
+            ChatFormat::detect(None, Architecture::Gemma3),
+            Some(ChatFormat::Gemma)
+        );
     }
 }

@@ -1,4 +1,4 @@
-//! Throughput benchmark of the Marian engine (`ukdigest bench-marian`).
+//! Throughput benchmark of the Marian engine (`examples/bench_marian.rs`, `scripts/bench_marian.sh`).
 use std::path::Path;
 use std::time::Instant;
 
@@ -7,7 +7,7 @@ use candle_core::Device;
 use super::{DecodeOptions, MarianModel, Quant};
 use crate::{Error, Result};
 
-/// What `ukdigest bench-marian` measures.
+/// What the Marian benchmark measures.
 #[derive(Debug, Clone)]
 pub struct BenchOptions {
     /// Sentences per `translate_ids` call.

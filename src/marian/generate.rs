@@ -16,7 +16,7 @@ use super::model::{CrossCache, Marian};
 use crate::{Error, Result};
 
 /// When beam search may stop for a sentence (`early_stopping` in generation_config.json).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum EarlyStopping {
     /// `false`: stop when the best running beam, normalized at the current
     /// length, can no longer beat the worst finished hypothesis.
@@ -30,7 +30,7 @@ pub enum EarlyStopping {
 }
 
 /// Decoding settings (what `generate` takes besides the inputs).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DecodeOptions {
     /// 1 = greedy search.
     pub num_beams: usize,
@@ -44,7 +44,8 @@ pub struct DecodeOptions {
     /// EOS is forbidden before this many new tokens.
     pub min_new_tokens: usize,
     /// Benchmarks: forbid EOS (and skip forced EOS) so every sentence decodes
-    /// exactly `max_new_tokens` steps.
+    /// exactly `max_new_tokens` steps. Never part of a run's recorded settings.
+    #[serde(skip)]
     pub suppress_eos: bool,
 }
 

@@ -137,8 +137,10 @@ impl Config {
     }
 }
 
-/// How linear-layer weights are stored and multiplied.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// How linear-layer weights are stored and multiplied (`quantize` in
+/// `models.toml`: `"f32"` or `"q8"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Quant {
     /// Full-precision f32 weights.
     #[default]

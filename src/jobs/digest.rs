@@ -1,0 +1,130 @@
+//! `digest`: ingest → translate → summarize → facts → the article record,
+//! for each input; then the daily digests, rebuilt from every record in
+//! the output folder.
+use super::{InputMode, JobContext, Outcome, Step};
+use crate::calendar::utc_now;
+use crate::engines::ModelStage;
+use crate::error::{Error, Result};
+use crate::facts;
+use crate::report::Stage;
+use crate::store::{
+    rate, tool, ArticleDigest, DigestCounts, DigestTimings, Provenance, RecordKind,
+};
+use crate::summarize;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Digest every input, then rebuild the daily digests.
+pub fn run(ctx: &mut JobContext, inputs: &[PathBuf]) -> Result<Vec<Outcome>> {
+    let outcomes = ctx.run_batch("digest", inputs, one);
+    crate::render::write_daily_digests(&ctx.store)?;
+    Ok(outcomes)
+}
+
+fn one(ctx: &mut JobContext, path: &Path) -> Result<Outcome> {
+    let prepared = match ctx.prepare(RecordKind::Digest, path, InputMode::Page)? {
+        Step::Skip(done) => return Ok(done),
+        Step::Work(p) => p,
+    };
+    let t = ctx.translate(prepared)?;
+    let id = t.prepared.article.id.clone();
+    let reporter = ctx.reporter;
+    let plan = ctx
+        .plan
+        .summarize
+        .as_ref()
+        .ok_or_else(|| Error::Config("the digest plan has no summarize stage".into()))?;
+    let summary = {
+        let mut progress = ctx.progress(&id, Stage::Summarize);
+        let model = ctx.engines.chat(ModelStage::Summarize, reporter)?;
+        summarize::summarize(
+            model,
+            &t.title_en,
+            &t.english_paragraphs(),
+            &plan.stage,
+            &mut progress,
+        )?
+    };
+
+    let tf = Instant::now();
+    let (article, source_text) = (&t.prepared.article, &t.prepared.source_text);
+    let mut facts = facts::extract(article, source_text);
+    let mut facts_llm_stats = None;
+    if ctx.engines.has_facts_llm() {
+        let max_new_tokens = ctx.plan.facts.as_ref().map_or(0, |f| f.max_new_tokens);
+        let mut progress = ctx.progress(&id, Stage::Facts);
+        let model = ctx.engines.chat(ModelStage::Facts, reporter)?;
+        let (added, stats) = facts::llm::propose(
+            model,
+            article,
+            source_text,
+            &facts,
+            max_new_tokens,
+            &mut progress,
+        )?;
+        facts = facts::merge(facts, added);
+        facts_llm_stats = Some(stats);
+    }
+    let english: Vec<String> = t.sentences.iter().map(|s| s.en.clone()).collect();
+    facts::render_english(&mut facts, &english);
+    let facts_secs = tf.elapsed().as_secs_f64();
+
+    let total_secs = t.prepared.started.elapsed().as_secs_f64();
+    let models = ctx.engines.provenance();
+    let article = t.prepared.article;
+    let record = ArticleDigest {
+        schema_version: crate::store::SCHEMA_VERSION,
+        id: article.id,
+        source_path: article.source_path,
+        source_sha256: t.prepared.source_sha256,
+        encoding: article.encoding,
+        title_uk: article.title,
+        title_en: t.title_en,
+        published: article.published,
+        outlet: article.outlet,
+        source_line: article.source_line,
+        headline: summary.headline.clone(),
+        summary: summary.sentences.clone(),
+        summary_flags: summary.flags.clone(),
+        facts,
+        paragraphs: t.paragraphs,
+        provenance: Provenance {
+            tool: tool(),
+            generated_at: utc_now(),
+            models,
+            settings: ctx.engines.settings().clone(),
+            timings: DigestTimings {
+                ingest_secs: t.prepared.ingest_secs,
+                translate_secs: t.stats.secs,
+                translate_generated_tokens_per_sec: rate(t.stats.generated_tokens, t.stats.secs),
+                summarize_secs: summary.secs,
+                summarize_generated_tokens_per_sec: rate(summary.generated_tokens, summary.secs),
+                facts_secs,
+                total_secs,
+            },
+            counts: DigestCounts {
+                sentences: t.stats.sentences,
+                translate: t.stats.clone(),
+                summarize_prompt_tokens: summary.prompt_tokens,
+                summarize_generated_tokens: summary.generated_tokens,
+                facts_llm: facts_llm_stats,
+            },
+        },
+    };
+    let files = ctx
+        .store
+        .write_article(&record, &crate::render::article_markdown(&record))?;
+    let line = format!(
+        "{}  {}  {} sentences, {} facts, {total_secs:.1}s  → {}",
+        record.id,
+        record.day(),
+        t.stats.sentences,
+        record.facts.len(),
+        record.headline
+    );
+    Ok(Outcome::Written {
+        id: record.id,
+        files,
+        line,
+    })
+}

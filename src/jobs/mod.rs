@@ -1,0 +1,250 @@
+//! The jobs users run over a batch of articles: `digest` (translate,
+//! summarize, facts, per-article and daily digests) and `translate`, plus
+//! `eval-translate`. Each input is decided (skip or redo) from its source
+//! bytes and the run's models and settings before any model loads; a bad
+//! article is reported and the batch goes on.
+pub mod digest;
+pub mod eval;
+pub mod translate;
+
+use crate::article::Article;
+use crate::engines::Engines;
+use crate::error::{Error, Result};
+use crate::plan::Plan;
+use crate::report::{Event, Reporter, Stage};
+use crate::store::{BilingualParagraph, RecordKind, RunKey, Store};
+use crate::translate::{TranslateStats, TranslatedSentence};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// What happened to one input.
+#[derive(Debug)]
+pub enum Outcome {
+    Written {
+        id: String,
+        files: Vec<PathBuf>,
+        /// One line for the user: what was made, how long it took.
+        line: String,
+    },
+    Skipped {
+        id: String,
+        why: String,
+    },
+    Failed {
+        path: PathBuf,
+        error: String,
+    },
+}
+
+impl Outcome {
+    /// The article id, or the path of an input that failed.
+    pub fn id(&self) -> String {
+        match self {
+            Outcome::Written { id, .. } | Outcome::Skipped { id, .. } => id.clone(),
+            Outcome::Failed { path, .. } => path.display().to_string(),
+        }
+    }
+}
+
+/// What every job of a run shares: the plan, the engines (models load on
+/// first use), the output store, the reporter.
+pub struct JobContext<'a> {
+    pub plan: &'a Plan,
+    pub engines: Engines,
+    pub store: Store,
+    pub reporter: &'a dyn Reporter,
+    /// Redo articles even when their record is up to date.
+    pub force: bool,
+}
+
+impl<'a> JobContext<'a> {
+    /// Resolve the plan's models (no loading) and open the output store.
+    pub fn new(
+        plan: &'a Plan,
+        out_dir: &Path,
+        force: bool,
+        reporter: &'a dyn Reporter,
+    ) -> Result<Self> {
+        let engines = Engines::resolve(plan, reporter)?;
+        Ok(JobContext {
+            plan,
+            engines,
+            store: Store::create(out_dir)?,
+            reporter,
+            force,
+        })
+    }
+
+    /// Read and ingest `path`, and decide: its record of `kind` is up to
+    /// date (same source, models and settings; unless `force`), or it needs
+    /// work. No model is loaded to decide.
+    fn prepare(&self, kind: RecordKind, path: &Path, mode: InputMode) -> Result<Step> {
+        let p = Prepared::read(path, mode)?;
+        let key = RunKey {
+            source_sha256: &p.source_sha256,
+            models: self.engines.identity(),
+            settings: self.engines.settings(),
+        };
+        if !self.force && self.store.is_done(kind, &p.article.id, &key) {
+            return Ok(Step::Skip(Outcome::Skipped {
+                id: p.article.id,
+                why: "already done with the same source, models and settings".into(),
+            }));
+        }
+        Ok(Step::Work(p))
+    }
+
+    /// A progress callback reporting stage `stage` of article `id`.
+    fn progress<'r>(&self, id: &'r str, stage: Stage) -> impl FnMut(usize, usize) + 'r
+    where
+        'a: 'r,
+    {
+        let reporter = self.reporter;
+        move |done, total| {
+            reporter.report(Event::Progress {
+                id,
+                stage,
+                done,
+                total,
+            })
+        }
+    }
+
+    /// Translate an article's title (when it has one) and sentences in one
+    /// engine pass.
+    fn translate(&mut self, p: Prepared) -> Result<Translated> {
+        let has_title = !p.article.title.trim().is_empty();
+        let mut all: Vec<String> = has_title
+            .then(|| p.article.title.clone())
+            .into_iter()
+            .collect();
+        all.extend(crate::translate::article_sentences(&p.article));
+        let mut stats = TranslateStats::default();
+        let id = p.article.id.clone();
+        let mut progress = self.progress(&id, Stage::Translate);
+        progress(0, all.len());
+        let mut sentences =
+            self.engines
+                .translate(&all, &mut stats, self.reporter, &mut progress)?;
+        let title_en = if has_title {
+            sentences.remove(0).en
+        } else {
+            String::new()
+        };
+        let paragraphs = BilingualParagraph::pair(&p.article, &sentences);
+        Ok(Translated {
+            prepared: p,
+            title_en,
+            sentences,
+            paragraphs,
+            stats,
+        })
+    }
+
+    /// Run `one` over every input: a failed article is reported and the
+    /// batch goes on.
+    fn run_batch(
+        &mut self,
+        job: &str,
+        inputs: &[PathBuf],
+        mut one: impl FnMut(&mut Self, &Path) -> Result<Outcome>,
+    ) -> Vec<Outcome> {
+        self.reporter.report(Event::BatchStarted {
+            job,
+            inputs: inputs.len(),
+        });
+        let mut outcomes = Vec::new();
+        for (index, path) in inputs.iter().enumerate() {
+            self.reporter.report(Event::Input { index, path });
+            let outcome = one(self, path).unwrap_or_else(|e| Outcome::Failed {
+                path: path.clone(),
+                error: e.to_string(),
+            });
+            self.reporter.report(Event::Finished(&outcome));
+            outcomes.push(outcome);
+        }
+        outcomes
+    }
+}
+
+/// What to do with an input.
+enum Step {
+    /// Its record is up to date.
+    Skip(Outcome),
+    Work(Prepared),
+}
+
+/// How an input file is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputMode {
+    /// A scraped news page (title, date, furniture, body).
+    Page,
+    /// A news page, or plain paragraphs when no article is found in it (a
+    /// file of one sentence, a text without a page layout).
+    PageOrPlain,
+    /// Plain text in this layout.
+    Plain(crate::ingest::plain::Layout),
+}
+
+/// An input read and ingested, not yet translated.
+pub(crate) struct Prepared {
+    started: Instant,
+    article: Article,
+    source_sha256: String,
+    /// The decoded source text the sentence spans point into.
+    source_text: String,
+    ingest_secs: f64,
+}
+
+impl Prepared {
+    /// Read, hash and ingest `path` (`-` is standard input).
+    pub(crate) fn read(path: &Path, mode: InputMode) -> Result<Prepared> {
+        use crate::ingest::plain::{self, Layout};
+        let started = Instant::now();
+        let bytes = if path == Path::new("-") {
+            let mut b = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::stdin(), &mut b)
+                .map_err(|e| Error::article(path, e))?;
+            b
+        } else {
+            std::fs::read(path).map_err(|e| Error::article(path, e))?
+        };
+        let source_sha256 = crate::source::sha256_bytes(&bytes);
+        let (article, source_text) = match mode {
+            InputMode::Page => crate::ingest::ingest_bytes_with_source(path, &bytes)?,
+            InputMode::Plain(layout) => plain::ingest(path, &bytes, layout)?,
+            InputMode::PageOrPlain => match crate::ingest::ingest_bytes_with_source(path, &bytes) {
+                Ok(r) => r,
+                Err(Error::Article { .. }) => plain::ingest(path, &bytes, Layout::Paragraphs)?,
+                Err(e) => return Err(e),
+            },
+        };
+        Ok(Prepared {
+            started,
+            article,
+            source_sha256,
+            source_text,
+            ingest_secs: started.elapsed().as_secs_f64(),
+        })
+    }
+}
+
+/// An article translated, title first.
+pub(crate) struct Translated {
+    prepared: Prepared,
+    title_en: String,
+    sentences: Vec<TranslatedSentence>,
+    paragraphs: Vec<BilingualParagraph>,
+    stats: TranslateStats,
+}
+
+impl Translated {
+    fn english_paragraphs(&self) -> Vec<String> {
+        self.paragraphs.iter().map(|p| p.english()).collect()
+    }
+}
+
+/// Non-zero exit only when no article could be processed.
+pub fn all_failed(outcomes: &[Outcome]) -> bool {
+    !outcomes.is_empty() && outcomes.iter().all(|o| matches!(o, Outcome::Failed { .. }))
+}

@@ -1,0 +1,83 @@
+//! `translate`: each input's title and sentences to English, written as
+//! `<id>.translation.json` and `<id>.en.txt` ([`run`]; articles already
+//! translated from the same source with the same models and settings are
+//! skipped, so the job can run on a folder as new articles arrive), or as
+//! English text only ([`run_text`], for pipes and standard input).
+use super::{InputMode, JobContext, Outcome, Prepared, Step};
+use crate::ingest::plain::Layout;
+use crate::store::english_text;
+
+const LINES: InputMode = InputMode::Plain(Layout::Lines);
+use crate::calendar::utc_now;
+use crate::error::Result;
+use crate::store::{tool, Provenance, RecordKind, TranslationRecord, TranslationTimings};
+use std::path::{Path, PathBuf};
+
+pub fn run(ctx: &mut JobContext, inputs: &[PathBuf], mode: InputMode) -> Result<Vec<Outcome>> {
+    Ok(ctx.run_batch("translate", inputs, |ctx, path| one(ctx, path, mode)))
+}
+
+/// Translate each input and write only its English to `out`: the title
+/// (when the input has one) and the paragraphs, separated by blank lines;
+/// in [`Layout::Lines`] one line per input line, so the output stays
+/// line-aligned with the input. Nothing is written to the store.
+pub fn run_text(
+    ctx: &mut JobContext,
+    inputs: &[PathBuf],
+    mode: InputMode,
+    out: &mut dyn std::io::Write,
+) -> Vec<Outcome> {
+    ctx.run_batch("translate", inputs, |ctx, path| {
+        let t = ctx.translate(Prepared::read(path, mode)?)?;
+        let text = english_text(&t.title_en, &t.paragraphs, mode == LINES);
+        out.write_all(text.as_bytes())
+            .and_then(|()| out.flush())
+            .map_err(|e| crate::Error::io("standard output", e))?;
+        Ok(Outcome::Written {
+            id: t.prepared.article.id.clone(),
+            files: Vec::new(),
+            line: String::new(),
+        })
+    })
+}
+
+fn one(ctx: &mut JobContext, path: &Path, mode: InputMode) -> Result<Outcome> {
+    let prepared = match ctx.prepare(RecordKind::Translation, path, mode)? {
+        Step::Skip(done) => return Ok(done),
+        Step::Work(p) => p,
+    };
+    let t = ctx.translate(prepared)?;
+    let total_secs = t.prepared.started.elapsed().as_secs_f64();
+    let line = format!(
+        "{}  {} sentences, {} flagged, {total_secs:.1}s  → {}",
+        t.prepared.article.id, t.stats.sentences, t.stats.flagged, t.title_en
+    );
+    let article = t.prepared.article;
+    let record = TranslationRecord {
+        schema_version: crate::store::SCHEMA_VERSION,
+        id: article.id,
+        source_path: article.source_path,
+        source_sha256: t.prepared.source_sha256,
+        title_uk: article.title,
+        title_en: t.title_en,
+        paragraphs: t.paragraphs,
+        line_aligned: mode == LINES,
+        provenance: Provenance {
+            tool: tool(),
+            generated_at: utc_now(),
+            models: ctx.engines.provenance(),
+            settings: ctx.engines.settings().clone(),
+            timings: TranslationTimings {
+                translate_secs: t.stats.secs,
+                total_secs,
+            },
+            counts: t.stats,
+        },
+    };
+    let files = ctx.store.write_translation(&record)?;
+    Ok(Outcome::Written {
+        id: record.id,
+        files,
+        line,
+    })
+}
