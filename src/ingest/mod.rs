@@ -2,9 +2,12 @@
 //! [`Article`].
 //!
 //! The steps are [`decode`] (bytes → text, encoding detection, binary
-//! rejection), [`clean`] (metadata, page furniture, title, body) and
-//! [`crate::segment`] (sentences). Sentence spans are byte ranges into the
-//! decoded text, which for UTF-8 input is the file itself.
+//! rejection), [`html`] (an HTML page → a plain-text page of the same
+//! shape as the scraped ones, with the metadata of its markup), [`clean`]
+//! (metadata, page furniture, title, body) and [`crate::segment`]
+//! (sentences). Sentence spans are byte ranges into the source text: the
+//! decoded text, which for UTF-8 input is the file itself, or for an HTML
+//! page the text page rendered from it.
 //!
 //! Input size policy: a page larger than [`MAX_ARTICLE_BYTES`] is refused
 //! with a clear error before it is read. News pages are a few kilobytes;
@@ -12,6 +15,7 @@
 //! take hours. Below the limit every step is linear in the input size.
 pub mod clean;
 pub mod decode;
+pub mod html;
 pub mod meta;
 pub mod plain;
 
@@ -40,8 +44,9 @@ pub fn ingest_bytes(path: &Path, bytes: &[u8]) -> Result<Article> {
     ingest_bytes_with_source(path, bytes).map(|(article, _)| article)
 }
 
-/// As [`ingest_bytes`], also returning the decoded source text that the
-/// sentence spans point into.
+/// As [`ingest_bytes`], also returning the source text that the sentence
+/// spans point into: the decoded text, or for an HTML page (see
+/// [`html::looks_like_html`]) the text page rendered from it.
 pub fn ingest_bytes_with_source(path: &Path, bytes: &[u8]) -> Result<(Article, String)> {
     check_size(path, bytes.len() as u64)?;
     let id = path
@@ -52,8 +57,23 @@ pub fn ingest_bytes_with_source(path: &Path, bytes: &[u8]) -> Result<(Article, S
             Error::article(path, "the path has no file name to use as the article id")
         })?;
     let decoded = decode::decode(path, bytes)?;
-    let text = decoded.text.as_str();
-    let cleaned = clean::clean(text).map_err(|e| Error::article(path, e))?;
+    let (source, page) = if html::looks_like_html(&decoded.text) {
+        let mut page = html::to_text_page(&decoded.text).map_err(|e| Error::article(path, e))?;
+        (std::mem::take(&mut page.text), Some(page))
+    } else {
+        (decoded.text, None)
+    };
+    let text = source.as_str();
+    let mut cleaned = clean::clean(text).map_err(|e| match page {
+        Some(_) => Error::article(path, format!("HTML page: {e}")),
+        None => Error::article(path, e),
+    })?;
+    if let Some(page) = page {
+        // The markup's metadata is better than what the cleaner reads back.
+        cleaned.title = page.title.unwrap_or(cleaned.title);
+        cleaned.published = page.published.or(cleaned.published);
+        cleaned.outlet = page.outlet.or(cleaned.outlet);
+    }
 
     let paragraphs = cleaned
         .blocks
@@ -83,7 +103,7 @@ pub fn ingest_bytes_with_source(path: &Path, bytes: &[u8]) -> Result<(Article, S
         encoding: decoded.encoding.to_owned(),
         paragraphs,
     };
-    Ok((article, decoded.text))
+    Ok((article, source))
 }
 
 fn check_size(path: &Path, len: u64) -> Result<()> {
@@ -96,10 +116,13 @@ fn check_size(path: &Path, len: u64) -> Result<()> {
     Ok(())
 }
 
+/// The file name extensions of pages taken from a directory.
+const PAGE_EXTENSIONS: &[&str] = &["txt", "html", "htm"];
+
 /// Expand the command line's inputs: files are kept as given (in order),
-/// a directory becomes its `*.txt` files (not recursive), sorted by name.
-/// A path that does not exist, or a directory without `*.txt` files, is
-/// an error naming it.
+/// a directory becomes its `*.txt`, `*.html` and `*.htm` files (not
+/// recursive), sorted by name. A path that does not exist, or a directory
+/// without such files, is an error naming it.
 pub fn collect_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for input in inputs {
@@ -111,17 +134,20 @@ pub fn collect_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
         let mut files = Vec::new();
         for entry in std::fs::read_dir(input).map_err(|e| Error::io(input, e))? {
             let path = entry.map_err(|e| Error::io(input, e))?.path();
-            let is_txt = path
+            let is_page = path
                 .extension()
-                .is_some_and(|e| e.eq_ignore_ascii_case("txt"));
-            if is_txt && path.is_file() {
+                .is_some_and(|e| PAGE_EXTENSIONS.iter().any(|p| e.eq_ignore_ascii_case(p)));
+            if is_page && path.is_file() {
                 files.push(path);
             }
         }
         if files.is_empty() {
             return Err(Error::io(
                 input,
-                std::io::Error::new(std::io::ErrorKind::NotFound, "no *.txt files in directory"),
+                std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "no *.txt files (nor *.html, *.htm pages) in directory",
+                ),
             ));
         }
         files.sort();
