@@ -46,6 +46,7 @@ pub mod facts;
 pub mod ingest;
 pub mod render;
 pub mod segment;
+pub mod shard;
 pub mod store;
 pub mod summarize;
 pub mod translate;

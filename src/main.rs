@@ -46,6 +46,25 @@ struct Batch {
     /// Redo articles already done from the same source with the same models and settings.
     #[arg(long)]
     force: bool,
+    /// Work on shard I of N (0-based) of the inputs, partitioned by article
+    /// id; default: from JOB_COMPLETION_INDEX (Kubernetes), SLURM_ARRAY_TASK_ID
+    /// (Slurm) or AWS_BATCH_JOB_ARRAY_INDEX (AWS Batch), else all inputs.
+    #[arg(long, value_name = "I/N")]
+    shard: Option<String>,
+    /// The number of shards (overrides the scheduler's; needed with
+    /// JOB_COMPLETION_INDEX unless UKDIGEST_SHARD_COUNT is set).
+    #[arg(long, value_name = "N")]
+    shard_count: Option<usize>,
+}
+
+impl Batch {
+    /// The job context of this batch: its shard, the output store.
+    fn context<'a>(&self, plan: &'a Plan, reporter: &'a dyn Reporter) -> Result<JobContext<'a>> {
+        let shard = ukdigest::shard::Shard::resolve(self.shard.as_deref(), self.shard_count)?;
+        let mut ctx = JobContext::new(plan, &self.out, self.force, reporter)?;
+        ctx.shard = shard;
+        Ok(ctx)
+    }
 }
 
 #[derive(Subcommand)]
@@ -118,6 +137,12 @@ enum Command {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// Rebuild the daily digests of an output folder from all its records
+    /// (after the shards of an array job have run).
+    Merge {
+        /// The output folder.
+        dir: PathBuf,
+    },
     /// List models and where they resolve; `--fetch` downloads them.
     Models {
         /// Only these models (default: all).
@@ -174,7 +199,7 @@ fn main() -> Result<()> {
             };
             let files = collect_inputs(&b.inputs)?;
             let progress = Progress::new();
-            let mut ctx = JobContext::new(&plan, &b.out, b.force, &progress)?;
+            let mut ctx = b.context(&plan, &progress)?;
             let text = matches!(format, Some(Format::Text)) || (format.is_none() && stdin);
             let outcomes = if text {
                 jobs::translate::run_text(&mut ctx, &files, mode, &mut std::io::stdout().lock())
@@ -188,7 +213,7 @@ fn main() -> Result<()> {
             let plan = plan(Uses::DIGEST, overrides(b.translator.clone(), llm))?;
             let progress = Progress::new();
             let files = collect_inputs(&b.inputs)?;
-            let mut ctx = JobContext::new(&plan, &b.out, b.force, &progress)?;
+            let mut ctx = b.context(&plan, &progress)?;
             let outcomes = jobs::digest::run(&mut ctx, &files)?;
             progress.finish();
             eprintln!("daily digests in {}", b.out.display());
@@ -219,6 +244,14 @@ fn main() -> Result<()> {
             Ok(())
         }
         Command::Models { names, fetch } => models(&cfg, &names, fetch),
+        Command::Merge { dir } => {
+            let store = ukdigest::store::Store::open(&dir)?;
+            let progress = Progress::new();
+            let written = jobs::digest::rebuild(&store, &progress, jobs::DEFAULT_LEASE)?;
+            progress.finish();
+            println!("{} file(s) rebuilt in {}", written.len(), dir.display());
+            Ok(())
+        }
         Command::Compare {
             baseline,
             new,
@@ -234,13 +267,17 @@ fn main() -> Result<()> {
 /// bars are hidden and only the lines remain.
 struct Progress {
     multi: MultiProgress,
+    /// Without a terminal: a log line per stage instead of bars.
+    log: bool,
     inputs: Mutex<Option<ProgressBar>>,
     stage: Mutex<Option<ProgressBar>>,
 }
 
 impl Progress {
     fn new() -> Self {
+        use std::io::IsTerminal;
         Progress {
+            log: !std::io::stderr().is_terminal(),
             multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
             inputs: Mutex::new(None),
             stage: Mutex::new(None),
@@ -289,6 +326,12 @@ impl Reporter for Progress {
                 done,
                 total,
             } => {
+                if self.log && done == 0 {
+                    self.line(
+                        &format!("{id}: {} ({total} {})", stage.name(), stage.unit()),
+                        false,
+                    );
+                }
                 let mut slot = self.stage.lock().expect("not poisoned");
                 let bar = slot.get_or_insert_with(|| {
                     let b = self.multi.add(ProgressBar::new(0));
@@ -335,6 +378,21 @@ impl Reporter for Progress {
                     b.inc(1);
                 }
             }
+            Event::Reused { id, stage } => self.line(
+                &format!(
+                    "{id}: {} reused from the checkpoint of an earlier run",
+                    stage.name()
+                ),
+                false,
+            ),
+            Event::Rebuilding { dir } => self.line(
+                &format!("rebuilding the daily digests in {}", dir.display()),
+                false,
+            ),
+            Event::CleanedUp { files } => self.line(
+                &format!("removed {files} temporary file(s) left by an interrupted run"),
+                false,
+            ),
             Event::Note(text) => self.line(text, false),
         }
     }

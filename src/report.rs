@@ -54,6 +54,14 @@ pub enum Event<'a> {
         done: usize,
         total: usize,
     },
+    /// A stage's result was taken from the checkpoint an earlier
+    /// (interrupted) run saved.
+    Reused { id: &'a str, stage: Stage },
+    /// The daily digests (and other outputs made from all records) are
+    /// being rebuilt.
+    Rebuilding { dir: &'a Path },
+    /// Temporaries left by killed runs were removed.
+    CleanedUp { files: usize },
     /// One input is finished (written, skipped or failed).
     Finished(&'a crate::jobs::Outcome),
     /// Anything else worth a line.

@@ -189,6 +189,10 @@ pub fn split_sentences(text: &str) -> Vec<Range<usize>> {
     let mut start = 0;
     let mut chars = text.char_indices().peekable();
     while let Some((i, c)) = chars.next() {
+        if i < start {
+            // Whitespace after a boundary already taken.
+            continue;
+        }
         if c == '\n' {
             // A blank line (newline, optional spaces, newline) ends a
             // sentence, and so does a new line opening a list item.
@@ -588,5 +592,23 @@ mod tests {
             sentences("рядок\nпродовження."),
             vec!["рядок\nпродовження."]
         );
+    }
+}
+
+#[cfg(test)]
+mod split_regressions {
+    use super::*;
+
+    /// Found by the property tests (`tests/props.rs`).
+    #[test]
+    fn cuts_inside_a_sentence_with_a_bullet_line() {
+        let text = "В. О. Зеленський провів зустріч о 21:32 11.04.2025.\n• ще один\n";
+        let measure = |t: &str| t.chars().count();
+        for r in split_sentences(text) {
+            let s = &text[r];
+            for p in split_to_limit(s, 8, &measure) {
+                assert!(p.start <= p.end && p.end <= s.len());
+            }
+        }
     }
 }

@@ -10,12 +10,12 @@ use crate::llm::{ChatMessage, ChatModel, GenerationParams};
 use crate::segment::split_sentences;
 use serde::Serialize;
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct Summary {
     pub headline: String,
     pub sentences: Vec<String>,
     /// What the length checks did.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub flags: Vec<SummaryFlag>,
     pub prompt_tokens: usize,
     pub generated_tokens: usize,

@@ -18,11 +18,11 @@ use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
 /// One translated sentence.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct TranslatedSentence {
     pub en: String,
     /// Problems the checks found.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub flags: Vec<TranslateFlag>,
 }
 

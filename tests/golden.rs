@@ -10,9 +10,9 @@
 //! `tests/fixtures/golden/README.md`, and normalized by [`normalize_dir`]
 //! (`UKDIGEST_GOLDEN_FROM=<dir> cargo test --release --test golden -- --ignored bless`).
 mod common;
+use common::normalize_dir;
 use serde_json::Value;
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
 
@@ -24,88 +24,6 @@ fn golden_dir() -> PathBuf {
 /// about the pipeline, and a 135M model fills any budget it is given);
 /// everything else is the built-in configuration.
 const CONFIG: &str = "[summarize]\nmax_new_tokens = 128\n\n[facts]\nmax_new_tokens = 96\n";
-
-/// Non-integer numbers at f32 precision: the settings hold f32 values
-/// (`repeat_penalty`), which the writer before the typed records widened to
-/// f64 digits (`1.100000023841858` for `1.1`).
-fn f32_precision(v: &mut Value) {
-    match v {
-        Value::Number(n) if n.is_f64() => {
-            let x = n.as_f64().unwrap() as f32;
-            *v = serde_json::json!(x as f64);
-        }
-        Value::Array(a) => a.iter_mut().for_each(f32_precision),
-        Value::Object(o) => o.values_mut().for_each(f32_precision),
-        _ => {}
-    }
-}
-
-/// Drop what differs between runs of the same models on the same inputs:
-/// timings, the wall-clock stamp, machine paths, and the text of why the
-/// hub was unreachable.
-fn normalize_record(mut v: Value) -> Value {
-    f32_precision(&mut v);
-    let o = v.as_object_mut().expect("a record is an object");
-    o.remove("schema_version");
-    if let Some(p) = o.get("source_path").and_then(Value::as_str) {
-        let name = Path::new(p)
-            .file_name()
-            .unwrap()
-            .to_string_lossy()
-            .into_owned();
-        o.insert("source_path".into(), Value::String(name));
-    }
-    let prov = o.get_mut("provenance").unwrap().as_object_mut().unwrap();
-    prov.remove("timings");
-    prov.remove("generated_at");
-    if let Some(c) = prov.get_mut("counts").and_then(Value::as_object_mut) {
-        if let Some(t) = c.get_mut("translate").and_then(Value::as_object_mut) {
-            t.remove("secs");
-        }
-        if let Some(f) = c.get_mut("facts_llm").and_then(Value::as_object_mut) {
-            f.remove("secs");
-        }
-    }
-    for (_, m) in prov["models"].as_object_mut().unwrap().iter_mut() {
-        let m = m.as_object_mut().unwrap();
-        m.remove("path");
-        m.remove("skipped_sources");
-        if let Some(md) = m.get_mut("metadata").and_then(Value::as_object_mut) {
-            md.remove("path");
-        }
-    }
-    v
-}
-
-/// Markdown up to the provenance (which holds timings).
-fn normalize_markdown(text: &str) -> String {
-    let cut = ["\n## Provenance\n", "\n---\n\nProvenance: "]
-        .iter()
-        .filter_map(|m| text.find(m))
-        .min()
-        .unwrap_or(text.len());
-    text[..cut].to_string()
-}
-
-/// The normalized outputs of a digest folder: file name → content.
-fn normalize_dir(dir: &Path) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let path = e.unwrap().path();
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        if name == "README.md" {
-            continue;
-        }
-        let text = std::fs::read_to_string(&path).unwrap();
-        if name.ends_with(".json") {
-            let v = normalize_record(serde_json::from_str(&text).unwrap());
-            out.insert(name, serde_json::to_string_pretty(&v).unwrap() + "\n");
-        } else if name.ends_with(".md") {
-            out.insert(name, normalize_markdown(&text));
-        }
-    }
-    out
-}
 
 fn ukdigest() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_ukdigest"));

@@ -49,13 +49,7 @@ pub fn ingest_bytes(path: &Path, bytes: &[u8]) -> Result<Article> {
 /// [`html::looks_like_html`]) the text page rendered from it.
 pub fn ingest_bytes_with_source(path: &Path, bytes: &[u8]) -> Result<(Article, String)> {
     check_size(path, bytes.len() as u64)?;
-    let id = path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| {
-            Error::article(path, "the path has no file name to use as the article id")
-        })?;
+    let id = article_id(path)?;
     let decoded = decode::decode(path, bytes)?;
     let (source, page) = if html::looks_like_html(&decoded.text) {
         let mut page = html::to_text_page(&decoded.text).map_err(|e| Error::article(path, e))?;
@@ -104,6 +98,19 @@ pub fn ingest_bytes_with_source(path: &Path, bytes: &[u8]) -> Result<(Article, S
         paragraphs,
     };
     Ok((article, source))
+}
+
+/// The id of the article at `path`: its file stem (`-`, standard input,
+/// is `stdin`). Known before the file is read, so shards and claims can
+/// use it.
+pub fn article_id(path: &Path) -> Result<String> {
+    if path == Path::new("-") {
+        return Ok("stdin".into());
+    }
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| Error::article(path, "the path has no file name to use as the article id"))
 }
 
 fn check_size(path: &Path, len: u64) -> Result<()> {

@@ -115,14 +115,7 @@ pub fn article(id: &str, path: &Path, encoding: &str, text: &str, layout: Layout
 /// error naming the input.
 pub fn ingest(path: &Path, bytes: &[u8], layout: Layout) -> Result<(Article, String)> {
     super::check_size(path, bytes.len() as u64)?;
-    let id = if path == Path::new("-") {
-        "stdin".to_string()
-    } else {
-        path.file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| Error::article(path, "the path has no file name to use as the id"))?
-    };
+    let id = super::article_id(path)?;
     let decoded = super::decode::decode(path, bytes)?;
     let a = article(&id, path, decoded.encoding, &decoded.text, layout);
     if !a

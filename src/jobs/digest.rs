@@ -17,16 +17,33 @@ use std::time::Instant;
 /// Digest every input, then rebuild the daily digests.
 pub fn run(ctx: &mut JobContext, inputs: &[PathBuf]) -> Result<Vec<Outcome>> {
     let outcomes = ctx.run_batch("digest", inputs, one);
-    crate::render::write_daily_digests(&ctx.store)?;
+    rebuild(&ctx.store, ctx.reporter, ctx.lease)?;
     Ok(outcomes)
 }
 
+/// Rebuild what is made from all the records of the folder (the daily
+/// digests), holding the folder's lock so that concurrent runs take turns.
+pub fn rebuild(
+    store: &crate::store::Store,
+    reporter: &dyn crate::report::Reporter,
+    lease: std::time::Duration,
+) -> Result<Vec<PathBuf>> {
+    let _lock = crate::store::claim::claim_blocking(
+        &store.claims_dir(),
+        "outputs",
+        lease,
+        std::time::Duration::from_secs(600),
+    )?;
+    reporter.report(crate::report::Event::Rebuilding { dir: store.dir() });
+    crate::render::write_daily_digests(store)
+}
+
 fn one(ctx: &mut JobContext, path: &Path) -> Result<Outcome> {
-    let prepared = match ctx.prepare(RecordKind::Digest, path, InputMode::Page)? {
+    let (prepared, claim) = match ctx.prepare(RecordKind::Digest, path, InputMode::Page)? {
         Step::Skip(done) => return Ok(done),
-        Step::Work(p) => p,
+        Step::Work(p, claim) => (*p, claim),
     };
-    let t = ctx.translate(prepared)?;
+    let t = ctx.translate_checkpointed(prepared)?;
     let id = t.prepared.article.id.clone();
     let reporter = ctx.reporter;
     let plan = ctx
@@ -34,7 +51,7 @@ fn one(ctx: &mut JobContext, path: &Path) -> Result<Outcome> {
         .summarize
         .as_ref()
         .ok_or_else(|| Error::Config("the digest plan has no summarize stage".into()))?;
-    let summary = {
+    let summary = ctx.checkpointed(&t.prepared, Stage::Summarize, |ctx| {
         let mut progress = ctx.progress(&id, Stage::Summarize);
         let model = ctx.engines.chat(ModelStage::Summarize, reporter)?;
         summarize::summarize(
@@ -43,8 +60,8 @@ fn one(ctx: &mut JobContext, path: &Path) -> Result<Outcome> {
             &t.english_paragraphs(),
             &plan.stage,
             &mut progress,
-        )?
-    };
+        )
+    })?;
 
     let tf = Instant::now();
     let (article, source_text) = (&t.prepared.article, &t.prepared.source_text);
@@ -111,9 +128,17 @@ fn one(ctx: &mut JobContext, path: &Path) -> Result<Outcome> {
             },
         },
     };
+    if !claim.still_held() {
+        return Ok(Outcome::Skipped {
+            id: record.id,
+            why: "another run took the article over (this run's claim ran out)".into(),
+        });
+    }
     let files = ctx
         .store
         .write_article(&record, &crate::render::article_markdown(&record))?;
+    ctx.store.remove_checkpoints(&record.id);
+    drop(claim);
     let line = format!(
         "{}  {}  {} sentences, {} facts, {total_secs:.1}s  → {}",
         record.id,

@@ -12,8 +12,11 @@ use crate::engines::Engines;
 use crate::error::{Error, Result};
 use crate::plan::Plan;
 use crate::report::{Event, Reporter, Stage};
+use crate::shard::Shard;
+use crate::store::claim::{self, Claim, Claimed};
 use crate::store::{BilingualParagraph, RecordKind, RunKey, Store};
 use crate::translate::{TranslateStats, TranslatedSentence};
+use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -55,7 +58,15 @@ pub struct JobContext<'a> {
     pub reporter: &'a dyn Reporter,
     /// Redo articles even when their record is up to date.
     pub force: bool,
+    /// Work only on this shard's articles.
+    pub shard: Option<Shard>,
+    /// How long a claim holds without renewal (renewed every third of it).
+    pub lease: std::time::Duration,
 }
+
+/// The default claim lease: a process that dies holds its articles this
+/// long at most (on another host; on this host its claims go at once).
+pub const DEFAULT_LEASE: std::time::Duration = std::time::Duration::from_secs(120);
 
 impl<'a> JobContext<'a> {
     /// Resolve the plan's models (no loading) and open the output store.
@@ -72,26 +83,113 @@ impl<'a> JobContext<'a> {
             store: Store::create(out_dir)?,
             reporter,
             force,
+            shard: None,
+            lease: DEFAULT_LEASE,
         })
     }
 
-    /// Read and ingest `path`, and decide: its record of `kind` is up to
-    /// date (same source, models and settings; unless `force`), or it needs
-    /// work. No model is loaded to decide.
-    fn prepare(&self, kind: RecordKind, path: &Path, mode: InputMode) -> Result<Step> {
-        let p = Prepared::read(path, mode)?;
+    /// The key of a stage's checkpoint: a hash of the source and of the
+    /// models and settings of this stage and the ones before it.
+    fn stage_key(&self, p: &Prepared, stage: Stage) -> String {
+        let m = self.engines.identity();
+        let s = self.engines.settings();
+        let id = |m: &crate::store::ModelProvenance| json!([m.name, m.sha256]);
+        let mut v = json!({
+            "source": p.source_sha256,
+            "translate": [id(&m.translate), s.translate, s.threads],
+        });
+        if stage != Stage::Translate {
+            v["summarize"] = json!([m.summarize.as_ref().map(id), s.summarize]);
+        }
+        crate::source::sha256_bytes(v.to_string().as_bytes())
+    }
+
+    /// Whether article `p`'s record of `kind` is up to date.
+    fn is_done(&self, kind: RecordKind, p: &Prepared) -> bool {
         let key = RunKey {
             source_sha256: &p.source_sha256,
             models: self.engines.identity(),
             settings: self.engines.settings(),
         };
-        if !self.force && self.store.is_done(kind, &p.article.id, &key) {
-            return Ok(Step::Skip(Outcome::Skipped {
+        !self.force && self.store.is_done(kind, &p.article.id, &key)
+    }
+
+    /// Read and ingest `path`, and decide: its record of `kind` is up to
+    /// date (same source, models and settings; unless `force`), another
+    /// process works on it, or it needs work (then it is claimed for us).
+    /// No model is loaded to decide.
+    fn prepare(&self, kind: RecordKind, path: &Path, mode: InputMode) -> Result<Step> {
+        let p = Prepared::read(path, mode)?;
+        let done = |p: Prepared| {
+            Step::Skip(Outcome::Skipped {
                 id: p.article.id,
                 why: "already done with the same source, models and settings".into(),
-            }));
+            })
+        };
+        if self.is_done(kind, &p) {
+            return Ok(done(p));
         }
-        Ok(Step::Work(p))
+        let key = format!("article-{}", p.article.id);
+        match claim::try_claim(&self.store.claims_dir(), &key, self.lease)? {
+            Claimed::Busy(owner) => Ok(Step::Skip(Outcome::Skipped {
+                id: p.article.id,
+                why: format!("another run is working on it ({})", owner.describe()),
+            })),
+            // It may have been finished while we looked.
+            Claimed::Mine(_) if self.is_done(kind, &p) => Ok(done(p)),
+            Claimed::Mine(claim) => Ok(Step::Work(Box::new(p), claim)),
+        }
+    }
+
+    /// The translation of `p`, from its checkpoint when an interrupted run
+    /// saved one with the same key, else made and checkpointed now.
+    fn translate_checkpointed(&mut self, p: Prepared) -> Result<Translated> {
+        let key = self.stage_key(&p, Stage::Translate);
+        let id = p.article.id.clone();
+        if let Some(c) = self
+            .store
+            .read_checkpoint::<TranslationCheckpoint>(&id, "translate", &key)
+        {
+            self.reporter.report(Event::Reused {
+                id: &id,
+                stage: Stage::Translate,
+            });
+            let paragraphs = BilingualParagraph::pair(&p.article, &c.sentences);
+            return Ok(Translated {
+                prepared: p,
+                title_en: c.title_en,
+                sentences: c.sentences,
+                paragraphs,
+                stats: c.stats,
+            });
+        }
+        let t = self.translate(p)?;
+        let c = TranslationCheckpoint {
+            title_en: t.title_en.clone(),
+            sentences: t.sentences.clone(),
+            stats: t.stats.clone(),
+        };
+        self.store.write_checkpoint(&id, "translate", &key, &c)?;
+        Ok(t)
+    }
+
+    /// A stage after translation, from its checkpoint or made and
+    /// checkpointed now.
+    fn checkpointed<T: serde::Serialize + serde::de::DeserializeOwned>(
+        &mut self,
+        p: &Prepared,
+        stage: Stage,
+        make: impl FnOnce(&mut Self) -> Result<T>,
+    ) -> Result<T> {
+        let key = self.stage_key(p, stage);
+        let id = &p.article.id;
+        if let Some(v) = self.store.read_checkpoint::<T>(id, stage.name(), &key) {
+            self.reporter.report(Event::Reused { id, stage });
+            return Ok(v);
+        }
+        let v = make(self)?;
+        self.store.write_checkpoint(id, stage.name(), &key, &v)?;
+        Ok(v)
     }
 
     /// A progress callback reporting stage `stage` of article `id`.
@@ -149,12 +247,24 @@ impl<'a> JobContext<'a> {
         inputs: &[PathBuf],
         mut one: impl FnMut(&mut Self, &Path) -> Result<Outcome>,
     ) -> Vec<Outcome> {
+        let cleaned = self.store.clean_up().len();
+        if cleaned > 0 {
+            self.reporter.report(Event::CleanedUp { files: cleaned });
+        }
+        let inputs: Vec<&PathBuf> = inputs
+            .iter()
+            .filter(|p| match (&self.shard, crate::ingest::article_id(p)) {
+                (Some(shard), Ok(id)) => shard.contains(&id),
+                // No shard, or no id: the input is reported where it fails.
+                _ => true,
+            })
+            .collect();
         self.reporter.report(Event::BatchStarted {
             job,
             inputs: inputs.len(),
         });
         let mut outcomes = Vec::new();
-        for (index, path) in inputs.iter().enumerate() {
+        for (index, path) in inputs.into_iter().enumerate() {
             self.reporter.report(Event::Input { index, path });
             let outcome = one(self, path).unwrap_or_else(|e| Outcome::Failed {
                 path: path.clone(),
@@ -169,9 +279,18 @@ impl<'a> JobContext<'a> {
 
 /// What to do with an input.
 enum Step {
-    /// Its record is up to date.
+    /// Its record is up to date, or another run works on it.
     Skip(Outcome),
-    Work(Prepared),
+    /// It needs work; the claim is ours until dropped.
+    Work(Box<Prepared>, Claim),
+}
+
+/// A translation saved before summarize.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct TranslationCheckpoint {
+    title_en: String,
+    sentences: Vec<TranslatedSentence>,
+    stats: TranslateStats,
 }
 
 /// How an input file is read.

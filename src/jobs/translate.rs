@@ -42,9 +42,9 @@ pub fn run_text(
 }
 
 fn one(ctx: &mut JobContext, path: &Path, mode: InputMode) -> Result<Outcome> {
-    let prepared = match ctx.prepare(RecordKind::Translation, path, mode)? {
+    let (prepared, claim) = match ctx.prepare(RecordKind::Translation, path, mode)? {
         Step::Skip(done) => return Ok(done),
-        Step::Work(p) => p,
+        Step::Work(p, claim) => (*p, claim),
     };
     let t = ctx.translate(prepared)?;
     let total_secs = t.prepared.started.elapsed().as_secs_f64();
@@ -74,7 +74,14 @@ fn one(ctx: &mut JobContext, path: &Path, mode: InputMode) -> Result<Outcome> {
             counts: t.stats,
         },
     };
+    if !claim.still_held() {
+        return Ok(Outcome::Skipped {
+            id: record.id,
+            why: "another run took the article over (this run's claim ran out)".into(),
+        });
+    }
     let files = ctx.store.write_translation(&record)?;
+    drop(claim);
     Ok(Outcome::Written {
         id: record.id,
         files,

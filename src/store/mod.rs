@@ -11,9 +11,14 @@
 //! | `<id>.en.txt` | the English text of a translation |
 //! | `digest-YYYY-MM-DD.md`, `digest-undated.md` | the daily digests |
 //!
+//! | `.ukdigest/work/<id>.<stage>.json` | stage checkpoints of an article in progress |
+//! | `.ukdigest/claims/<key>.<n>.lock` | who works on what ([`claim`]) |
+//!
 //! Every write is atomic (a temporary sibling renamed over the final
-//! name). The skip check ([`Store::is_done`]), the daily digests and
-//! `compare` read the records through this module.
+//! name); temporaries a killed run left are removed by the next run
+//! ([`Store::clean_up`]). The skip check ([`Store::is_done`]), the daily
+//! digests and `compare` read the records through this module.
+pub mod claim;
 pub mod record;
 
 pub use record::*;
@@ -94,6 +99,79 @@ impl Store {
     /// `digest-<day>.md`; `day` is `YYYY-MM-DD` or `undated`.
     pub fn day_path(&self, day: &str) -> PathBuf {
         self.dir.join(format!("digest-{day}.md"))
+    }
+
+    /// The program's own state in the folder (checkpoints, claims).
+    pub fn state_dir(&self) -> PathBuf {
+        self.dir.join(".ukdigest")
+    }
+
+    pub fn claims_dir(&self) -> PathBuf {
+        self.state_dir().join("claims")
+    }
+
+    fn work_dir(&self) -> PathBuf {
+        self.state_dir().join("work")
+    }
+
+    /// The checkpoint of `stage` of article `id`.
+    pub fn checkpoint_path(&self, id: &str, stage: &str) -> PathBuf {
+        self.work_dir().join(format!("{id}.{stage}.json"))
+    }
+
+    /// A stage's result saved before, if it was made with `key` (the hash
+    /// of everything the stage depends on).
+    pub fn read_checkpoint<T: DeserializeOwned>(
+        &self,
+        id: &str,
+        stage: &str,
+        key: &str,
+    ) -> Option<T> {
+        let text = std::fs::read_to_string(self.checkpoint_path(id, stage)).ok()?;
+        let c: Checkpoint<T> = serde_json::from_str(&text).ok()?;
+        (c.schema_version == SCHEMA_VERSION && c.key == key).then_some(c.value)
+    }
+
+    /// Save a stage's result as soon as it exists.
+    pub fn write_checkpoint<T: serde::Serialize>(
+        &self,
+        id: &str,
+        stage: &str,
+        key: &str,
+        value: &T,
+    ) -> Result<()> {
+        let c = Checkpoint {
+            schema_version: SCHEMA_VERSION,
+            key: key.to_string(),
+            value,
+        };
+        write_json_atomic(&self.checkpoint_path(id, stage), &c)
+    }
+
+    /// Remove an article's checkpoints (its record is written).
+    pub fn remove_checkpoints(&self, id: &str) {
+        let prefix = format!("{id}.");
+        if let Ok(rd) = std::fs::read_dir(self.work_dir()) {
+            for e in rd.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name.starts_with(&prefix) && name.ends_with(".json") {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
+    }
+
+    /// Remove the temporaries of killed runs (this host's dead processes,
+    /// other hosts' after a day). Returns what was removed.
+    pub fn clean_up(&self) -> Vec<PathBuf> {
+        let day = std::time::Duration::from_secs(86_400);
+        let mut removed = crate::fsio::remove_stale_temporaries(&self.dir, day);
+        removed.extend(crate::fsio::remove_stale_temporaries(&self.work_dir(), day));
+        removed.extend(crate::fsio::remove_stale_temporaries(
+            &self.claims_dir(),
+            day,
+        ));
+        removed
     }
 
     /// The link from a day page to an article's page (relative).
@@ -187,6 +265,14 @@ impl Store {
         out.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(out)
     }
+}
+
+/// A stage's result with the key it was made under.
+#[derive(serde::Serialize, Deserialize)]
+struct Checkpoint<T> {
+    schema_version: u32,
+    key: String,
+    value: T,
 }
 
 /// The fields every record has, read before the rest.
