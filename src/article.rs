@@ -61,6 +61,28 @@ impl Paragraph {
     }
 }
 
+/// What an input was, and so what text the byte spans index.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceFormat {
+    /// A scraped news page as text: spans index the decoded file (the file
+    /// itself for UTF-8).
+    #[default]
+    Text,
+    /// An HTML page: spans index the text page rendered from the markup
+    /// (`ukdigest ingest --format text` prints the article of it).
+    Html,
+    /// Plain text without a page layout (`translate --plain`, `--lines`,
+    /// standard input): spans index the decoded text.
+    Plain,
+}
+
+impl SourceFormat {
+    pub fn is_text(&self) -> bool {
+        *self == SourceFormat::Text
+    }
+}
+
 /// A cleaned, segmented article.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Article {
@@ -75,6 +97,9 @@ pub struct Article {
     pub source_path: PathBuf,
     /// How the file was decoded: `utf-8` or `windows-1251`.
     pub encoding: String,
+    /// What the input was (omitted for text pages).
+    #[serde(default, skip_serializing_if = "SourceFormat::is_text")]
+    pub source_format: SourceFormat,
     pub paragraphs: Vec<Paragraph>,
 }
 

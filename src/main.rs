@@ -334,7 +334,7 @@ impl Reporter for Progress {
                 }
                 let mut slot = self.stage.lock().expect("not poisoned");
                 let bar = slot.get_or_insert_with(|| {
-                    let b = self.multi.add(ProgressBar::new(0));
+                    let b = self.multi.add(ProgressBar::new(total as u64));
                     b.set_style(
                         ProgressStyle::with_template(
                             "{prefix:>9} [{bar:30}] {pos}/{len} {msg} (ETA {eta})",

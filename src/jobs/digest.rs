@@ -95,6 +95,7 @@ fn one(ctx: &mut JobContext, path: &Path) -> Result<Outcome> {
         source_path: article.source_path,
         source_sha256: t.prepared.source_sha256,
         encoding: article.encoding,
+        source_format: article.source_format,
         title_uk: article.title,
         title_en: t.title_en,
         published: article.published,

@@ -5,7 +5,7 @@
 //! Every record carries [`SCHEMA_VERSION`]. Version history:
 //! * 1 — this layout. Records written before the field existed (ukdigest
 //!   0.1) have the same layout and are read as version 1.
-use crate::article::{Article, ParagraphKind, Published};
+use crate::article::{Article, ParagraphKind, Published, SourceFormat};
 use crate::config::{Engine, Source};
 use crate::facts::{Fact, FactsLlmStats};
 use crate::llm::GenerationParams;
@@ -85,6 +85,10 @@ pub struct ArticleDigest {
     pub source_path: PathBuf,
     pub source_sha256: String,
     pub encoding: String,
+    /// What the input was, and so what the spans index (omitted for text
+    /// pages, whose spans index the decoded file).
+    #[serde(default, skip_serializing_if = "SourceFormat::is_text")]
+    pub source_format: SourceFormat,
     pub title_uk: String,
     pub title_en: String,
     pub published: Option<Published>,
@@ -117,6 +121,9 @@ pub struct TranslationRecord {
     pub id: String,
     pub source_path: PathBuf,
     pub source_sha256: String,
+    /// What the input was (omitted for text pages).
+    #[serde(default, skip_serializing_if = "SourceFormat::is_text")]
+    pub source_format: SourceFormat,
     pub title_uk: String,
     pub title_en: String,
     pub paragraphs: Vec<BilingualParagraph>,
@@ -328,6 +335,7 @@ pub fn sample(id: &str, headline: &str, summary: &[&str], facts: Vec<Fact>) -> A
         source_path: PathBuf::from(format!("{id}.txt")),
         source_sha256: String::new(),
         encoding: "utf-8".into(),
+        source_format: SourceFormat::Text,
         title_uk: String::new(),
         title_en: String::new(),
         published: None,
