@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 /// Publication date, and time where the page gives one. Never invented:
 /// an article without a date has `published: None`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Published {
     /// `YYYY-MM-DD`
     pub date: String,
@@ -34,7 +34,7 @@ pub struct Sentence {
     pub span: (usize, usize),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ParagraphKind {
     /// Running text.

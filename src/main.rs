@@ -118,6 +118,12 @@ enum Command {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// Rebuild the daily digests, the static site, the Atom feed and the
+    /// JSON Lines from the article records in OUTDIR (loads no model).
+    Render {
+        /// An output folder of `digest`.
+        outdir: PathBuf,
+    },
     /// List models and where they resolve; `--fetch` downloads them.
     Models {
         /// Only these models (default: all).
@@ -219,6 +225,7 @@ fn main() -> Result<()> {
             Ok(())
         }
         Command::Models { names, fetch } => models(&cfg, &names, fetch),
+        Command::Render { outdir } => render(&outdir),
         Command::Compare {
             baseline,
             new,
@@ -406,6 +413,22 @@ fn ingest(inputs: &[PathBuf], out: Option<&Path>, format: Format) -> Result<()> 
     if ok == 0 {
         bail!("no article could be read ({} input file(s))", files.len());
     }
+    Ok(())
+}
+
+/// `render OUTDIR`: every output made from all the records, rebuilt.
+fn render(outdir: &Path) -> Result<()> {
+    let store = ukdigest::store::Store::open(outdir)?;
+    let days = ukdigest::render::days(&store)?;
+    let articles: usize = days.values().map(Vec::len).sum();
+    let written = ukdigest::render::write_all(&store)?;
+    println!(
+        "{articles} article(s) on {} day(s): {} files written in {} (open {})",
+        days.len(),
+        written.len(),
+        outdir.display(),
+        store.site_index_path().display()
+    );
     Ok(())
 }
 

@@ -1,6 +1,6 @@
 //! `digest`: ingest → translate → summarize → facts → the article record,
-//! for each input; then the daily digests, rebuilt from every record in
-//! the output folder.
+//! for each input; then the daily digests, the site, the feed and the
+//! JSON Lines, rebuilt from every record in the output folder.
 use super::{InputMode, JobContext, Outcome, Step};
 use crate::calendar::utc_now;
 use crate::engines::ModelStage;
@@ -14,10 +14,11 @@ use crate::summarize;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-/// Digest every input, then rebuild the daily digests.
+/// Digest every input, then rebuild the daily digests, the site, the
+/// feed and the JSON Lines.
 pub fn run(ctx: &mut JobContext, inputs: &[PathBuf]) -> Result<Vec<Outcome>> {
     let outcomes = ctx.run_batch("digest", inputs, one);
-    crate::render::write_daily_digests(&ctx.store)?;
+    crate::render::write_all(&ctx.store)?;
     Ok(outcomes)
 }
 
