@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 /// Publication date, and time where the page gives one. Never invented:
 /// an article without a date has `published: None`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Published {
     /// `YYYY-MM-DD`
     pub date: String,
@@ -34,7 +34,7 @@ pub struct Sentence {
     pub span: (usize, usize),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ParagraphKind {
     /// Running text.
@@ -62,7 +62,9 @@ impl Paragraph {
 }
 
 /// What an input was, and so what text the byte spans index.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum SourceFormat {
     /// A scraped news page as text: spans index the decoded file (the file
