@@ -129,3 +129,49 @@ fn translate_with_a_translate_only_config() {
         "{err}"
     );
 }
+
+/// `echo … | ukdigest translate -` prints the English, and `--lines`
+/// keeps a sentence-per-line file line-aligned.
+#[test]
+fn translate_reads_standard_input_and_keeps_lines() {
+    use std::io::Write;
+    let _ = common::smollm2_gguf();
+    let mut child = ukdigest()
+        .args([
+            "--threads",
+            "2",
+            "translate",
+            "--translator",
+            "smollm2-135m-instruct",
+            "-",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all("Київ — столиця України.\n".as_bytes())
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(out.lines().count(), 1, "{out:?}");
+    assert!(!out.trim().is_empty());
+
+    let d = tempfile::tempdir().unwrap();
+    let input = d.path().join("lines.uk");
+    std::fs::write(&input, "Перше речення.\n\nДруге речення. Ще одне.\nТретє\n").unwrap();
+    let (ok, out, err) = run(ukdigest()
+        .args(["--threads", "2", "translate", "--translator"])
+        .arg("smollm2-135m-instruct")
+        .args(["--lines", "--format", "text"])
+        .arg(&input));
+    assert!(ok, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 4, "{out:?}");
+    assert!(lines[1].is_empty(), "an empty line stays empty: {out:?}");
+}
