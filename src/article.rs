@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 /// Publication date, and time where the page gives one. Never invented:
 /// an article without a date has `published: None`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Published {
     /// `YYYY-MM-DD`
     pub date: String,
@@ -34,7 +34,7 @@ pub struct Sentence {
     pub span: (usize, usize),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ParagraphKind {
     /// Running text.
@@ -61,6 +61,30 @@ impl Paragraph {
     }
 }
 
+/// What an input was, and so what text the byte spans index.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceFormat {
+    /// A scraped news page as text: spans index the decoded file (the file
+    /// itself for UTF-8).
+    #[default]
+    Text,
+    /// An HTML page: spans index the text page rendered from the markup
+    /// (`ukdigest ingest --format text` prints the article of it).
+    Html,
+    /// Plain text without a page layout (`translate --plain`, `--lines`,
+    /// standard input): spans index the decoded text.
+    Plain,
+}
+
+impl SourceFormat {
+    pub fn is_text(&self) -> bool {
+        *self == SourceFormat::Text
+    }
+}
+
 /// A cleaned, segmented article.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Article {
@@ -75,6 +99,9 @@ pub struct Article {
     pub source_path: PathBuf,
     /// How the file was decoded: `utf-8` or `windows-1251`.
     pub encoding: String,
+    /// What the input was (omitted for text pages).
+    #[serde(default, skip_serializing_if = "SourceFormat::is_text")]
+    pub source_format: SourceFormat,
     pub paragraphs: Vec<Paragraph>,
 }
 

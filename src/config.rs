@@ -145,7 +145,7 @@ fn yes() -> bool {
 }
 
 /// The inference engine that runs a model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Engine {
     /// A chat LLM in one GGUF file.
@@ -162,7 +162,7 @@ pub struct ModelSpec {
 }
 
 /// One place a model can come from, with the sha256 expected of it.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(try_from = "RawSource", into = "RawSource")]
 pub struct Source {
     pub location: Location,
@@ -242,7 +242,7 @@ impl Source {
 
 /// The TOML shape of a source: exactly one of `hf`, `dir`, `file` (alone),
 /// `pip`.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawSource {
     #[serde(default, skip_serializing_if = "Option::is_none")]

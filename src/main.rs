@@ -137,8 +137,10 @@ enum Command {
         #[arg(long)]
         json: Option<PathBuf>,
     },
-    /// Rebuild the daily digests of an output folder from all its records
-    /// (after the shards of an array job have run).
+    /// Rebuild the daily digests, the static site, the Atom feed and the
+    /// JSON Lines of an output folder from all its records (loads no model;
+    /// run it after the shards of an array job).
+    #[command(alias = "render")]
     Merge {
         /// The output folder.
         dir: PathBuf,
@@ -249,7 +251,12 @@ fn main() -> Result<()> {
             let progress = Progress::new();
             let written = jobs::digest::rebuild(&store, &progress, jobs::DEFAULT_LEASE)?;
             progress.finish();
-            println!("{} file(s) rebuilt in {}", written.len(), dir.display());
+            println!(
+                "{} file(s) rebuilt in {} (open {})",
+                written.len(),
+                dir.display(),
+                store.site_index_path().display()
+            );
             Ok(())
         }
         Command::Compare {
@@ -334,7 +341,7 @@ impl Reporter for Progress {
                 }
                 let mut slot = self.stage.lock().expect("not poisoned");
                 let bar = slot.get_or_insert_with(|| {
-                    let b = self.multi.add(ProgressBar::new(0));
+                    let b = self.multi.add(ProgressBar::new(total as u64));
                     b.set_style(
                         ProgressStyle::with_template(
                             "{prefix:>9} [{bar:30}] {pos}/{len} {msg} (ETA {eta})",
@@ -467,6 +474,7 @@ fn ingest(inputs: &[PathBuf], out: Option<&Path>, format: Format) -> Result<()> 
     Ok(())
 }
 
+/// `render OUTDIR`: every output made from all the records, rebuilt.
 fn compare(baseline: &Path, new: &Path, min_chrf: f64, json: Option<&Path>) -> Result<()> {
     let r = ukdigest::compare::compare_dirs(baseline, new)?;
     let f = |x: Option<f64>| x.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into());

@@ -25,7 +25,8 @@ pub struct Summary {
 /// What the summarizer's checks did. Records write each flag as one
 /// string (`chunked: 3`, `trimmed: 6 → 4`, `short: 1 < 2`,
 /// `headline_from_title`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, schemars::JsonSchema)]
+#[schemars(with = "String")]
 pub enum SummaryFlag {
     /// The article was over the window: summarized in this many chunks first.
     Chunked(usize),

@@ -29,7 +29,8 @@ pub struct TranslatedSentence {
 /// What a translation check found about one sentence. Records write each
 /// flag as one string (`digits_missing: 2025`, `split: 3 pieces`,
 /// `empty_translation`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, schemars::JsonSchema)]
+#[schemars(with = "String")]
 pub enum TranslateFlag {
     /// Digit runs of the source that the English lacks (comma-separated).
     DigitsMissing(String),
@@ -72,7 +73,7 @@ impl std::str::FromStr for TranslateFlag {
 }
 
 /// Counters for provenance.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TranslateStats {
     pub sentences: usize,
     pub source_tokens: usize,
@@ -204,7 +205,7 @@ pub fn english_token_budget(uk: &str) -> usize {
 }
 
 /// Chat-LLM translation settings.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LlmTranslateSettings {
     /// Source sentences per request (sentence-aligned chunk).
     pub chunk_sentences: usize,

@@ -53,6 +53,7 @@ fn article_from(id: &str, source: &str, published: Option<&str>) -> Article {
         source_line: None,
         source_path: PathBuf::from(format!("seeds/{id}.txt")),
         encoding: "utf-8".into(),
+        source_format: Default::default(),
         paragraphs,
     }
 }
@@ -611,6 +612,7 @@ fn flores_dev_spans_and_english_alignment() {
         source_line: None,
         source_path: PathBuf::from("dev.uk"),
         encoding: "utf-8".into(),
+        source_format: Default::default(),
         paragraphs,
     };
     let mut facts = facts::extract(&a, &source);

@@ -164,8 +164,18 @@ fn ingest_takes_any_html() {
                 ukdigest::ingest::ingest_bytes_with_source(Path::new("p.html"), html.as_bytes())
             {
                 check_article(&a, &src)?;
-                // Script content is never article text.
-                prop_assert!(!a.sentences().any(|s| s.text.contains("не текст")));
+                // The content of script elements is never article text. (A
+                // `<script>` glued to a broken tag before it is no script
+                // element: a browser shows its content as text, and so may we.)
+                let doc = scraper::Html::parse_document(&html);
+                let sel = scraper::Selector::parse("script").unwrap();
+                let in_scripts: usize = doc
+                    .select(&sel)
+                    .map(|e| e.text().collect::<String>().matches("не текст").count())
+                    .sum();
+                if in_scripts > 0 && in_scripts == html.matches("не текст").count() {
+                    prop_assert!(!a.sentences().any(|s| s.text.contains("не текст")));
+                }
             }
             Ok(())
         })

@@ -33,7 +33,19 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 /// What a fact is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum FactKind {
     Person,
@@ -59,7 +71,7 @@ impl FactKind {
 }
 
 /// How a fact's English form was obtained.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum EnglishSource {
     /// Found in the aligned English translation.
@@ -85,7 +97,7 @@ impl EnglishSource {
 }
 
 /// Who found a fact.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Origin {
     /// This module's deterministic extractors.
@@ -124,7 +136,7 @@ pub mod date_unit {
 }
 
 /// One key fact, tied to its exact place in the source.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Fact {
     pub kind: FactKind,
     /// Ukrainian surface form exactly as in the source.

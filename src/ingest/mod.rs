@@ -51,7 +51,8 @@ pub fn ingest_bytes_with_source(path: &Path, bytes: &[u8]) -> Result<(Article, S
     check_size(path, bytes.len() as u64)?;
     let id = article_id(path)?;
     let decoded = decode::decode(path, bytes)?;
-    let (source, page) = if html::looks_like_html(&decoded.text) {
+    let is_html = html::looks_like_html(&decoded.text);
+    let (source, page) = if is_html {
         let mut page = html::to_text_page(&decoded.text).map_err(|e| Error::article(path, e))?;
         (std::mem::take(&mut page.text), Some(page))
     } else {
@@ -95,6 +96,11 @@ pub fn ingest_bytes_with_source(path: &Path, bytes: &[u8]) -> Result<(Article, S
         source_line: cleaned.source_line,
         source_path: path.to_path_buf(),
         encoding: decoded.encoding.to_owned(),
+        source_format: if is_html {
+            crate::article::SourceFormat::Html
+        } else {
+            crate::article::SourceFormat::Text
+        },
         paragraphs,
     };
     Ok((article, source))

@@ -104,6 +104,7 @@ pub fn article(id: &str, path: &Path, encoding: &str, text: &str, layout: Layout
         source_line: None,
         source_path: path.to_path_buf(),
         encoding: encoding.to_string(),
+        source_format: crate::article::SourceFormat::Plain,
         paragraphs: paragraphs(text, layout),
     }
 }

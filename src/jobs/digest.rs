@@ -1,6 +1,6 @@
 //! `digest`: ingest → translate → summarize → facts → the article record,
-//! for each input; then the daily digests, rebuilt from every record in
-//! the output folder.
+//! for each input; then the daily digests, the site, the feed and the
+//! JSON Lines, rebuilt from every record in the output folder.
 use super::{InputMode, JobContext, Outcome, Step};
 use crate::calendar::utc_now;
 use crate::engines::ModelStage;
@@ -14,7 +14,8 @@ use crate::summarize;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-/// Digest every input, then rebuild the daily digests.
+/// Digest every input, then rebuild the daily digests, the site, the
+/// feed and the JSON Lines.
 pub fn run(ctx: &mut JobContext, inputs: &[PathBuf]) -> Result<Vec<Outcome>> {
     let outcomes = ctx.run_batch("digest", inputs, one);
     rebuild(&ctx.store, ctx.reporter, ctx.lease)?;
@@ -22,7 +23,8 @@ pub fn run(ctx: &mut JobContext, inputs: &[PathBuf]) -> Result<Vec<Outcome>> {
 }
 
 /// Rebuild what is made from all the records of the folder (the daily
-/// digests), holding the folder's lock so that concurrent runs take turns.
+/// digests, the site, the feed, the JSON Lines), holding the folder's lock
+/// so that concurrent runs take turns.
 pub fn rebuild(
     store: &crate::store::Store,
     reporter: &dyn crate::report::Reporter,
@@ -35,7 +37,7 @@ pub fn rebuild(
         std::time::Duration::from_secs(600),
     )?;
     reporter.report(crate::report::Event::Rebuilding { dir: store.dir() });
-    crate::render::write_daily_digests(store)
+    crate::render::write_all(store)
 }
 
 fn one(ctx: &mut JobContext, path: &Path) -> Result<Outcome> {
@@ -95,6 +97,7 @@ fn one(ctx: &mut JobContext, path: &Path) -> Result<Outcome> {
         source_path: article.source_path,
         source_sha256: t.prepared.source_sha256,
         encoding: article.encoding,
+        source_format: article.source_format,
         title_uk: article.title,
         title_en: t.title_en,
         published: article.published,

@@ -58,6 +58,7 @@ fn one(ctx: &mut JobContext, path: &Path, mode: InputMode) -> Result<Outcome> {
         id: article.id,
         source_path: article.source_path,
         source_sha256: t.prepared.source_sha256,
+        source_format: article.source_format,
         title_uk: article.title,
         title_en: t.title_en,
         paragraphs: t.paragraphs,

@@ -16,7 +16,17 @@ use super::model::{CrossCache, Marian};
 use crate::{Error, Result};
 
 /// When beam search may stop for a sentence (`early_stopping` in generation_config.json).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
 pub enum EarlyStopping {
     /// `false`: stop when the best running beam, normalized at the current
     /// length, can no longer beat the worst finished hypothesis.
@@ -30,7 +40,7 @@ pub enum EarlyStopping {
 }
 
 /// Decoding settings (what `generate` takes besides the inputs).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct DecodeOptions {
     /// 1 = greedy search.
     pub num_beams: usize,

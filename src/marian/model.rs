@@ -139,7 +139,17 @@ impl Config {
 
 /// How linear-layer weights are stored and multiplied (`quantize` in
 /// `models.toml`: `"f32"` or `"q8"`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Quant {
     /// Full-precision f32 weights.

@@ -10,6 +10,9 @@
 //! | `<id>.translation.json` | [`TranslationRecord`], written by `translate` |
 //! | `<id>.en.txt` | the English text of a translation |
 //! | `digest-YYYY-MM-DD.md`, `digest-undated.md` | the daily digests |
+//! | `index.html`, `day-YYYY-MM-DD.html`, `day-undated.html`, `<id>.html`, `style.css` | the static site |
+//! | `feed.xml` | the Atom feed, one entry per article |
+//! | `articles.jsonl` | every [`ArticleDigest`], one JSON object a line |
 //!
 //! | `.ukdigest/work/<id>.<stage>.json` | stage checkpoints of an article in progress |
 //! | `.ukdigest/claims/<key>.<n>.lock` | who works on what ([`claim`]) |
@@ -54,6 +57,24 @@ pub struct Store {
 }
 
 const TRANSLATION_SUFFIX: &str = ".translation.json";
+const SITE_INDEX: &str = "index.html";
+const SITE_STYLE: &str = "style.css";
+const FEED: &str = "feed.xml";
+const ARTICLES_JSONL: &str = "articles.jsonl";
+
+/// Percent-encode everything but RFC 3986 unreserved characters (for a
+/// relative link built from an article id or a day).
+pub fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
 
 impl Store {
     /// The store in `dir`, created if missing.
@@ -177,6 +198,67 @@ impl Store {
     /// The link from a day page to an article's page (relative).
     pub fn article_link(id: &str) -> String {
         format!("{id}.md")
+    }
+
+    /// `index.html`: the site's list of days.
+    pub fn site_index_path(&self) -> PathBuf {
+        self.dir.join(SITE_INDEX)
+    }
+
+    /// `day-<day>.html`; `day` is `YYYY-MM-DD` or `undated`.
+    pub fn site_day_path(&self, day: &str) -> PathBuf {
+        self.dir.join(format!("day-{day}.html"))
+    }
+
+    /// `<id>.html`: an article's page of the site.
+    pub fn article_html_path(&self, id: &str) -> PathBuf {
+        self.dir.join(format!("{id}.html"))
+    }
+
+    /// `style.css`, shared by the site's pages.
+    pub fn site_style_path(&self) -> PathBuf {
+        self.dir.join(SITE_STYLE)
+    }
+
+    /// `feed.xml`: the Atom feed.
+    pub fn feed_path(&self) -> PathBuf {
+        self.dir.join(FEED)
+    }
+
+    /// `articles.jsonl`: every article record, one a line.
+    pub fn jsonl_path(&self) -> PathBuf {
+        self.dir.join(ARTICLES_JSONL)
+    }
+
+    /// The relative link to the site's index page.
+    pub fn site_index_link() -> String {
+        SITE_INDEX.to_string()
+    }
+
+    /// The relative link to a day's page of the site (percent-encoded).
+    pub fn site_day_link(day: &str) -> String {
+        format!("day-{}.html", percent_encode(day))
+    }
+
+    /// The relative link to an article's page of the site (percent-encoded,
+    /// so an id with spaces or `#` still links from `file://`).
+    pub fn article_html_link(id: &str) -> String {
+        format!("{}.html", percent_encode(id))
+    }
+
+    /// The relative link to `style.css`.
+    pub fn site_style_link() -> String {
+        SITE_STYLE.to_string()
+    }
+
+    /// The relative link to `feed.xml`.
+    pub fn feed_link() -> String {
+        FEED.to_string()
+    }
+
+    /// The relative link to `articles.jsonl`.
+    pub fn jsonl_link() -> String {
+        ARTICLES_JSONL.to_string()
     }
 
     /// Whether the record of `kind` for `id` was made from the same source

@@ -5,13 +5,14 @@
 //! Every record carries [`SCHEMA_VERSION`]. Version history:
 //! * 1 — this layout. Records written before the field existed (ukdigest
 //!   0.1) have the same layout and are read as version 1.
-use crate::article::{Article, ParagraphKind, Published};
+use crate::article::{Article, ParagraphKind, Published, SourceFormat};
 use crate::config::{Engine, Source};
 use crate::facts::{Fact, FactsLlmStats};
 use crate::llm::GenerationParams;
 use crate::marian::DecodeOptions;
 use crate::summarize::SummaryFlag;
 use crate::translate::{LlmTranslateSettings, TranslateFlag, TranslateStats, TranslatedSentence};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -23,7 +24,7 @@ fn schema_version() -> u32 {
 }
 
 /// One sentence in both languages.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct BilingualSentence {
     pub uk: String,
     pub en: String,
@@ -33,7 +34,7 @@ pub struct BilingualSentence {
     pub flags: Vec<TranslateFlag>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct BilingualParagraph {
     pub kind: ParagraphKind,
     pub sentences: Vec<BilingualSentence>,
@@ -77,7 +78,7 @@ impl BilingualParagraph {
 
 /// The per-article record (`<id>.json`): everything the digest knows
 /// about one article.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct ArticleDigest {
     #[serde(default = "schema_version")]
     pub schema_version: u32,
@@ -85,6 +86,10 @@ pub struct ArticleDigest {
     pub source_path: PathBuf,
     pub source_sha256: String,
     pub encoding: String,
+    /// What the input was, and so what the spans index (omitted for text
+    /// pages, whose spans index the decoded file).
+    #[serde(default, skip_serializing_if = "SourceFormat::is_text")]
+    pub source_format: SourceFormat,
     pub title_uk: String,
     pub title_en: String,
     pub published: Option<Published>,
@@ -110,13 +115,16 @@ impl ArticleDigest {
 }
 
 /// The translation-only record (`<id>.translation.json`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct TranslationRecord {
     #[serde(default = "schema_version")]
     pub schema_version: u32,
     pub id: String,
     pub source_path: PathBuf,
     pub source_sha256: String,
+    /// What the input was (omitted for text pages).
+    #[serde(default, skip_serializing_if = "SourceFormat::is_text")]
+    pub source_format: SourceFormat,
     pub title_uk: String,
     pub title_en: String,
     pub paragraphs: Vec<BilingualParagraph>,
@@ -158,7 +166,7 @@ pub fn english_text(
 
 /// Where a record came from: the program, the models, the settings, and
 /// what the run measured.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct Provenance<T, C> {
     pub tool: String,
     /// UTC, `YYYY-MM-DDTHH:MM:SSZ`.
@@ -175,7 +183,7 @@ pub fn tool() -> String {
 }
 
 /// The model of each stage that ran.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct StageModels {
     pub translate: ModelProvenance,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -209,7 +217,7 @@ impl StageModels {
 
 /// One model as it ran: its name in `models.toml`, the file, its hash,
 /// the source that resolved it, and the metadata the model file states.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct ModelProvenance {
     pub name: String,
     pub engine: Engine,
@@ -229,7 +237,7 @@ pub struct ModelProvenance {
 
 /// Every setting that shapes the outputs, as the run used it: a record
 /// made with other settings is redone.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Settings {
     pub translate: TranslateSettings,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -240,7 +248,7 @@ pub struct Settings {
     pub threads: usize,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct TranslateSettings {
     pub max_sentence_tokens: usize,
     pub batch_tokens: usize,
@@ -251,7 +259,7 @@ pub struct TranslateSettings {
 }
 
 /// Marian decoding, after `generation_config.json` and `models.toml`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct MarianSettings {
     #[serde(flatten)]
     pub decode: DecodeOptions,
@@ -260,21 +268,21 @@ pub struct MarianSettings {
     pub quantize: crate::marian::Quant,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct SummarizeSettings {
     pub params: GenerationParams,
     pub min_sentences: usize,
     pub max_sentences: usize,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct FactsSettings {
     pub llm_facts: bool,
     pub max_new_tokens: usize,
 }
 
 /// Seconds per stage of one article's digest.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 pub struct DigestTimings {
     pub ingest_secs: f64,
     pub translate_secs: f64,
@@ -285,13 +293,13 @@ pub struct DigestTimings {
     pub total_secs: f64,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 pub struct TranslationTimings {
     pub translate_secs: f64,
     pub total_secs: f64,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 pub struct DigestCounts {
     pub sentences: usize,
     pub translate: TranslateStats,
@@ -328,6 +336,7 @@ pub fn sample(id: &str, headline: &str, summary: &[&str], facts: Vec<Fact>) -> A
         source_path: PathBuf::from(format!("{id}.txt")),
         source_sha256: String::new(),
         encoding: "utf-8".into(),
+        source_format: SourceFormat::Text,
         title_uk: String::new(),
         title_en: String::new(),
         published: None,

