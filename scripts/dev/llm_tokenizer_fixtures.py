@@ -9,7 +9,11 @@ and writes tests/fixtures/llm/tokenizer_<name>.json.
     python3 -m pip install llama-cpp-python
     python3 scripts/dev/llm_tokenizer_fixtures.py \
         --model smollm2=/path/SmolLM2-135M-Instruct.Q4_1.gguf \
-        --model qwen25coder=/path/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf
+        --model qwen25coder=/path/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf \
+        --model gemma3=/path/gemma-3-270m-q4_k_m.gguf
+
+Every model gets the same strings; a model may add a few of its own
+(EXTRA: Gemma's control and user-defined tokens, e.g. its runs of spaces).
 """
 import argparse
 import glob
@@ -60,6 +64,16 @@ def strings():
     return out
 
 
+EXTRA = {
+    "gemma3": [
+        "<start_of_turn>", "<end_of_turn>", "<start_of_turn>user\nПривіт<end_of_turn>\n",
+        "<bos>", "<eos>", "<pad>", "<mask>", "[multimodal]", "<start_of_image>", "<unused5>",
+        "a" + " " * 31 + "b", " " * 40, "\t" * 33, "x\n\n\n\n\ny", "\n" * 40,
+        "  два  пробіли  ", "<h1>Title</h1>", "<end_of_turn", "start_of_turn>",
+    ],
+}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", action="append", required=True, help="NAME=PATH.gguf")
@@ -70,7 +84,7 @@ def main():
         llm = llama_cpp.Llama(model_path=path, vocab_only=True, verbose=False)
         cases = [
             {"text": t, "ids": llm.tokenize(t.encode("utf-8"), add_bos=False, special=False)}
-            for t in texts
+            for t in texts + EXTRA.get(name, [])
         ]
         out = os.path.join(ROOT, "tests/fixtures/llm", f"tokenizer_{name}.json")
         with open(out, "w", encoding="utf-8") as f:

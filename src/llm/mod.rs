@@ -89,6 +89,10 @@ pub struct Generation {
     pub text: String,
     pub prompt_tokens: usize,
     pub generated_tokens: usize,
+    /// The generated token ids (the end-of-turn token that stopped it, if
+    /// any, excluded). Not serialized.
+    #[serde(skip)]
+    pub token_ids: Vec<u32>,
     /// Time of the batched prompt forward pass (gives the first token).
     pub prompt_secs: f64,
     /// Time of the per-token forward passes after the first token
@@ -367,6 +371,7 @@ impl ChatModel {
             text,
             prompt_tokens: prompt.len(),
             generated_tokens: generated,
+            token_ids: history[prompt.len()..].to_vec(),
             prompt_secs,
             decode_secs: decode_start.elapsed().as_secs_f64(),
             stop,

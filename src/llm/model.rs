@@ -36,16 +36,19 @@ impl Architecture {
     }
 }
 
-/// Which transformer code runs a Llama / Qwen2 model.
+/// Which transformer code runs a model.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Implementation {
     /// This crate's decoder (preallocated KV cache, no KV repeats, Q8_0
-    /// for quantizations without a fast Candle kernel).
+    /// for Llama / Qwen2 quantizations without a fast Candle kernel; Gemma 3
+    /// as llama.cpp computes it).
     #[default]
     Fast,
-    /// candle-transformers' `quantized_llama` / `quantized_qwen2` as they are
-    /// (the reference; Gemma 3 always uses `quantized_gemma3`).
+    /// candle-transformers' `quantized_llama` / `quantized_qwen2` /
+    /// `quantized_gemma3` as they are. The latter is not a reference: its
+    /// MLP uses SiLU where Gemma 3 uses GELU, so its output differs from
+    /// llama.cpp's (see `transformer.rs`).
     CandleTransformers,
 }
 
@@ -71,9 +74,7 @@ impl Weights {
             mut reader,
         } = file;
         let reader = &mut reader;
-        if implementation == Implementation::Fast
-            && matches!(architecture, Architecture::Llama | Architecture::Qwen2)
-        {
+        if implementation == Implementation::Fast {
             let md = Metadata {
                 path,
                 content: &content,

@@ -160,7 +160,7 @@ impl GgufTokenizer {
         let bos = id("tokenizer.ggml.bos_token_id")?;
         let eos = id("tokenizer.ggml.eos_token_id")?;
         let eot = id("tokenizer.ggml.eot_token_id")?;
-        let (engine, bytes, add_space_prefix) = match model {
+        let (engine, mut bytes, add_space_prefix) = match model {
             "gpt2" => {
                 let pre = md.string("tokenizer.ggml.pre")?.unwrap_or("default");
                 let regexes = pre_tokenizer_regexes(pre).ok_or_else(|| {
@@ -202,6 +202,28 @@ impl GgufTokenizer {
                 ))
             }
         };
+        // llama.cpp's end-of-generation texts: such a token ends generation
+        // and becomes a control token whatever its type in the file (Gemma 3
+        // ships `</s>` as user-defined; llama.cpp neither matches it in plain
+        // text nor lets generation run past it).
+        let mut kinds = kinds;
+        let mut end_of_generation: Vec<u32> = eos.into_iter().chain(eot).collect();
+        for (i, t) in tokens.iter().enumerate() {
+            let eog_text = matches!(
+                t.as_str(),
+                "<|im_end|>" | "<|endoftext|>" | "<end_of_turn>" | "<|eot_id|>" | "<|end|>"
+            );
+            if eog_text && kinds[i] == TokenKind::Control {
+                end_of_generation.push(i as u32);
+            }
+            if t == "</s>" && matches!(kinds[i], TokenKind::Control | TokenKind::UserDefined) {
+                kinds[i] = TokenKind::Control;
+                bytes[i].clear();
+                end_of_generation.push(i as u32);
+            }
+        }
+        end_of_generation.sort_unstable();
+        end_of_generation.dedup();
         let mut specials: Vec<(String, u32)> = tokens
             .iter()
             .zip(&kinds)
@@ -221,18 +243,6 @@ impl GgufTokenizer {
             .enumerate()
             .map(|(i, t)| (t.clone(), i as u32))
             .collect();
-        let mut end_of_generation: Vec<u32> = eos.into_iter().chain(eot).collect();
-        for (i, t) in tokens.iter().enumerate() {
-            let eog_text = matches!(
-                t.as_str(),
-                "<|im_end|>" | "<|endoftext|>" | "<end_of_turn>" | "<|eot_id|>" | "<|end|>"
-            );
-            if eog_text && kinds[i] == TokenKind::Control {
-                end_of_generation.push(i as u32);
-            }
-        }
-        end_of_generation.sort_unstable();
-        end_of_generation.dedup();
         Ok(Self {
             engine,
             tokens,
