@@ -2,22 +2,7 @@
 //! partial models.toml. The digest of the seeds (golden records, re-runs)
 //! is in `tests/golden.rs`.
 mod common;
-use std::process::Command;
-
-fn ukdigest() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_ukdigest"));
-    c.current_dir(common::repo());
-    c
-}
-
-fn run(c: &mut Command) -> (bool, String, String) {
-    let o = c.output().expect("run ukdigest");
-    (
-        o.status.success(),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
+use common::{run, ukdigest};
 
 #[test]
 fn ingest_writes_json_and_text() {

@@ -11,9 +11,9 @@
 //! (`UKDIGEST_GOLDEN_FROM=<dir> cargo test --release --test golden -- --ignored bless`).
 mod common;
 use common::normalize_dir;
+use common::{run, ukdigest};
 use serde_json::Value;
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::Instant;
 
 fn golden_dir() -> PathBuf {
@@ -24,21 +24,6 @@ fn golden_dir() -> PathBuf {
 /// about the pipeline, and a 135M model fills any budget it is given);
 /// everything else is the built-in configuration.
 const CONFIG: &str = "[summarize]\nmax_new_tokens = 128\n\n[facts]\nmax_new_tokens = 96\n";
-
-fn ukdigest() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_ukdigest"));
-    c.current_dir(common::repo());
-    c
-}
-
-fn run(c: &mut Command) -> (bool, String, String) {
-    let o = c.output().expect("run ukdigest");
-    (
-        o.status.success(),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
 
 #[test]
 fn digest_of_the_seeds_matches_the_golden_run() {

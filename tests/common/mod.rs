@@ -136,3 +136,20 @@ pub fn normalize_dir(dir: &Path) -> BTreeMap<String, String> {
     }
     out
 }
+
+/// The `ukdigest` binary of this build, run from the repository root.
+pub fn ukdigest() -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_ukdigest"));
+    c.current_dir(repo());
+    c
+}
+
+/// Run a command: whether it succeeded, its stdout and its stderr.
+pub fn run(c: &mut std::process::Command) -> (bool, String, String) {
+    let o = c.output().expect("run ukdigest");
+    (
+        o.status.success(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
