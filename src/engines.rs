@@ -239,6 +239,7 @@ impl Engines {
     pub fn translate(
         &mut self,
         sentences: &[String],
+        table: &crate::entities::EntityTable,
         stats: &mut TranslateStats,
         reporter: &dyn Reporter,
         progress: &mut dyn FnMut(usize, usize),
@@ -248,7 +249,7 @@ impl Engines {
         let max_tokens = self.settings.translate.max_sentence_tokens;
         let out = match self.translator.as_mut().expect("loaded above") {
             Translator::Marian(m) => {
-                let r = m.translate(sentences, max_tokens, stats)?;
+                let r = m.translate(sentences, max_tokens, table, stats)?;
                 stats.secs += t0.elapsed().as_secs_f64();
                 progress(sentences.len(), sentences.len());
                 r
@@ -261,7 +262,7 @@ impl Engines {
                     .clone()
                     .expect("a chat-model translator has LLM settings");
                 let model = &mut self.pool.models[*i].1;
-                translate::translate_llm(model, sentences, &settings, stats, progress)?
+                translate::translate_llm(model, sentences, &settings, table, stats, progress)?
             }
         };
         translate::check_aligned(sentences, &out)?;

@@ -36,6 +36,7 @@ pub mod chunk;
 pub mod config;
 pub mod error;
 pub mod fsio;
+pub mod guard;
 pub mod plan;
 pub mod report;
 pub mod source;
@@ -52,6 +53,7 @@ pub mod summarize;
 pub mod translate;
 
 pub mod engines;
+pub mod entities;
 pub mod jobs;
 pub mod llm;
 pub mod marian;

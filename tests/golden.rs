@@ -20,10 +20,12 @@ fn golden_dir() -> PathBuf {
     common::repo().join("tests/fixtures/golden")
 }
 
-/// A partial models.toml: only the generation budgets change (the test is
-/// about the pipeline, and a 135M model fills any budget it is given);
-/// everything else is the built-in configuration.
-const CONFIG: &str = "[summarize]\nmax_new_tokens = 128\n\n[facts]\nmax_new_tokens = 96\n";
+/// A partial models.toml: the generation budgets change (the test is
+/// about the pipeline, and a 135M model fills any budget it is given) and
+/// the LLM facts step, off by default, runs; everything else is the
+/// built-in configuration.
+const CONFIG: &str =
+    "[summarize]\nmax_new_tokens = 128\n\n[facts]\nllm_facts = true\nmax_new_tokens = 96\n";
 
 #[test]
 fn digest_of_the_seeds_matches_the_golden_run() {

@@ -30,7 +30,7 @@ pub fn render_english(facts: &mut [Fact], english_sentences: &[String]) {
 }
 
 /// Byte range of `needle` in `hay` as a whole word (ASCII case-insensitive).
-fn find_word(hay: &str, needle: &str) -> Option<(usize, usize)> {
+pub(crate) fn find_word(hay: &str, needle: &str) -> Option<(usize, usize)> {
     if needle.is_empty() {
         return None;
     }
@@ -325,7 +325,7 @@ fn scale_down(n: &str, exp: usize) -> String {
 
 /// Spelling variants folded together before comparing names
 /// (`Dzhon`/`John`, `Kostello`/`Costello`, `Khovard`/`Howard`, `Lents`/`Lenz`).
-fn fold_spelling(name: &str) -> String {
+pub(crate) fn fold_spelling(name: &str) -> String {
     let mut l = name.to_lowercase();
     for (from, to) in [
         ("dzh", "j"),
@@ -360,7 +360,7 @@ fn skeleton(name: &str) -> String {
     out
 }
 
-fn similar(a: &str, b: &str) -> bool {
+pub(crate) fn similar(a: &str, b: &str) -> bool {
     let (sa, sb) = (skeleton(a), skeleton(b));
     let (ca, cb): (Vec<char>, Vec<char>) = if sa.is_empty() || sb.is_empty() {
         (
@@ -381,7 +381,7 @@ fn similar(a: &str, b: &str) -> bool {
 
 /// Capitalised words of an English sentence with byte spans (a possessive
 /// `'s` is not part of the word).
-fn capitalized_words(sentence: &str) -> Vec<(usize, usize)> {
+pub(crate) fn capitalized_words(sentence: &str) -> Vec<(usize, usize)> {
     static R: OnceLock<Regex> = OnceLock::new();
     let re = R.get_or_init(|| Regex::new(r"\b\p{Lu}[\p{L}\-]*").expect("valid"));
     re.find_iter(sentence)

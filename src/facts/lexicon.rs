@@ -693,6 +693,10 @@ const GIVEN_NAMES: &[(&str, Gender)] = &[
     ("Хілларі", Gender::Fem),
     ("Камала", Gender::Fem),
     ("Джорджа", Gender::Fem),
+    ("Антоніу", Gender::Masc),
+    ("Кір", Gender::Masc),
+    ("Єнс", Gender::Masc),
+    ("Еммануель", Gender::Masc),
 ];
 
 /// Case forms of a given name: (form, case).

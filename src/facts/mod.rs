@@ -16,12 +16,12 @@
 //! * Ordinals (`6-ту зустріч`) are numbers with `unit = "ordinal: зустріч"`.
 //! * Ratios (`135 із 156 засобів`) are one number fact with
 //!   `normalized = "135/156"`.
-mod english;
-mod lexicon;
+pub(crate) mod english;
+pub(crate) mod lexicon;
 pub mod llm;
-mod patterns;
+pub(crate) mod patterns;
 mod people;
-mod text;
+pub(crate) mod text;
 mod translit;
 
 pub use english::render_english;
@@ -154,6 +154,10 @@ pub struct Fact {
     /// (`Міністр оборони України`, `спецпредставник президента США з питань
     /// України генерал`).
     pub role: Option<String>,
+    /// People: the role in English (`Minister of Defence of Ukraine`),
+    /// when every word of `role` is known to the role lexicon.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_en: Option<String>,
     /// Numbers: multiplier and currency/measure or the counted noun
     /// (`млрд доларів`, `км²`, `бойових зіткнень`, `%`, `ordinal: зустріч`).
     /// Dates: a qualifier from [`date_unit`].
@@ -178,6 +182,7 @@ impl Fact {
             sentence,
             normalized: None,
             role: None,
+            role_en: None,
             unit: None,
             english: None,
             english_source: None,

@@ -85,6 +85,7 @@ pub fn dates(s: &SentenceText, published: Option<Date>) -> Dates {
             sentence: s.index,
             normalized,
             role: None,
+            role_en: None,
             unit: Some(unit.to_string()),
             english: None,
             english_source: None,

@@ -53,14 +53,50 @@ fn one(ctx: &mut JobContext, path: &Path) -> Result<Outcome> {
         .summarize
         .as_ref()
         .ok_or_else(|| Error::Config("the digest plan has no summarize stage".into()))?;
+    // Sentences that read like instructions to a model are held out of
+    // the summary's input and of what grounds it.
+    let mut held_out = 0;
+    let mut grounded_english: Vec<&str> = Vec::new();
+    let body: Vec<String> = t
+        .paragraphs
+        .iter()
+        .map(|p| {
+            let kept: Vec<&str> = p
+                .sentences
+                .iter()
+                .filter(|s| {
+                    let suspect = crate::guard::looks_like_instruction(&s.uk)
+                        || crate::guard::looks_like_instruction(&s.en);
+                    held_out += usize::from(suspect);
+                    !suspect
+                })
+                .map(|s| s.en.as_str())
+                .collect();
+            grounded_english.extend(&kept);
+            kept.join(" ")
+        })
+        .filter(|p| !p.trim().is_empty())
+        .collect();
+    let grounding = crate::entities::Grounding::new(
+        &t.entities,
+        &t.title_en,
+        &grounded_english,
+        &t.prepared.source_text,
+    );
+    let inputs = summarize::SummaryInputs {
+        table: &t.entities,
+        grounding: &grounding,
+        held_out,
+    };
     let summary = ctx.checkpointed(&t.prepared, Stage::Summarize, |ctx| {
         let mut progress = ctx.progress(&id, Stage::Summarize);
         let model = ctx.engines.chat(ModelStage::Summarize, reporter)?;
         summarize::summarize(
             model,
             &t.title_en,
-            &t.english_paragraphs(),
+            &body,
             &plan.stage,
+            &inputs,
             &mut progress,
         )
     })?;
@@ -86,6 +122,7 @@ fn one(ctx: &mut JobContext, path: &Path) -> Result<Outcome> {
     }
     let english: Vec<String> = t.sentences.iter().map(|s| s.en.clone()).collect();
     facts::render_english(&mut facts, &english);
+    t.entities.apply_to_facts(&mut facts);
     let facts_secs = tf.elapsed().as_secs_f64();
 
     let total_secs = t.prepared.started.elapsed().as_secs_f64();
@@ -106,6 +143,7 @@ fn one(ctx: &mut JobContext, path: &Path) -> Result<Outcome> {
         headline: summary.headline.clone(),
         summary: summary.sentences.clone(),
         summary_flags: summary.flags.clone(),
+        summary_check: Some(summary.check.clone()),
         facts,
         paragraphs: t.paragraphs,
         provenance: Provenance {

@@ -80,8 +80,18 @@ pub fn run(
     let mut engines = Engines::resolve(plan, reporter)?;
     let t0 = Instant::now();
     let mut stats = TranslateStats::default();
+    // The entities of the test set, as an article of its lines would have.
+    let text = srcs.join("\n");
+    let article = crate::ingest::plain::article(
+        "eval",
+        Path::new("eval"),
+        "utf-8",
+        &text,
+        crate::ingest::plain::Layout::Lines,
+    );
+    let table = crate::entities::table_of(&article, &text);
     let hypotheses: Vec<String> = engines
-        .translate(&srcs, &mut stats, reporter, &mut |done, total| {
+        .translate(&srcs, &table, &mut stats, reporter, &mut |done, total| {
             reporter.report(Event::Progress {
                 id: "eval",
                 stage: Stage::Translate,

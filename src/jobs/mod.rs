@@ -155,12 +155,14 @@ impl<'a> JobContext<'a> {
                 stage: Stage::Translate,
             });
             let paragraphs = BilingualParagraph::pair(&p.article, &c.sentences);
+            let entities = Translated::entities_of(&p, &c.title_en, &c.sentences);
             return Ok(Translated {
                 prepared: p,
                 title_en: c.title_en,
                 sentences: c.sentences,
                 paragraphs,
                 stats: c.stats,
+                entities,
             });
         }
         let t = self.translate(p)?;
@@ -221,14 +223,22 @@ impl<'a> JobContext<'a> {
         let id = p.article.id.clone();
         let mut progress = self.progress(&id, Stage::Translate);
         progress(0, all.len());
+        let table = crate::entities::table_of(&p.article, &p.source_text);
         let mut sentences =
             self.engines
-                .translate(&all, &mut stats, self.reporter, &mut progress)?;
+                .translate(&all, &table, &mut stats, self.reporter, &mut progress)?;
         let title_en = if has_title {
             sentences.remove(0).en
         } else {
             String::new()
         };
+        let entities = Translated::entities_of(&p, &title_en, &sentences);
+        // The table settled on the spelling of names it did not fix
+        // beforehand: write them one way everywhere.
+        for s in &mut sentences {
+            s.en = entities.canonicalize(&s.en);
+        }
+        let title_en = entities.canonicalize(&title_en);
         let paragraphs = BilingualParagraph::pair(&p.article, &sentences);
         Ok(Translated {
             prepared: p,
@@ -236,6 +246,7 @@ impl<'a> JobContext<'a> {
             sentences,
             paragraphs,
             stats,
+            entities,
         })
     }
 
@@ -355,12 +366,25 @@ pub(crate) struct Translated {
     sentences: Vec<TranslatedSentence>,
     paragraphs: Vec<BilingualParagraph>,
     stats: TranslateStats,
+    /// The article's entities, settled against the translation.
+    entities: crate::entities::EntityTable,
 }
 
 impl Translated {
-    fn english_paragraphs(&self) -> Vec<String> {
-        self.paragraphs.iter().map(|p| p.english()).collect()
+    /// The entity table of an article, settled against its translation.
+    fn entities_of(
+        p: &Prepared,
+        title_en: &str,
+        sentences: &[TranslatedSentence],
+    ) -> crate::entities::EntityTable {
+        let mut table = crate::entities::table_of(&p.article, &p.source_text);
+        let english: Vec<&str> = std::iter::once(title_en)
+            .chain(sentences.iter().map(|s| s.en.as_str()))
+            .collect();
+        table.settle(&english);
+        table
     }
+
 }
 
 /// Non-zero exit only when no article could be processed.

@@ -82,8 +82,14 @@ pub fn fact_line(f: &Fact) -> String {
         let _ = write!(line, " [{u}]");
     }
     let _ = write!(line, " — _{}_", f.text);
-    if let Some(r) = &f.role {
-        let _ = write!(line, ", {r}");
+    match (&f.role_en, &f.role) {
+        (Some(en), Some(uk)) => {
+            let _ = write!(line, ", {en} ({uk})");
+        }
+        (None, Some(uk)) => {
+            let _ = write!(line, ", {uk}");
+        }
+        _ => {}
     }
     if f.origin != Origin::Pattern {
         let _ = write!(line, " ({})", f.origin.name());
@@ -126,7 +132,8 @@ pub fn day_markdown(day: &str, entries: &[ArticleDigest]) -> String {
             .filter(|f| f.kind == FactKind::Person)
             .map(|f| {
                 let name = f.english.clone().unwrap_or_else(|| f.text.clone());
-                match &f.role {
+                // English roles only: the day's digest is English.
+                match &f.role_en {
                     Some(r) => format!("{name} ({r})"),
                     None => name,
                 }

@@ -278,7 +278,8 @@ struct PersonView {
     name_lang: &'static str,
     /// The name as the article writes it (Ukrainian).
     native: String,
-    /// The role phrase (Ukrainian, as the facts extractor keeps it).
+    /// The role in English (none when the role lexicon cannot render it:
+    /// the day page is English).
     role: Option<String>,
 }
 
@@ -322,7 +323,7 @@ fn people(facts: &[Fact]) -> Vec<PersonView> {
             name: f.english.clone().unwrap_or_else(|| f.text.clone()),
             name_lang: if f.english.is_some() { "en" } else { "uk" },
             native: f.normalized.clone().unwrap_or_else(|| f.text.clone()),
-            role: f.role.clone().filter(|r| !r.trim().is_empty()),
+            role: f.role_en.clone().filter(|r| !r.trim().is_empty()),
         })
         .collect()
 }
@@ -496,6 +497,10 @@ fn translate_flag(f: &TranslateFlag) -> FlagView {
             format!("over the model's length limit, translated in {n} pieces")
         }
         TranslateFlag::EmptyTranslation => "the translation came back empty".to_string(),
+        TranslateFlag::EntityMissing(e) => format!("names of the source missing in the English: {e}"),
+        TranslateFlag::Cyrillic(n) => {
+            format!("{n} words left in Cyrillic by the translator, transliterated")
+        }
     };
     FlagView {
         code: f.to_string(),
@@ -513,7 +518,13 @@ fn summary_flag(f: &SummaryFlag) -> FlagView {
             format!("shorter than asked: {got} sentence(s), at least {min} wanted")
         }
         SummaryFlag::HeadlineFromTitle => {
-            "the model gave no headline: the English title stands in".to_string()
+            "the model gave no usable headline: the English title stands in".to_string()
+        }
+        SummaryFlag::Dropped(n) => {
+            format!("{n} sentence(s) dropped: they named what the article does not")
+        }
+        SummaryFlag::HeldOut(n) => {
+            format!("{n} sentence(s) of the page read like instructions to a model: held out of the summary")
         }
     };
     FlagView {
@@ -549,9 +560,16 @@ fn fact_groups(facts: &[Fact]) -> Vec<FactGroup> {
 
 fn fact_row(f: &Fact) -> FactRow {
     let mut details = Vec::new();
-    if let Some(r) = f.role.as_ref().filter(|r| !r.trim().is_empty()) {
+    if let Some(r) = f.role_en.as_ref().filter(|r| !r.trim().is_empty()) {
         details.push(Detail {
             label: "role",
+            value: r.clone(),
+            lang: "en",
+        });
+    }
+    if let Some(r) = f.role.as_ref().filter(|r| !r.trim().is_empty()) {
+        details.push(Detail {
+            label: "role (Ukrainian)",
             value: r.clone(),
             lang: "uk",
         });
@@ -583,10 +601,9 @@ fn fact_row(f: &Fact) -> FactRow {
             lang,
         });
     }
-    // The table's caption says English comes from the translation; only
-    // the other ways are spelled out.
     let by = match f.english_source {
-        Some(EnglishSource::Translation) | None => None,
+        None => None,
+        Some(EnglishSource::Translation) => Some("the translation's spelling"),
         Some(EnglishSource::Transliteration) => Some("transliteration (KMU 2010)"),
         Some(EnglishSource::Lexicon) => Some("the built-in lexicon"),
         Some(EnglishSource::Rule) => Some("rule"),

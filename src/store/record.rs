@@ -10,7 +10,7 @@ use crate::config::{Engine, Source};
 use crate::facts::{Fact, FactsLlmStats};
 use crate::llm::GenerationParams;
 use crate::marian::DecodeOptions;
-use crate::summarize::SummaryFlag;
+use crate::summarize::{SummaryCheck, SummaryFlag};
 use crate::translate::{LlmTranslateSettings, TranslateFlag, TranslateStats, TranslatedSentence};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -99,6 +99,10 @@ pub struct ArticleDigest {
     pub summary: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub summary_flags: Vec<SummaryFlag>,
+    /// The grounding check of the headline and summary (records before
+    /// it existed have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary_check: Option<SummaryCheck>,
     pub facts: Vec<Fact>,
     pub paragraphs: Vec<BilingualParagraph>,
     pub provenance: Provenance<DigestTimings, DigestCounts>,
@@ -345,6 +349,7 @@ pub fn sample(id: &str, headline: &str, summary: &[&str], facts: Vec<Fact>) -> A
         headline: headline.into(),
         summary: summary.iter().map(|s| s.to_string()).collect(),
         summary_flags: Vec::new(),
+        summary_check: None,
         facts,
         paragraphs: Vec::new(),
         provenance: Provenance {

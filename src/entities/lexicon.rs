@@ -1,0 +1,199 @@
+//! The entity lexicon (`data/entities.toml`, compiled in): canonical
+//! English names of people, the words and phrases of roles, and the
+//! Russian-derived place spellings that are rewritten to the Ukrainian-
+//! derived ones.
+use crate::facts::text::{folded_stem, normalize_word, tokenize, TokKind};
+use serde::Deserialize;
+use std::sync::OnceLock;
+
+const DATA: &str = include_str!("../../data/entities.toml");
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    person: Vec<PersonEntry>,
+    #[serde(default)]
+    role: Vec<RoleRow>,
+    #[serde(default)]
+    place_variant: Vec<PlaceVariant>,
+}
+
+/// A person whose English spelling is fixed by the lexicon.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PersonEntry {
+    /// Nominative Ukrainian name, given name(s) first.
+    pub uk: String,
+    /// The canonical English name.
+    pub en: String,
+    /// Other English spellings, rewritten to `en`.
+    #[serde(default)]
+    pub variants: Vec<String>,
+    /// A Ukrainian sentence mentioning the person (checked by the tests).
+    #[serde(default)]
+    pub example: Option<String>,
+}
+
+impl PersonEntry {
+    /// The Ukrainian surname (the last word of `uk`).
+    pub fn surname_uk(&self) -> &str {
+        self.uk.split_whitespace().last().unwrap_or("")
+    }
+}
+
+/// How a role word or phrase takes part in the English role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RoleKind {
+    Prefix,
+    Title,
+    Of,
+    Rank,
+    Whole,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RoleRow {
+    uk: String,
+    en: String,
+    kind: RoleKind,
+}
+
+/// A role word or phrase with its matching key.
+#[derive(Debug, Clone)]
+pub struct RoleEntry {
+    pub uk: String,
+    pub en: String,
+    pub kind: RoleKind,
+    /// Folded stems of the Ukrainian words.
+    pub stems: Vec<String>,
+}
+
+/// A wrong (Russian-derived or outdated) English place spelling.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlaceVariant {
+    pub wrong: String,
+    pub en: String,
+}
+
+pub struct Lexicon {
+    pub people: Vec<PersonEntry>,
+    pub roles: Vec<RoleEntry>,
+    pub place_variants: Vec<PlaceVariant>,
+}
+
+/// The words of a phrase as folded stems (acronyms kept whole, lower case).
+pub fn phrase_stems(phrase: &str) -> Vec<String> {
+    tokenize(phrase, 0)
+        .iter()
+        .filter(|t| t.kind != TokKind::Punct)
+        .map(|t| {
+            if t.is_all_caps() || t.kind == TokKind::Number {
+                normalize_word(t.text)
+            } else {
+                folded_stem(t.text)
+            }
+        })
+        .collect()
+}
+
+fn parse(text: &str) -> Result<Lexicon, String> {
+    let f: File = toml::from_str(text).map_err(|e| format!("data/entities.toml: {e}"))?;
+    let roles = f
+        .role
+        .into_iter()
+        .map(|r| RoleEntry {
+            stems: phrase_stems(&r.uk),
+            uk: r.uk,
+            en: r.en,
+            kind: r.kind,
+        })
+        .collect();
+    Ok(Lexicon {
+        people: f.person,
+        roles,
+        place_variants: f.place_variant,
+    })
+}
+
+/// The compiled-in lexicon.
+pub fn lexicon() -> &'static Lexicon {
+    static L: OnceLock<Lexicon> = OnceLock::new();
+    L.get_or_init(|| parse(DATA).expect("data/entities.toml is checked by the tests"))
+}
+
+impl Lexicon {
+    /// The entry for a person's nominative name: the same full name, or
+    /// the same surname with a given name of the same initial (or none).
+    pub fn person(&self, nominative: &str) -> Option<&PersonEntry> {
+        let norm = |s: &str| normalize_word(s.trim());
+        let want = norm(nominative);
+        if let Some(e) = self.people.iter().find(|e| norm(&e.uk) == want) {
+            return Some(e);
+        }
+        let words: Vec<&str> = nominative.split_whitespace().collect();
+        let surname = norm(words.last()?);
+        let initial = words
+            .first()
+            .filter(|_| words.len() > 1)
+            .and_then(|w| w.chars().next())
+            .map(|c| c.to_lowercase().collect::<String>());
+        self.people.iter().find(|e| {
+            norm(e.surname_uk()) == surname
+                && match &initial {
+                    None => true,
+                    Some(i) => e.uk.chars().next().map(|c| c.to_lowercase().collect::<String>())
+                        == Some(i.clone()),
+                }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lexicon_parses_and_is_clean() {
+        let l = parse(DATA).unwrap();
+        assert!(l.people.len() >= 30, "{}", l.people.len());
+        let cyr = |s: &str| s.chars().any(|c| ('\u{400}'..='\u{52f}').contains(&c));
+        let mut seen = std::collections::HashSet::new();
+        for p in &l.people {
+            assert!(seen.insert(normalize_word(&p.uk)), "duplicate person {}", p.uk);
+            assert!(p.uk.split_whitespace().count() >= 2, "{}: given name and surname", p.uk);
+            assert!(cyr(&p.uk), "{}: the Ukrainian name is Cyrillic", p.uk);
+            for en in std::iter::once(&p.en).chain(&p.variants) {
+                assert!(!en.trim().is_empty() && !cyr(en), "{}: `{en}` must be Latin", p.uk);
+            }
+            assert!(!p.variants.contains(&p.en), "{}: a variant equals the name", p.uk);
+            assert!(p.example.is_some(), "{}: every person has an example", p.uk);
+        }
+        for r in &l.roles {
+            assert!(!r.stems.is_empty() && !cyr(&r.en), "role {}", r.uk);
+        }
+        for v in &l.place_variants {
+            assert!(!cyr(&v.wrong) && !cyr(&v.en) && v.wrong != v.en, "{v:?}");
+        }
+    }
+
+    #[test]
+    fn people_are_found_by_nominative_or_surname() {
+        let l = lexicon();
+        assert_eq!(l.person("Рустем Умєров").unwrap().en, "Rustem Umerov");
+        assert_eq!(l.person("Умєров").unwrap().en, "Rustem Umerov");
+        assert_eq!(l.person("Р. Умєров").unwrap().en, "Rustem Umerov");
+        assert!(l.person("Олег Умєров").is_none());
+        assert!(l.person("Іван Петренко").is_none());
+    }
+
+    #[test]
+    fn bad_lexicon_files_are_refused() {
+        assert!(parse("[[person]]\nuk = \"А Б\"\n").is_err());
+        assert!(parse("[[role]]\nuk = \"а\"\nen = \"b\"\nkind = \"odd\"\n").is_err());
+        assert!(parse("[[oops]]\n").is_err());
+    }
+}

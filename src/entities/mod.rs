@@ -1,0 +1,634 @@
+//! The entity table of an article: each person, organisation, place and
+//! named event once, with one canonical English form (and, for people, the
+//! English role), built from the deterministic facts before translation
+//! and enforced in everything the digest writes in English.
+//!
+//! Canonical forms come from, in order: the lexicon (`data/entities.toml`:
+//! established English spellings of people), the gazetteer (places and
+//! organisations, `src/facts/lexicon.rs`: its first English name), for
+//! people of foreign names the translation's spelling when it is a
+//! spelling of the same name, and KMU 2010 transliteration.
+//!
+//! The table then
+//! * gives the translator a glossary per sentence ([`EntityTable::glossary`]),
+//! * rewrites other spellings of an entity in English text to the
+//!   canonical one, and Russian-derived place names to the Ukrainian-derived
+//!   ones ([`EntityTable::canonicalize`]),
+//! * checks that every glossary entity of a sentence appears in its English
+//!   ([`EntityTable::missing`]),
+//! * and grounds the names and numbers of a summary ([`Grounding`]).
+pub mod lexicon;
+pub mod roles;
+
+use crate::article::Article;
+use crate::facts::english::{capitalized_words, fold_spelling, similar};
+use crate::facts::lexicon::gazetteer;
+use crate::facts::patterns::gazetteer_matches;
+use crate::facts::text::{same_stem, tokenize};
+use crate::facts::{transliterate, EnglishSource, Fact, FactKind};
+use lexicon::lexicon;
+use std::collections::HashSet;
+
+pub use roles::english_role;
+
+/// Given names that are not Ukrainian: a person with one of them keeps
+/// the translation's spelling of the name (`Newt Gingrich`, not the
+/// transliterated `Niut Hinhrich`) when it is a spelling of the same name.
+const FOREIGN_GIVEN_NAMES: &[&str] = &[
+    "Дональд", "Джо", "Емманюель", "Еммануель", "Ентоні", "Пітер", "Джон", "Ллойд", "Піт",
+    "Кая", "Урсула", "Стів", "Стівен", "Девід", "Джеймс", "Альберт", "Томас", "Майкл", "Річард",
+    "Роберт", "Вільям", "Джордж", "Чарльз", "Барак", "Мітт", "Ньют", "Фрідріх", "Олаф",
+    "Ангела", "Тереза", "Хілларі", "Камала", "Джорджа", "Кіт", "Марк", "Антоніу", "Кір", "Єнс",
+    "Марко", "Енн", "Ніколя", "Борис", "Ріші", "Мартін", "Вольфганг",
+];
+
+/// One entity of an article.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entity {
+    pub kind: FactKind,
+    /// Nominative Ukrainian name (the fact's `normalized`).
+    pub uk: String,
+    /// The canonical English form.
+    pub en: String,
+    pub source: EnglishSource,
+    /// People: the role in Ukrainian and in English.
+    pub role_uk: Option<String>,
+    pub role_en: Option<String>,
+    /// Other English spellings rewritten to `en` (lexicon variants; the
+    /// gazetteer's Russian-derived place names).
+    pub variants: Vec<String>,
+    /// Fixed before translation (lexicon or gazetteer): enforced in the
+    /// translation as a glossary entry.
+    pub enforced: bool,
+}
+
+impl Entity {
+    /// The word of `en` the checks look for: a person's surname (the
+    /// last word), otherwise the whole name.
+    fn key(&self) -> &str {
+        match self.kind {
+            FactKind::Person => self.en.split_whitespace().last().unwrap_or(&self.en),
+            _ => &self.en,
+        }
+    }
+
+    fn is_foreign_person(&self) -> bool {
+        let given = self.uk.split_whitespace().next().unwrap_or("");
+        self.uk.split_whitespace().count() > 1 && FOREIGN_GIVEN_NAMES.contains(&given)
+    }
+}
+
+/// A glossary line for the translator: Ukrainian nominative → English.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Term {
+    pub uk: String,
+    pub en: String,
+}
+
+/// The entities of one article.
+#[derive(Debug, Clone, Default)]
+pub struct EntityTable {
+    pub entities: Vec<Entity>,
+}
+
+/// Does `hay` contain `needle` as a whole word, ASCII case-insensitively?
+fn has_word(hay: &str, needle: &str) -> bool {
+    crate::facts::english::find_word(hay, needle).is_some()
+}
+
+/// Is `c` a Cyrillic letter?
+pub fn is_cyrillic(c: char) -> bool {
+    ('\u{400}'..='\u{52f}').contains(&c) || ('\u{2de0}'..='\u{2dff}').contains(&c)
+}
+
+/// Does the text hold any Cyrillic letter?
+pub fn has_cyrillic(s: &str) -> bool {
+    s.chars().any(is_cyrillic)
+}
+
+impl EntityTable {
+    /// The table of an article from its deterministic facts.
+    pub fn build(facts: &[Fact]) -> EntityTable {
+        let mut entities: Vec<Entity> = Vec::new();
+        let mut seen: HashSet<(FactKind, String)> = HashSet::new();
+        for f in facts {
+            if !matches!(
+                f.kind,
+                FactKind::Person | FactKind::Place | FactKind::Organization | FactKind::Event
+            ) {
+                continue;
+            }
+            let uk = f.normalized.clone().unwrap_or_else(|| f.text.clone());
+            let entity = match f.kind {
+                FactKind::Person => person_entity(&uk, f.role.as_deref()),
+                _ => match gazetteer().by_nominative(&uk) {
+                    Some(e) => Entity {
+                        kind: f.kind,
+                        uk: uk.clone(),
+                        en: e.english[0].to_string(),
+                        source: EnglishSource::Lexicon,
+                        role_uk: None,
+                        role_en: None,
+                        variants: place_variants(e.english[0]),
+                        enforced: true,
+                    },
+                    // Events without a name (`зустріч у Брюсселі`) are
+                    // phrases, not entities; unknown organisations are
+                    // transliterated acronyms (`КМВА` → `KMVA`).
+                    None if f.kind == FactKind::Organization => Entity {
+                        kind: f.kind,
+                        uk: uk.clone(),
+                        en: transliterate(&uk),
+                        source: EnglishSource::Transliteration,
+                        role_uk: None,
+                        role_en: None,
+                        variants: Vec::new(),
+                        enforced: false,
+                    },
+                    None => continue,
+                },
+            };
+            if seen.insert((entity.kind, normalize(&entity.uk))) {
+                entities.push(entity);
+            } else if let Some(e) = entities
+                .iter_mut()
+                .find(|e| e.kind == entity.kind && normalize(&e.uk) == normalize(&entity.uk))
+            {
+                if e.role_uk.is_none() {
+                    e.role_uk = entity.role_uk;
+                    e.role_en = entity.role_en;
+                }
+            }
+        }
+        EntityTable { entities }
+    }
+
+    /// The entities a Ukrainian text mentions (any case form).
+    pub fn mentioned_in(&self, uk_text: &str) -> Vec<&Entity> {
+        self.mentions(uk_text, false)
+    }
+
+    /// The entities a Ukrainian text mentions; with `named_only`, places
+    /// and organisations that only complete a role (`Міністр оборони
+    /// України`, which English writes as `Defence Minister`) are left out.
+    fn mentions(&self, uk_text: &str, named_only: bool) -> Vec<&Entity> {
+        let toks = tokenize(uk_text, 0);
+        let gaz = gazetteer_matches(&toks);
+        let heads = crate::facts::lexicon::role_heads();
+        let in_role = |first: usize| {
+            (first.saturating_sub(4)..first).any(|i| heads.contains_key(&toks[i].lower()))
+        };
+        self.entities
+            .iter()
+            .filter(|e| match e.kind {
+                FactKind::Person => {
+                    let surname = e.uk.split_whitespace().last().unwrap_or("");
+                    toks.iter()
+                        .any(|t| t.is_capitalized() && same_stem(t.text, surname))
+                }
+                _ => gaz.iter().any(|g| {
+                    normalize(g.entry.nominative) == normalize(&e.uk)
+                        && !(named_only && in_role(g.first))
+                }),
+            })
+            .collect()
+    }
+
+    /// The glossary of a Ukrainian sentence: the enforced entities it
+    /// mentions.
+    pub fn glossary(&self, uk_text: &str) -> Vec<Term> {
+        self.mentioned_in(uk_text)
+            .into_iter()
+            .filter(|e| e.enforced)
+            .map(|e| Term {
+                uk: e.uk.clone(),
+                en: e.en.clone(),
+            })
+            .collect()
+    }
+
+    /// After translation: people whose English was not fixed by the
+    /// lexicon get their canonical form — the translation's spelling for a
+    /// foreign name when it is a spelling of the transliterated one,
+    /// otherwise the KMU 2010 transliteration already set.
+    pub fn settle(&mut self, english: &[&str]) {
+        for e in &mut self.entities {
+            if e.kind != FactKind::Person || e.enforced || !e.is_foreign_person() {
+                continue;
+            }
+            if let Some(found) = english.iter().find_map(|s| person_in(s, &e.en)) {
+                if found.split_whitespace().count() == e.en.split_whitespace().count() {
+                    e.variants.push(e.en.clone());
+                    e.en = found;
+                    e.source = EnglishSource::Translation;
+                }
+            }
+        }
+    }
+
+    /// `en` with every entity written in its canonical form: other
+    /// spellings of a person's name (`Umierov`, `Umєrov` → `Umerov`), the
+    /// lexicon's variants, Russian-derived place names (`Kiev` → `Kyiv`).
+    pub fn canonicalize(&self, en: &str) -> String {
+        let mut out = replace_place_variants(en);
+        for e in &self.entities {
+            for v in &e.variants {
+                if v != &e.en {
+                    out = replace_word(&out, v, &e.en);
+                }
+            }
+            if e.kind == FactKind::Person {
+                out = rewrite_person(&out, &e.en);
+            }
+        }
+        out
+    }
+
+    /// The glossary entities of `uk_text` that `en` does not name.
+    pub fn missing(&self, uk_text: &str, en: &str) -> Vec<String> {
+        self.mentions(uk_text, true)
+            .into_iter()
+            .filter(|e| e.enforced && !self.names(e, en))
+            .map(|e| e.key().to_string())
+            .collect()
+    }
+
+    fn names(&self, e: &Entity, en: &str) -> bool {
+        if has_word(en, e.key()) {
+            return true;
+        }
+        // Other names of the same place or organisation are fine
+        // (`European Union` for «ЄС»); only people have one spelling.
+        e.kind != FactKind::Person
+            && gazetteer()
+                .by_nominative(&e.uk)
+                .is_some_and(|g| g.english.iter().any(|n| has_word(en, n)))
+    }
+
+    /// Facts in the table's English: each person, place, organisation and
+    /// named event gets its canonical form (and people their English role).
+    pub fn apply_to_facts(&self, facts: &mut [Fact]) {
+        for f in facts.iter_mut() {
+            let uk = f.normalized.clone().unwrap_or_else(|| f.text.clone());
+            let Some(e) = self
+                .entities
+                .iter()
+                .find(|e| e.kind == f.kind && normalize(&e.uk) == normalize(&uk))
+            else {
+                continue;
+            };
+            f.english = Some(e.en.clone());
+            f.english_source = Some(e.source);
+            if f.kind == FactKind::Person {
+                f.role_en = f.role.as_deref().and_then(english_role).or(e.role_en.clone());
+            }
+        }
+    }
+
+    /// The names and roles the summarizer is told to use, one per line.
+    pub fn prompt_lines(&self) -> String {
+        let mut out = String::new();
+        for e in &self.entities {
+            if e.kind == FactKind::Event && !e.enforced {
+                continue;
+            }
+            match &e.role_en {
+                Some(r) => out.push_str(&format!("- {} ({r})\n", e.en)),
+                None => out.push_str(&format!("- {}\n", e.en)),
+            }
+        }
+        out
+    }
+
+    /// Every word of the table's English names (lower case), for grounding.
+    pub fn words(&self) -> HashSet<String> {
+        let mut w = HashSet::new();
+        for e in &self.entities {
+            for name in std::iter::once(&e.en)
+                .chain(&e.variants)
+                .chain(e.role_en.iter())
+            {
+                w.extend(name_words(name));
+            }
+            if let Some(g) = gazetteer().by_nominative(&e.uk) {
+                for n in g.english {
+                    w.extend(name_words(n));
+                }
+            }
+        }
+        w
+    }
+}
+
+fn normalize(s: &str) -> String {
+    crate::facts::text::normalize_word(s.trim())
+}
+
+/// Lower-case words of a name, possessive `'s` dropped.
+pub fn name_words(s: &str) -> Vec<String> {
+    s.split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '\''))
+        .map(|w| {
+            w.trim_end_matches("'s")
+                .trim_matches(|c: char| c == '\'' || c == '-')
+                .to_lowercase()
+        })
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
+fn person_entity(nominative: &str, role_uk: Option<&str>) -> Entity {
+    let role_en = role_uk.and_then(english_role);
+    match lexicon().person(nominative) {
+        Some(p) => {
+            let mut variants = p.variants.clone();
+            let latin = transliterate(&p.uk);
+            if latin != p.en {
+                variants.push(latin);
+            }
+            Entity {
+                kind: FactKind::Person,
+                uk: nominative.to_string(),
+                en: p.en.clone(),
+                source: EnglishSource::Lexicon,
+                role_uk: role_uk.map(str::to_string),
+                role_en,
+                variants,
+                enforced: true,
+            }
+        }
+        None => Entity {
+            kind: FactKind::Person,
+            uk: nominative.to_string(),
+            en: transliterate(nominative),
+            source: EnglishSource::Transliteration,
+            role_uk: role_uk.map(str::to_string),
+            role_en,
+            variants: Vec::new(),
+            enforced: false,
+        },
+    }
+}
+
+/// The lexicon's wrong spellings of a place.
+fn place_variants(en: &str) -> Vec<String> {
+    lexicon()
+        .place_variants
+        .iter()
+        .filter(|v| v.en == en)
+        .map(|v| v.wrong.clone())
+        .collect()
+}
+
+fn replace_place_variants(en: &str) -> String {
+    let mut out = en.to_string();
+    for v in &lexicon().place_variants {
+        out = replace_word(&out, &v.wrong, &v.en);
+    }
+    out
+}
+
+/// `hay` with whole-word, case-sensitive occurrences of `from` replaced.
+fn replace_word(hay: &str, from: &str, to: &str) -> String {
+    if from.is_empty() || !hay.contains(from) {
+        return hay.to_string();
+    }
+    let mut out = String::with_capacity(hay.len());
+    let mut rest = hay;
+    while let Some(pos) = rest.find(from) {
+        let before = rest[..pos].chars().next_back();
+        let after = rest[pos + from.len()..].chars().next();
+        let boundary = |c: Option<char>| !c.is_some_and(|c| c.is_alphanumeric());
+        out.push_str(&rest[..pos]);
+        if boundary(before) && boundary(after) {
+            out.push_str(to);
+        } else {
+            out.push_str(from);
+        }
+        rest = &rest[pos + from.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A run of capitalised words of `sentence` that spells the person
+/// `canonical` (`Kit Kellog` for `Kit Kelloh`), if any.
+fn person_in(sentence: &str, canonical: &str) -> Option<String> {
+    let parts: Vec<&str> = canonical.split_whitespace().collect();
+    let surname = *parts.last()?;
+    let words = capitalized_words(sentence);
+    let k = (0..words.len()).find(|&k| similar(&sentence[words[k].0..words[k].1], surname))?;
+    let first = given_before(sentence, &words, k, parts.first().copied().filter(|_| parts.len() > 1));
+    let a = first.map_or(words[k].0, |j| words[j].0);
+    Some(sentence[a..words[k].1].to_string())
+}
+
+/// The index of the given name just before word `k`, when it starts like `given`.
+fn given_before(
+    sentence: &str,
+    words: &[(usize, usize)],
+    k: usize,
+    given: Option<&str>,
+) -> Option<usize> {
+    let given = given?;
+    let j = k.checked_sub(1)?;
+    let between = &sentence[words[j].1..words[k].0];
+    let w = &sentence[words[j].0..words[j].1];
+    (between.trim().is_empty()
+        && fold_spelling(w).chars().next() == fold_spelling(given).chars().next())
+    .then_some(j)
+}
+
+/// `sentence` with other spellings of the person `canonical` rewritten:
+/// a capitalised word spelled like the surname becomes the surname, and a
+/// given name before it the given name(s).
+fn rewrite_person(sentence: &str, canonical: &str) -> String {
+    let parts: Vec<&str> = canonical.split_whitespace().collect();
+    let Some(&surname) = parts.last() else {
+        return sentence.to_string();
+    };
+    let given = (parts.len() > 1).then(|| parts[..parts.len() - 1].join(" "));
+    let words = capitalized_words(sentence);
+    let mut out = String::with_capacity(sentence.len());
+    let mut at = 0;
+    let mut k = 0;
+    while k < words.len() {
+        let (a, b) = words[k];
+        let w = &sentence[a..b];
+        if w != surname && similar(w, surname) {
+            let j = given_before(sentence, &words, k, given.as_deref().and_then(|g| g.split(' ').next()));
+            let start = j.map_or(a, |j| words[j].0);
+            if start >= at {
+                out.push_str(&sentence[at..start]);
+                match (j, &given) {
+                    (Some(_), Some(g)) => out.push_str(&format!("{g} {surname}")),
+                    _ => out.push_str(surname),
+                }
+                at = b;
+            }
+        }
+        k += 1;
+    }
+    out.push_str(&sentence[at..]);
+    out
+}
+
+/// English text with its Cyrillic words transliterated (KMU 2010), and
+/// how many words that was. The last resort after the translator's
+/// retries: no English field keeps a Cyrillic letter.
+pub fn transliterate_cyrillic(en: &str) -> (String, usize) {
+    let mut out = String::with_capacity(en.len());
+    let mut n = 0;
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String, n: &mut usize| {
+        if has_cyrillic(word) {
+            *n += 1;
+            let t = transliterate(word);
+            // Letters outside the table (rare scripts) are dropped, not kept.
+            out.extend(t.chars().filter(|&c| !is_cyrillic(c)));
+        } else {
+            out.push_str(word);
+        }
+        word.clear();
+    };
+    for c in en.chars() {
+        if c.is_alphanumeric() || c == '\'' || c == '’' {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut out, &mut n);
+            out.push(c);
+        }
+    }
+    flush(&mut word, &mut out, &mut n);
+    (out, n)
+}
+
+/// What the summary's names and numbers may be: words of the entity
+/// table, of the English translation and title, and the source's digits.
+pub struct Grounding {
+    words: HashSet<String>,
+    digits: HashSet<String>,
+}
+
+/// English words that start sentences and are not names.
+const COMMON_STARTS: &[&str] = &[
+    "the", "a", "an", "in", "on", "at", "this", "that", "these", "those", "he", "she", "it",
+    "they", "we", "i", "his", "her", "its", "their", "our", "after", "before", "during", "while",
+    "both", "also", "according", "as", "at", "by", "for", "from", "with", "meanwhile", "however",
+    "additionally", "furthermore", "moreover", "there", "here", "today", "yesterday", "tomorrow",
+    "minister", "president", "officials", "sides", "parties", "talks", "meeting", "discussions",
+    "key", "main", "new", "overall", "summary", "headline", "ukrainian", "russian", "european",
+];
+
+const CALENDAR: &[&str] = &[
+    "january", "february", "march", "april", "may", "june", "july", "august", "september",
+    "october", "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday",
+    "saturday", "sunday",
+];
+
+/// A problem a summary sentence has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ungrounded {
+    /// A name the article does not have.
+    Name(String),
+    /// Digits the article does not have.
+    Number(String),
+    /// Cyrillic letters in the English.
+    Cyrillic,
+}
+
+impl std::fmt::Display for Ungrounded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Ungrounded::Name(n) => write!(f, "name `{n}`"),
+            Ungrounded::Number(n) => write!(f, "number `{n}`"),
+            Ungrounded::Cyrillic => f.write_str("Cyrillic letters"),
+        }
+    }
+}
+
+impl Grounding {
+    /// `english` is the article's translation (held-out sentences left out).
+    pub fn new(table: &EntityTable, title_en: &str, english: &[&str], source_text: &str) -> Self {
+        let mut words = table.words();
+        for s in english.iter().copied().chain(std::iter::once(title_en)) {
+            words.extend(name_words(s));
+        }
+        let digits = digit_runs(source_text)
+            .into_iter()
+            .chain(english.iter().flat_map(|s| digit_runs(s)))
+            .collect();
+        Grounding { words, digits }
+    }
+
+    /// The names (capitalised word runs that are not a common sentence
+    /// start or a calendar word) of an English text, each as its words.
+    pub fn names_of(text: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for (a, b) in capitalized_words(text) {
+            let w = &text[a..b];
+            let lw = w.trim_end_matches("'s").to_lowercase();
+            let before = text[..a].trim_end();
+            let sentence_start = before.is_empty()
+                || before.ends_with(['.', '!', '?', ':', '"', '«', '“'])
+                || before.ends_with("—");
+            if CALENDAR.contains(&lw.as_str()) || lw.len() < 2 && lw != "i" {
+                continue;
+            }
+            if sentence_start && COMMON_STARTS.contains(&lw.as_str()) {
+                continue;
+            }
+            if lw == "i" {
+                continue;
+            }
+            out.push(w.to_string());
+        }
+        out
+    }
+
+    /// The names and numbers of `text` the article does not have.
+    pub fn check(&self, text: &str) -> Vec<Ungrounded> {
+        let mut out = Vec::new();
+        if has_cyrillic(text) {
+            out.push(Ungrounded::Cyrillic);
+        }
+        for n in Self::names_of(text) {
+            let ok = name_words(&n).iter().all(|w| self.words.contains(w));
+            if !ok {
+                out.push(Ungrounded::Name(n));
+            }
+        }
+        for d in digit_runs(text) {
+            if !self.digits.contains(&d) {
+                out.push(Ungrounded::Number(d));
+            }
+        }
+        out
+    }
+
+    /// Names and numbers of `text`, and how many of them are grounded.
+    pub fn count(&self, text: &str) -> (usize, usize) {
+        let names = Self::names_of(text);
+        let digits = digit_runs(text);
+        let found = names
+            .iter()
+            .filter(|n| name_words(n).iter().all(|w| self.words.contains(w)))
+            .count()
+            + digits.iter().filter(|d| self.digits.contains(*d)).count();
+        (found, names.len() + digits.len())
+    }
+}
+
+fn digit_runs(s: &str) -> Vec<String> {
+    s.split(|c: char| !c.is_ascii_digit())
+        .filter(|r| !r.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// The entity table of an article (facts extracted here).
+pub fn table_of(article: &Article, source_text: &str) -> EntityTable {
+    EntityTable::build(&crate::facts::extract(article, source_text))
+}
+
+#[cfg(test)]
+mod tests;
