@@ -43,6 +43,7 @@ pub mod source;
 
 pub mod compare;
 pub mod eval;
+pub mod eval_digest;
 pub mod facts;
 pub mod ingest;
 pub mod render;

@@ -137,6 +137,25 @@ enum Command {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// Score the article records of a digest run against a hand-made gold
+    /// set: people, roles, organisations, places, numbers, must-mention
+    /// terms, summary names, name consistency, Cyrillic left in English.
+    /// Exit status 1 when a threshold fails, 2 on usage or read errors.
+    EvalDigest {
+        /// The digest's output folder (its `<id>.json` records).
+        outdir: PathBuf,
+        /// The gold file (e.g. tests/gold/seeds.json).
+        #[arg(long, value_name = "FILE")]
+        gold: PathBuf,
+        /// Fail when the total of METRIC is below VALUE (repeatable).
+        #[arg(long, value_name = "METRIC=VALUE")]
+        min: Vec<String>,
+        /// Fail when the total of METRIC is above VALUE (repeatable).
+        #[arg(long, value_name = "METRIC=VALUE")]
+        max: Vec<String>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
     /// Rebuild the daily digests, the static site, the Atom feed and the
     /// JSON Lines of an output folder from all its records (loads no model;
     /// run it after the shards of an array job).
@@ -166,6 +185,17 @@ fn load_config(path: Option<&Path>) -> Result<ModelsConfig> {
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
+    if let Command::EvalDigest {
+        outdir,
+        gold,
+        min,
+        max,
+        format,
+    } = &cli.command
+    {
+        // Needs no models: before the configuration is read.
+        std::process::exit(eval_digest(outdir, gold, min, max, *format));
+    }
     let cfg = load_config(cli.config.as_deref())?;
     let overrides = |translator: Option<String>, llm: Option<String>| Overrides {
         threads: cli.threads,
@@ -265,6 +295,52 @@ fn main() -> Result<()> {
             min_chrf,
             json,
         } => compare(&baseline, &new, min_chrf, json.as_deref()),
+        Command::EvalDigest { .. } => unreachable!("handled before the configuration"),
+    }
+}
+
+/// `eval-digest`: the report on stdout; the exit status (0: every
+/// threshold holds, 1: one fails, 2: the gold file, the folder or a
+/// threshold cannot be used).
+fn eval_digest(outdir: &Path, gold: &Path, min: &[String], max: &[String], format: Format) -> i32 {
+    use ukdigest::eval_digest::{self as ed, Bound, Threshold};
+    let thresholds: Result<Vec<Threshold>, ed::EvalError> = min
+        .iter()
+        .map(|s| Threshold::parse(s, Bound::Min))
+        .chain(max.iter().map(|s| Threshold::parse(s, Bound::Max)))
+        .collect();
+    let report = match thresholds.and_then(|t| ed::run(outdir, gold, &t)) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    match format {
+        Format::Text => print!("{}", ed::render_text(&report)),
+        Format::Json => match serde_json::to_string_pretty(&report) {
+            Ok(j) => println!("{j}"),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return 2;
+            }
+        },
+    }
+    let failed: Vec<String> = report
+        .thresholds
+        .iter()
+        .filter(|t| !t.ok)
+        .map(|t| {
+            let value = t.value.map_or_else(|| "none".into(), |v| format!("{v:.3}"));
+            let op = if t.bound == Bound::Min { ">=" } else { "<=" };
+            format!("{} = {value} (required {op} {})", t.metric, t.limit)
+        })
+        .collect();
+    if failed.is_empty() {
+        0
+    } else {
+        eprintln!("threshold failed: {}", failed.join("; "));
+        1
     }
 }
 
