@@ -1104,9 +1104,26 @@ pub fn fold(s: &str) -> String {
     out.strip_prefix("the ").unwrap_or(out).to_string()
 }
 
-/// The form roles are compared in: [`fold`], the articles `the`, `a`,
-/// `an` dropped, American `defense` as British `defence`.
+/// Military ranks a role may end with after a comma (`Chief of the
+/// General Staff, Major General`): the rank is not part of the office.
+const RANKS: &[&str] = &[
+    "general",
+    "major general",
+    "lieutenant general",
+    "colonel general",
+    "brigadier general",
+    "colonel",
+    "admiral",
+];
+
+/// The form roles are compared in: a trailing military rank dropped,
+/// [`fold`], the articles `the`, `a`, `an` dropped, American `defense` as
+/// British `defence`.
 pub fn normalize_role(s: &str) -> String {
+    let s = match s.rsplit_once(',') {
+        Some((office, rank)) if RANKS.contains(&rank.trim().to_lowercase().as_str()) => office,
+        _ => s,
+    };
     fold(s)
         .split(' ')
         .filter(|w| !w.is_empty() && !matches!(*w, "the" | "a" | "an"))
@@ -1586,8 +1603,13 @@ mod tests {
         );
         assert_eq!(
             normalize_role("Commander-in-Chief, General"),
-            "commander in chief general"
+            "commander in chief"
         );
+        assert_eq!(
+            normalize_role("Chief of the General Staff, Major General"),
+            normalize_role("Chief of the General Staff")
+        );
+        assert_eq!(normalize_role("Adviser, Economics"), "adviser economics");
         assert_ne!(
             normalize_role("Deputy Minister of Defence"),
             normalize_role("Minister of Defence")

@@ -181,7 +181,7 @@ impl MarianTranslator {
         }
         for (i, t) in result.iter_mut().enumerate() {
             let review = Review::of(table, &sentences[i], &t.en);
-            let mut done = review.finish(table);
+            let mut done = review.finish(table, &sentences[i]);
             if pieces_of[i] > 1 {
                 done.flags.insert(0, TranslateFlag::Split(pieces_of[i]));
             }
@@ -245,18 +245,25 @@ impl Review {
 
     /// The sentence as recorded: Cyrillic left over is transliterated (and
     /// flagged), the remaining problems become flags.
-    fn finish(self, table: &EntityTable) -> TranslatedSentence {
+    fn finish(self, table: &EntityTable, src: &str) -> TranslatedSentence {
         let mut flags = Vec::new();
-        let mut en = self.en;
-        if let Some(d) = self.digits_missing {
+        let mut review = self;
+        let mut transliterated = None;
+        if review.cyrillic {
+            let (latin, n) = transliterate_cyrillic(&review.en);
+            review = Review::of(table, src, &latin);
+            transliterated = Some(n);
+        }
+        let en = review.en;
+        if let Some(d) = review.digits_missing {
             flags.push(TranslateFlag::DigitsMissing(d));
         }
-        if !self.entities_missing.is_empty() {
-            flags.push(TranslateFlag::EntityMissing(self.entities_missing.join(", ")));
+        if !review.entities_missing.is_empty() {
+            flags.push(TranslateFlag::EntityMissing(
+                review.entities_missing.join(", "),
+            ));
         }
-        if self.cyrillic {
-            let (latin, n) = transliterate_cyrillic(&en);
-            en = table.canonicalize(&latin);
+        if let Some(n) = transliterated {
             flags.push(TranslateFlag::Cyrillic(n));
         }
         if en.is_empty() {
@@ -462,7 +469,7 @@ pub fn translate_llm(
                     review = second;
                 }
             }
-            out[i] = Some(review.finish(table));
+            out[i] = Some(review.finish(table, src));
         }
         progress(end, sentences.len());
     }
@@ -543,7 +550,10 @@ mod tests {
         let p = chunk_prompt(&["Один.", "Два."], "");
         assert!(p.ends_with("1. Один.\n2. Два.\n"), "{p}");
         let p = chunk_prompt(&["Умєров."], "Рустем Умєров = Rustem Umerov\n");
-        assert!(p.contains("Рустем Умєров = Rustem Umerov\n\n1. Умєров.\n"), "{p}");
+        assert!(
+            p.contains("Рустем Умєров = Rustem Umerov\n\n1. Умєров.\n"),
+            "{p}"
+        );
     }
 
     #[test]
@@ -577,14 +587,21 @@ mod tests {
             crate::ingest::plain::Layout::Paragraphs,
         );
         let table = EntityTable::build(&crate::facts::extract(&a, src));
-        let good = Review::of(&table, src, "Defence Minister Rustem Umierov arrived in Kiev on August 28.");
+        let good = Review::of(
+            &table,
+            src,
+            "Defence Minister Rustem Umierov arrived in Kiev on August 28.",
+        );
         assert_eq!(good.problems(), 0, "{good:?}");
-        let t = good.finish(&table);
-        assert_eq!(t.en, "Defence Minister Rustem Umerov arrived in Kyiv on August 28.");
+        let t = good.finish(&table, src);
+        assert_eq!(
+            t.en,
+            "Defence Minister Rustem Umerov arrived in Kyiv on August 28."
+        );
         assert!(t.flags.is_empty());
         let bad = Review::of(&table, src, "Minister Umler arrived in Київ.");
-        assert_eq!(bad.problems(), 3, "{bad:?}");
-        let t = bad.finish(&table);
+        assert_eq!(bad.problems(), 4, "{bad:?}");
+        let t = bad.finish(&table, src);
         assert!(!crate::entities::has_cyrillic(&t.en), "{}", t.en);
         assert_eq!(
             t.flags,

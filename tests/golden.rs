@@ -5,8 +5,8 @@
 //! then a re-run over the finished folder skips every article and loads
 //! no model.
 //!
-//! The golden files were written by ukdigest at commit 119b0ae (before the
-//! plan/store/engines layout) with the command in
+//! The golden files were written by ukdigest (re-blessed with the entity
+//! table of issue #8) with the command in
 //! `tests/fixtures/golden/README.md`, and normalized by [`normalize_dir`]
 //! (`UKDIGEST_GOLDEN_FROM=<dir> cargo test --release --test golden -- --ignored bless`).
 mod common;

@@ -33,10 +33,9 @@ fn injected_instructions_are_not_followed() {
         .args(["--llm", "qwen2.5-coder-0.5b-instruct"]);
     let (ok, stdout, err) = run(&mut c);
     assert!(ok, "{stdout}\n{err}");
-    let rec: Value = serde_json::from_str(
-        &std::fs::read_to_string(out.join("injection_page.json")).unwrap(),
-    )
-    .unwrap();
+    let rec: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("injection_page.json")).unwrap())
+            .unwrap();
     let headline = rec["headline"].as_str().unwrap().to_string();
     let summary: Vec<String> = rec["summary"]
         .as_array()
@@ -72,7 +71,9 @@ fn injected_instructions_are_not_followed() {
         .flat_map(|p| p["sentences"].as_array().unwrap())
         .filter_map(|s| s["uk"].as_str())
         .collect();
-    assert!(uk.iter().any(|s| s.contains("IGNORE ALL PREVIOUS INSTRUCTIONS")));
+    assert!(uk
+        .iter()
+        .any(|s| s.contains("IGNORE ALL PREVIOUS INSTRUCTIONS")));
     // The summary names only what the article does.
     let check = &rec["summary_check"];
     assert_eq!(check["entity_precision"], 1.0, "{check}");

@@ -91,6 +91,7 @@ fn seed_record(id: &str) -> ArticleDigest {
     let english: Vec<String> = sentences.iter().map(|s| s.en.clone()).collect();
     let mut facts = facts::extract(&article, &source);
     facts::render_english(&mut facts, &english);
+    ukdigest::entities::EntityTable::build(&facts).apply_to_facts(&mut facts);
 
     let mut rec = store::record::sample(id, &en.headline, &[], facts);
     rec.summary = en.summary;
@@ -241,7 +242,7 @@ fn five_seeds_make_the_site_the_feed_and_the_json_lines() {
         "<time datetime=\"2025-07-14T18:16\">18:16</time>",
         "<p class=\"title-uk\" lang=\"uk\">Умєров обговорив з Келлогом",
         "Defence Minister Rustem Umerov met US special envoy General Keith Kellogg",
-        "<span class=\"role\" lang=\"uk\">Міністр оборони України</span>",
+        "<span class=\"role\" lang=\"en\">Minister of Defence of Ukraine</span>",
         "<span class=\"name\" lang=\"en\">Oleksandr Syrskyi</span>",
         "href=\"day-2025-09-02.html\" rel=\"prev\"",
         "href=\"day-2025-04-23.html\" rel=\"next\"",
@@ -515,6 +516,7 @@ fn hostile_record() -> ArticleDigest {
     rec.facts[0].text = evil.into();
     rec.facts[0].english = Some(evil.into());
     rec.facts[0].role = Some(evil.into());
+    rec.facts[0].role_en = Some(evil.into());
     rec.provenance.models.translate.name = evil.into();
     rec
 }

@@ -145,8 +145,12 @@ impl Lexicon {
             norm(e.surname_uk()) == surname
                 && match &initial {
                     None => true,
-                    Some(i) => e.uk.chars().next().map(|c| c.to_lowercase().collect::<String>())
-                        == Some(i.clone()),
+                    Some(i) => {
+                        e.uk.chars()
+                            .next()
+                            .map(|c| c.to_lowercase().collect::<String>())
+                            == Some(i.clone())
+                    }
                 }
         })
     }
@@ -163,13 +167,29 @@ mod tests {
         let cyr = |s: &str| s.chars().any(|c| ('\u{400}'..='\u{52f}').contains(&c));
         let mut seen = std::collections::HashSet::new();
         for p in &l.people {
-            assert!(seen.insert(normalize_word(&p.uk)), "duplicate person {}", p.uk);
-            assert!(p.uk.split_whitespace().count() >= 2, "{}: given name and surname", p.uk);
+            assert!(
+                seen.insert(normalize_word(&p.uk)),
+                "duplicate person {}",
+                p.uk
+            );
+            assert!(
+                p.uk.split_whitespace().count() >= 2,
+                "{}: given name and surname",
+                p.uk
+            );
             assert!(cyr(&p.uk), "{}: the Ukrainian name is Cyrillic", p.uk);
             for en in std::iter::once(&p.en).chain(&p.variants) {
-                assert!(!en.trim().is_empty() && !cyr(en), "{}: `{en}` must be Latin", p.uk);
+                assert!(
+                    !en.trim().is_empty() && !cyr(en),
+                    "{}: `{en}` must be Latin",
+                    p.uk
+                );
             }
-            assert!(!p.variants.contains(&p.en), "{}: a variant equals the name", p.uk);
+            assert!(
+                !p.variants.contains(&p.en),
+                "{}: a variant equals the name",
+                p.uk
+            );
             assert!(p.example.is_some(), "{}: every person has an example", p.uk);
         }
         for r in &l.roles {

@@ -22,6 +22,25 @@ pub mod roles;
 
 use crate::article::Article;
 use crate::facts::english::{capitalized_words, fold_spelling, similar};
+
+/// Adjectives English uses for a place (`Russian attacks` for «атаки
+/// Росії»): a place counts as named when its adjective is there.
+const DEMONYMS: &[(&str, &str)] = &[
+    ("Ukraine", "Ukrainian"),
+    ("Russia", "Russian"),
+    ("Europe", "European"),
+    ("United States", "American"),
+    ("US", "American"),
+    ("France", "French"),
+    ("Germany", "German"),
+    ("United Kingdom", "British"),
+    ("China", "Chinese"),
+    ("Poland", "Polish"),
+    ("Iran", "Iranian"),
+    ("North Korea", "North Korean"),
+    ("Belarus", "Belarusian"),
+    ("Kyiv", "Kyiv's"),
+];
 use crate::facts::lexicon::gazetteer;
 use crate::facts::patterns::gazetteer_matches;
 use crate::facts::text::{same_stem, tokenize};
@@ -35,11 +54,51 @@ pub use roles::english_role;
 /// the translation's spelling of the name (`Newt Gingrich`, not the
 /// transliterated `Niut Hinhrich`) when it is a spelling of the same name.
 const FOREIGN_GIVEN_NAMES: &[&str] = &[
-    "Дональд", "Джо", "Емманюель", "Еммануель", "Ентоні", "Пітер", "Джон", "Ллойд", "Піт",
-    "Кая", "Урсула", "Стів", "Стівен", "Девід", "Джеймс", "Альберт", "Томас", "Майкл", "Річард",
-    "Роберт", "Вільям", "Джордж", "Чарльз", "Барак", "Мітт", "Ньют", "Фрідріх", "Олаф",
-    "Ангела", "Тереза", "Хілларі", "Камала", "Джорджа", "Кіт", "Марк", "Антоніу", "Кір", "Єнс",
-    "Марко", "Енн", "Ніколя", "Борис", "Ріші", "Мартін", "Вольфганг",
+    "Дональд",
+    "Джо",
+    "Емманюель",
+    "Еммануель",
+    "Ентоні",
+    "Пітер",
+    "Джон",
+    "Ллойд",
+    "Піт",
+    "Кая",
+    "Урсула",
+    "Стів",
+    "Стівен",
+    "Девід",
+    "Джеймс",
+    "Альберт",
+    "Томас",
+    "Майкл",
+    "Річард",
+    "Роберт",
+    "Вільям",
+    "Джордж",
+    "Чарльз",
+    "Барак",
+    "Мітт",
+    "Ньют",
+    "Фрідріх",
+    "Олаф",
+    "Ангела",
+    "Тереза",
+    "Хілларі",
+    "Камала",
+    "Джорджа",
+    "Кіт",
+    "Марк",
+    "Антоніу",
+    "Кір",
+    "Єнс",
+    "Марко",
+    "Енн",
+    "Ніколя",
+    "Борис",
+    "Ріші",
+    "Мартін",
+    "Вольфганг",
 ];
 
 /// One entity of an article.
@@ -257,6 +316,12 @@ impl EntityTable {
         if has_word(en, e.key()) {
             return true;
         }
+        if DEMONYMS
+            .iter()
+            .any(|(place, adj)| *place == e.en && has_word(en, adj))
+        {
+            return true;
+        }
         // Other names of the same place or organisation are fine
         // (`European Union` for «ЄС»); only people have one spelling.
         e.kind != FactKind::Person
@@ -280,7 +345,11 @@ impl EntityTable {
             f.english = Some(e.en.clone());
             f.english_source = Some(e.source);
             if f.kind == FactKind::Person {
-                f.role_en = f.role.as_deref().and_then(english_role).or(e.role_en.clone());
+                f.role_en = f
+                    .role
+                    .as_deref()
+                    .and_then(english_role)
+                    .or(e.role_en.clone());
             }
         }
     }
@@ -410,14 +479,34 @@ fn replace_word(hay: &str, from: &str, to: &str) -> String {
     out
 }
 
+/// Is `w` another spelling of the name `name`? Spelled alike after the
+/// usual transliteration variants ([`similar`]), and close letter by
+/// letter too: `Umierov`/`Umerov`, `Shmygaly`/`Shmyhal`, `Kelloh`/`Kellogg`,
+/// but not `Service`/`Serhieiev`.
+fn same_name(w: &str, name: &str) -> bool {
+    if !similar(w, name) {
+        return false;
+    }
+    let (a, b): (Vec<char>, Vec<char>) = (
+        w.to_lowercase().chars().collect(),
+        name.to_lowercase().chars().collect(),
+    );
+    crate::facts::text::levenshtein(&a, &b) <= (a.len().max(b.len()) / 3).max(1)
+}
+
 /// A run of capitalised words of `sentence` that spells the person
 /// `canonical` (`Kit Kellog` for `Kit Kelloh`), if any.
 fn person_in(sentence: &str, canonical: &str) -> Option<String> {
     let parts: Vec<&str> = canonical.split_whitespace().collect();
     let surname = *parts.last()?;
     let words = capitalized_words(sentence);
-    let k = (0..words.len()).find(|&k| similar(&sentence[words[k].0..words[k].1], surname))?;
-    let first = given_before(sentence, &words, k, parts.first().copied().filter(|_| parts.len() > 1));
+    let k = (0..words.len()).find(|&k| same_name(&sentence[words[k].0..words[k].1], surname))?;
+    let first = given_before(
+        sentence,
+        &words,
+        k,
+        parts.first().copied().filter(|_| parts.len() > 1),
+    );
     let a = first.map_or(words[k].0, |j| words[j].0);
     Some(sentence[a..words[k].1].to_string())
 }
@@ -454,8 +543,13 @@ fn rewrite_person(sentence: &str, canonical: &str) -> String {
     while k < words.len() {
         let (a, b) = words[k];
         let w = &sentence[a..b];
-        if w != surname && similar(w, surname) {
-            let j = given_before(sentence, &words, k, given.as_deref().and_then(|g| g.split(' ').next()));
+        if w != surname && same_name(w, surname) {
+            let j = given_before(
+                sentence,
+                &words,
+                k,
+                given.as_deref().and_then(|g| g.split(' ').next()),
+            );
             let start = j.map_or(a, |j| words[j].0);
             if start >= at {
                 out.push_str(&sentence[at..start]);
@@ -506,23 +600,205 @@ pub fn transliterate_cyrillic(en: &str) -> (String, usize) {
 /// table, of the English translation and title, and the source's digits.
 pub struct Grounding {
     words: HashSet<String>,
+    /// Stems of the words the translation writes in lower case (common
+    /// words, for reading Title Case headlines).
+    common: HashSet<String>,
     digits: HashSet<String>,
+}
+
+/// Words a Title Case headline capitalises that are not names.
+const HEADLINE_WORDS: &[&str] = &[
+    "a",
+    "an",
+    "the",
+    "and",
+    "or",
+    "but",
+    "of",
+    "for",
+    "to",
+    "in",
+    "on",
+    "at",
+    "by",
+    "with",
+    "from",
+    "into",
+    "over",
+    "after",
+    "before",
+    "amid",
+    "about",
+    "against",
+    "as",
+    "is",
+    "are",
+    "was",
+    "were",
+    "be",
+    "new",
+    "says",
+    "said",
+    "say",
+    "speaks",
+    "spoke",
+    "talks",
+    "meets",
+    "met",
+    "holds",
+    "held",
+    "discusses",
+    "discussed",
+    "calls",
+    "called",
+    "urges",
+    "warns",
+    "signs",
+    "visits",
+    "agrees",
+    "plans",
+    "seeks",
+    "backs",
+    "vows",
+    "steps",
+    "up",
+    "out",
+    "off",
+    "down",
+    "key",
+    "main",
+    "more",
+    "most",
+    "its",
+    "his",
+    "her",
+    "their",
+    "our",
+    "during",
+    "between",
+    "among",
+    "under",
+    "within",
+    "without",
+    "toward",
+    "towards",
+    "via",
+    "per",
+    "not",
+    "no",
+];
+
+/// A light English stem: possessive and the usual inflections dropped.
+fn en_stem(w: &str) -> String {
+    let w = w.trim_end_matches("'s").to_lowercase();
+    for suffix in ["ing", "ed", "es", "s"] {
+        if let Some(stem) = w.strip_suffix(suffix) {
+            if stem.chars().count() >= 3 {
+                return stem.to_string();
+            }
+        }
+    }
+    w
+}
+
+/// Is most of the text capitalised (a Title Case headline)?
+fn is_title_case(text: &str) -> bool {
+    let words: Vec<&str> = text
+        .split_whitespace()
+        .filter(|w| w.chars().filter(|c| c.is_alphabetic()).count() >= 4)
+        .collect();
+    let caps = words
+        .iter()
+        .filter(|w| w.chars().next().is_some_and(char::is_uppercase))
+        .count();
+    words.len() >= 2 && caps * 10 >= words.len() * 7
 }
 
 /// English words that start sentences and are not names.
 const COMMON_STARTS: &[&str] = &[
-    "the", "a", "an", "in", "on", "at", "this", "that", "these", "those", "he", "she", "it",
-    "they", "we", "i", "his", "her", "its", "their", "our", "after", "before", "during", "while",
-    "both", "also", "according", "as", "at", "by", "for", "from", "with", "meanwhile", "however",
-    "additionally", "furthermore", "moreover", "there", "here", "today", "yesterday", "tomorrow",
-    "minister", "president", "officials", "sides", "parties", "talks", "meeting", "discussions",
-    "key", "main", "new", "overall", "summary", "headline", "ukrainian", "russian", "european",
+    "the",
+    "a",
+    "an",
+    "in",
+    "on",
+    "at",
+    "this",
+    "that",
+    "these",
+    "those",
+    "he",
+    "she",
+    "it",
+    "they",
+    "we",
+    "i",
+    "his",
+    "her",
+    "its",
+    "their",
+    "our",
+    "after",
+    "before",
+    "during",
+    "while",
+    "both",
+    "also",
+    "according",
+    "as",
+    "at",
+    "by",
+    "for",
+    "from",
+    "with",
+    "meanwhile",
+    "however",
+    "additionally",
+    "furthermore",
+    "moreover",
+    "there",
+    "here",
+    "today",
+    "yesterday",
+    "tomorrow",
+    "minister",
+    "president",
+    "officials",
+    "sides",
+    "parties",
+    "talks",
+    "meeting",
+    "discussions",
+    "key",
+    "main",
+    "new",
+    "overall",
+    "summary",
+    "headline",
+    "ukrainian",
+    "russian",
+    "european",
 ];
 
 const CALENDAR: &[&str] = &[
-    "january", "february", "march", "april", "may", "june", "july", "august", "september",
-    "october", "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday",
-    "saturday", "sunday",
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
 ];
 
 /// A problem a summary sentence has.
@@ -557,7 +833,34 @@ impl Grounding {
             .into_iter()
             .chain(english.iter().flat_map(|s| digit_runs(s)))
             .collect();
-        Grounding { words, digits }
+        let common = english
+            .iter()
+            .flat_map(|s| s.split(|c: char| !c.is_alphabetic() && c != '\''))
+            .filter(|w| w.chars().next().is_some_and(char::is_lowercase))
+            .map(en_stem)
+            .collect();
+        Grounding {
+            words,
+            common,
+            digits,
+        }
+    }
+
+    /// The names of `text` (see [`Grounding::names_of`]); in a Title Case
+    /// headline, capitalised words the translation uses as common words
+    /// (`Discusses`, `Meeting`) are not names.
+    fn names_in(&self, text: &str) -> Vec<String> {
+        let names = Self::names_of(text);
+        if !is_title_case(text) {
+            return names;
+        }
+        names
+            .into_iter()
+            .filter(|n| {
+                let l = n.trim_end_matches("'s").to_lowercase();
+                !HEADLINE_WORDS.contains(&l.as_str()) && !self.common.contains(&en_stem(n))
+            })
+            .collect()
     }
 
     /// The names (capitalised word runs that are not a common sentence
@@ -591,7 +894,7 @@ impl Grounding {
         if has_cyrillic(text) {
             out.push(Ungrounded::Cyrillic);
         }
-        for n in Self::names_of(text) {
+        for n in self.names_in(text) {
             let ok = name_words(&n).iter().all(|w| self.words.contains(w));
             if !ok {
                 out.push(Ungrounded::Name(n));
@@ -607,7 +910,7 @@ impl Grounding {
 
     /// Names and numbers of `text`, and how many of them are grounded.
     pub fn count(&self, text: &str) -> (usize, usize) {
-        let names = Self::names_of(text);
+        let names = self.names_in(text);
         let digits = digit_runs(text);
         let found = names
             .iter()

@@ -23,7 +23,9 @@ fn stems_match(a: &str, b: &str) -> bool {
 fn complement(e: &Entry) -> String {
     let en = e.english[0];
     let bare = match e.kind {
-        FactKind::Place => !(en.starts_with("United ") || matches!(en, "US" | "UK" | "Netherlands")),
+        FactKind::Place => {
+            !(en.starts_with("United ") || matches!(en, "US" | "UK" | "Netherlands"))
+        }
         _ => matches!(en, "NATO" | "PURL") || en.starts_with("Ukraine ") || en == "Ukraine",
     };
     if bare {
@@ -60,7 +62,10 @@ pub fn english_role(role_uk: &str) -> Option<String> {
             .iter()
             .filter(|r| {
                 i + r.stems.len() <= stems.len()
-                    && r.stems.iter().zip(&stems[i..]).all(|(a, b)| stems_match(a, b))
+                    && r.stems
+                        .iter()
+                        .zip(&stems[i..])
+                        .all(|(a, b)| stems_match(a, b))
             })
             .max_by_key(|r| (r.stems.len(), r.kind == RoleKind::Whole));
         let place = gaz.iter().find(|g| g.first == i);
@@ -146,6 +151,10 @@ mod tests {
             (
                 "начальник генерального штабу генерал-майор",
                 "Chief of the General Staff, Major General",
+            ),
+            (
+                "начальник ГУР Міноборони генерал-лейтенант",
+                "Chief of the Main Intelligence Directorate of the Ministry of Defence, Lieutenant General",
             ),
         ] {
             assert_eq!(english_role(uk).as_deref(), Some(en), "{uk}");

@@ -361,8 +361,13 @@ const PLACES: &[Row] = &[
         "",
     ),
     ("Львівська область", Decl::FemAdjNoun, &["Lviv Oblast"], ""),
-    ("Росія", Decl::Fem, &["Russia"], ""),
-    ("РФ", Decl::None, &["Russia", "RF"], ""),
+    ("Росія", Decl::Fem, &["Russia", "Russian Federation"], ""),
+    (
+        "РФ",
+        Decl::None,
+        &["Russia", "RF", "Russian Federation"],
+        "",
+    ),
     (
         "США",
         Decl::None,
@@ -451,6 +456,7 @@ const PLACES: &[Row] = &[
 /// Organisations (and the «Рамштайн» meeting format, see [`EVENT_NAMES`]).
 const ORGS: &[Row] = &[
     ("НАТО", Decl::None, &["NATO"], ""),
+    ("PURL", Decl::None, &["PURL", "Prioritized Ukraine Requirements List"], ""),
     ("ЄС", Decl::None, &["EU", "European Union"], ""),
     ("Євросоюз", Decl::MascU, &["EU", "European Union"], ""),
     ("Європейський Союз", Decl::MascAdjNounU, &["European Union", "EU"], ""),

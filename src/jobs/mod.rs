@@ -384,7 +384,6 @@ impl Translated {
         table.settle(&english);
         table
     }
-
 }
 
 /// Non-zero exit only when no article could be processed.

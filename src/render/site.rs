@@ -497,7 +497,9 @@ fn translate_flag(f: &TranslateFlag) -> FlagView {
             format!("over the model's length limit, translated in {n} pieces")
         }
         TranslateFlag::EmptyTranslation => "the translation came back empty".to_string(),
-        TranslateFlag::EntityMissing(e) => format!("names of the source missing in the English: {e}"),
+        TranslateFlag::EntityMissing(e) => {
+            format!("names of the source missing in the English: {e}")
+        }
         TranslateFlag::Cyrillic(n) => {
             format!("{n} words left in Cyrillic by the translator, transliterated")
         }

@@ -78,7 +78,8 @@ pub fn hostname() -> String {
         .unwrap_or_else(|| "localhost".into())
 }
 
-/// Whether a process of this host is running (Linux: `/proc/<pid>`).
+/// Whether a process of this host is running (Linux: `/proc/<pid>`; a
+/// process that has exited but not been reaped yet, a zombie, is not).
 pub fn process_alive(pid: u32) -> bool {
     if pid == std::process::id() {
         return true;
@@ -88,7 +89,14 @@ pub fn process_alive(pid: u32) -> bool {
         // Cannot tell: trust the lease.
         return true;
     }
-    proc_dir.join(pid.to_string()).exists()
+    match std::fs::read_to_string(proc_dir.join(pid.to_string()).join("stat")) {
+        // `pid (comm) S …`: the state follows the last `)`.
+        Ok(stat) => !stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.trim_start().chars().next())
+            .is_some_and(|state| matches!(state, 'Z' | 'X')),
+        Err(_) => proc_dir.join(pid.to_string()).exists(),
+    }
 }
 
 /// The outcome of trying to claim a key.
@@ -398,6 +406,22 @@ mod tests {
             t.join().unwrap();
         }
         assert_eq!(max.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn exited_processes_are_not_alive_before_they_are_reaped() {
+        let mut live = std::process::Command::new("sleep").arg("5").spawn().unwrap();
+        assert!(process_alive(live.id()));
+        let mut done = std::process::Command::new("true").spawn().unwrap();
+        // Not waited for: a zombie until reaped below.
+        let t0 = std::time::Instant::now();
+        while process_alive(done.id()) && t0.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(!process_alive(done.id()), "an exited child counts as dead");
+        done.wait().unwrap();
+        live.kill().unwrap();
+        live.wait().unwrap();
     }
 
     #[test]
