@@ -410,7 +410,10 @@ mod tests {
 
     #[test]
     fn exited_processes_are_not_alive_before_they_are_reaped() {
-        let mut live = std::process::Command::new("sleep").arg("5").spawn().unwrap();
+        let mut live = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
         assert!(process_alive(live.id()));
         let mut done = std::process::Command::new("true").spawn().unwrap();
         // Not waited for: a zombie until reaped below.
