@@ -1,10 +1,11 @@
 //! Marian engine throughput (run by `scripts/bench_marian.sh`).
 //!
 //! cargo run --release --example bench_marian -- --model DIR --inputs ids.json \
-//!     --batch 16 --beams 4 --quant q8 --max-new-tokens 64 [--limit 64]
+//!     --batch 16 --beams 4 --quant q8 --max-new-tokens 64 [--limit 64] [--device cuda]
 use std::path::PathBuf;
 
 use clap::Parser;
+use ukdigest::config::DeviceKind;
 use ukdigest::marian::bench::{bench, BenchOptions};
 use ukdigest::marian::Quant;
 
@@ -24,6 +25,9 @@ struct Args {
     max_new_tokens: usize,
     #[arg(long)]
     limit: Option<usize>,
+    /// `cpu` or `cuda` (a build with `--features cuda`).
+    #[arg(long, default_value = "cpu")]
+    device: String,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -33,6 +37,12 @@ fn main() -> anyhow::Result<()> {
         "q8" => Quant::Q8,
         other => anyhow::bail!("--quant must be f32 or q8, got {other}"),
     };
+    let device = match a.device.as_str() {
+        "cpu" => DeviceKind::Cpu,
+        "cuda" => DeviceKind::Cuda,
+        other => anyhow::bail!("--device must be cpu or cuda, got {other}"),
+    };
+    let device = ukdigest::engines::device(device)?;
     let report = bench(
         &a.model,
         &a.inputs,
@@ -42,6 +52,7 @@ fn main() -> anyhow::Result<()> {
             quant,
             max_new_tokens: a.max_new_tokens,
             limit: a.limit,
+            device,
         },
     )?;
     println!("{}", serde_json::to_string(&report)?);

@@ -1,7 +1,8 @@
 //! Chat LLM engine: tokenizer parity with llama.cpp, generation on the real
 //! SmolLM2 model and on tiny random GGUF models written here, constrained
 //! JSON output, bad model files, and Gemma 3 270M against llama.cpp
-//! (tokenizer, chat template, greedy output).
+//! (tokenizer, chat template, greedy output). Models run on `common::device()`
+//! (`UKDIGEST_TEST_DEVICE=cuda` for the GPU).
 mod common;
 
 use candle_core::quantized::gguf_file::{self, Value as Gv};
@@ -406,7 +407,7 @@ fn gemma3_chat_template_matches_jinja_and_llama_cpp() {
             .collect();
         assert_eq!(text, c.rendered);
     }
-    let m = ChatModel::load(&gemma3_gguf(), &Device::Cpu).unwrap();
+    let m = ChatModel::load(&gemma3_gguf(), &common::device()).unwrap();
     let info = m.info();
     assert_eq!(info.architecture, Architecture::Gemma3);
     assert_eq!(info.chat_format, Some(PromptFormat::Gemma));
@@ -438,7 +439,7 @@ fn gemma3_chat_template_matches_jinja_and_llama_cpp() {
 fn gemma3_greedy_output_matches_llama_cpp() {
     ukdigest::llm::set_threads(2);
     let fx = gemma3_fixture();
-    let mut m = ChatModel::load(&gemma3_gguf(), &Device::Cpu).unwrap();
+    let mut m = ChatModel::load(&gemma3_gguf(), &common::device()).unwrap();
     let params = GenerationParams {
         ignore_eos: true,
         ..GenerationParams::greedy(fx.new_tokens)
@@ -484,7 +485,7 @@ fn gemma3_greedy_output_matches_llama_cpp() {
 #[test]
 fn smollm2_chat_is_deterministic_and_streams() {
     ukdigest::llm::set_threads(2);
-    let mut m = ChatModel::load(&common::smollm2_gguf(), &Device::Cpu).unwrap();
+    let mut m = ChatModel::load(&common::smollm2_gguf(), &common::device()).unwrap();
     let info = m.info().clone();
     assert_eq!(info.architecture, ukdigest::llm::Architecture::Llama);
     assert_eq!(info.chat_format, Some(ukdigest::llm::PromptFormat::ChatMl));
@@ -516,7 +517,7 @@ fn smollm2_chat_is_deterministic_and_streams() {
 #[test]
 fn smollm2_constrained_facts_parse() {
     ukdigest::llm::set_threads(2);
-    let mut m = ChatModel::load(&common::smollm2_gguf(), &Device::Cpu).unwrap();
+    let mut m = ChatModel::load(&common::smollm2_gguf(), &common::device()).unwrap();
     let messages = [
         ChatMessage::system("Extract named entities as JSON."),
         ChatMessage::user(
@@ -577,9 +578,10 @@ fn fast_decoder_matches_candle_transformers() {
     let dir = tempfile::tempdir().unwrap();
     for arch in ["llama", "qwen2"] {
         let path = tiny_model(&dir, arch);
-        let mut fast = ChatModel::load(&path, &Device::Cpu).unwrap();
+        let mut fast = ChatModel::load(&path, &common::device()).unwrap();
         let mut reference =
-            ChatModel::load_with(&path, &Device::Cpu, Implementation::CandleTransformers).unwrap();
+            ChatModel::load_with(&path, &common::device(), Implementation::CandleTransformers)
+                .unwrap();
         let prompt = fast.encode("Київ the {\"facts\": the end").unwrap();
         for n in [1, 3, prompt.len()] {
             let (d, same) = compare_logits(
@@ -605,9 +607,9 @@ fn fast_decoder_matches_candle_transformers() {
     // no SIMD kernel for Q4_1): the logits move a little (measured: at most
     // 5% of their spread), the top token does not.
     let path = common::smollm2_gguf();
-    let mut fast = ChatModel::load(&path, &Device::Cpu).unwrap();
+    let mut fast = ChatModel::load(&path, &common::device()).unwrap();
     let mut reference =
-        ChatModel::load_with(&path, &Device::Cpu, Implementation::CandleTransformers).unwrap();
+        ChatModel::load_with(&path, &common::device(), Implementation::CandleTransformers).unwrap();
     let prompt = fast
         .chat_prompt(&[ChatMessage::user("Name the capital of Ukraine.")])
         .unwrap();
@@ -628,7 +630,7 @@ fn fast_decoder_matches_candle_transformers() {
 fn tiny_gemma3_window_is_the_same_batched_and_cached() {
     let dir = tempfile::tempdir().unwrap();
     let path = tiny_model(&dir, "gemma3");
-    let mut m = ChatModel::load(&path, &Device::Cpu).unwrap();
+    let mut m = ChatModel::load(&path, &common::device()).unwrap();
     assert_eq!(m.info().architecture, ukdigest::llm::Architecture::Gemma3);
     let prompt = m
         .encode("Київ the {\"facts\": the end of the window, and more text")
@@ -663,7 +665,7 @@ fn prompt_longer_than_context_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("short.gguf");
     write_tiny_gguf(&path, "llama", 16);
-    let mut m = ChatModel::load(&path, &Device::Cpu).unwrap();
+    let mut m = ChatModel::load(&path, &common::device()).unwrap();
     assert_eq!(m.info().context_length, 16);
     let prompt = m.encode("the the the the the the").unwrap();
     let err = m
@@ -683,7 +685,7 @@ fn tiny_models_generate_deterministically() {
     let dir = tempfile::tempdir().unwrap();
     for arch in ["llama", "qwen2"] {
         let path = tiny_model(&dir, arch);
-        let mut m = ChatModel::load(&path, &Device::Cpu).unwrap();
+        let mut m = ChatModel::load(&path, &common::device()).unwrap();
         assert_eq!(m.info().architecture.gguf_name(), arch);
         assert_eq!(
             m.info().chat_format,
@@ -719,7 +721,7 @@ fn tiny_models_generate_deterministically() {
 fn tiny_model_constrained_output_parses() {
     let dir = tempfile::tempdir().unwrap();
     for arch in ["llama", "qwen2"] {
-        let mut m = ChatModel::load(&tiny_model(&dir, arch), &Device::Cpu).unwrap();
+        let mut m = ChatModel::load(&tiny_model(&dir, arch), &common::device()).unwrap();
         for seed in 0..3 {
             let params = GenerationParams {
                 temperature: 1.0,
@@ -760,19 +762,28 @@ fn bad_model_files_name_the_file() {
     // Not GGUF at all.
     let text = dir.path().join("notes.gguf");
     std::fs::write(&text, "this is not a model").unwrap();
-    let reason = model_file_error(ChatModel::load(&text, &Device::Cpu).err().unwrap(), &text);
+    let reason = model_file_error(
+        ChatModel::load(&text, &common::device()).err().unwrap(),
+        &text,
+    );
     assert!(reason.contains("GGUF"), "{reason}");
     // Truncated: a valid file cut in the middle of its tensor data.
     let full = tiny_model(&dir, "llama");
     let bytes = std::fs::read(&full).unwrap();
     let cut = dir.path().join("cut.gguf");
     std::fs::write(&cut, &bytes[..bytes.len() - 1000]).unwrap();
-    let reason = model_file_error(ChatModel::load(&cut, &Device::Cpu).err().unwrap(), &cut);
+    let reason = model_file_error(
+        ChatModel::load(&cut, &common::device()).err().unwrap(),
+        &cut,
+    );
     assert!(reason.contains("truncated"), "{reason}");
     // Cut inside the header.
     let head = dir.path().join("head.gguf");
     std::fs::write(&head, &bytes[..200]).unwrap();
-    model_file_error(ChatModel::load(&head, &Device::Cpu).err().unwrap(), &head);
+    model_file_error(
+        ChatModel::load(&head, &common::device()).err().unwrap(),
+        &head,
+    );
     // Unsupported architecture.
     let other = dir.path().join("mamba.gguf");
     let arch = Gv::String("mamba".into());
@@ -783,7 +794,10 @@ fn bad_model_files_name_the_file() {
         &[("x", &t)],
     )
     .unwrap();
-    let reason = model_file_error(ChatModel::load(&other, &Device::Cpu).err().unwrap(), &other);
+    let reason = model_file_error(
+        ChatModel::load(&other, &common::device()).err().unwrap(),
+        &other,
+    );
     assert!(
         reason.contains("unsupported architecture `mamba`"),
         "{reason}"
@@ -796,7 +810,10 @@ fn bad_model_files_name_the_file() {
         &[("x", &t)],
     )
     .unwrap();
-    let reason = model_file_error(ChatModel::load(&bare, &Device::Cpu).err().unwrap(), &bare);
+    let reason = model_file_error(
+        ChatModel::load(&bare, &common::device()).err().unwrap(),
+        &bare,
+    );
     assert!(reason.contains("general.architecture"), "{reason}");
 }
 

@@ -1,5 +1,8 @@
 //! Parity of the Marian engine with HF transformers on tiny random-weight models
-//! (fixtures written by `scripts/dev/marian_fixtures.py`).
+//! (fixtures written by `scripts/dev/marian_fixtures.py`). The models run on
+//! `common::device()` (`UKDIGEST_TEST_DEVICE=cuda` for the GPU).
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use candle_core::{Device, Tensor};
@@ -94,13 +97,14 @@ impl Expected {
 }
 
 fn load(name: &str, quant: Quant) -> (MarianModel, Expected) {
-    let model = MarianModel::load(&fixture(name), &Device::Cpu, quant).unwrap();
+    let model = MarianModel::load(&fixture(name), &common::device(), quant).unwrap();
     let eos = model.token_rules().eos_token_id;
     (model, Expected::load(name, eos))
 }
 
 fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
-    (a - b)
+    let a = a.to_device(b.device()).unwrap();
+    (&a - b)
         .unwrap()
         .abs()
         .unwrap()
@@ -222,7 +226,7 @@ fn padded_batch_matches_hf_batch_and_sentences_alone() {
 #[test]
 fn pytorch_bin_checkpoint_gives_the_same_translations() {
     let mut model =
-        MarianModel::load(&fixture("uk_en_like_pth"), &Device::Cpu, Quant::F32).unwrap();
+        MarianModel::load(&fixture("uk_en_like_pth"), &common::device(), Quant::F32).unwrap();
     let exp = Expected::load("uk_en_like", model.token_rules().eos_token_id);
     let inputs = exp.inputs();
     let enc = model.encode(&inputs[..1]).unwrap();

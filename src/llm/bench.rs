@@ -24,6 +24,8 @@ pub struct BenchRun {
 #[derive(Clone, Debug, Serialize)]
 pub struct BenchReport {
     pub model: ModelInfo,
+    /// `cpu` or `cuda`.
+    pub device: &'static str,
     /// Threads Candle uses (`RAYON_NUM_THREADS` / default).
     pub threads: usize,
     pub load_secs: f64,
@@ -35,6 +37,8 @@ pub struct BenchReport {
     pub runs: Vec<BenchRun>,
     /// The exact prompt ids, so that another engine can be run on them.
     pub prompt_ids: Vec<u32>,
+    /// The greedy ids of the last run (to compare devices and engines).
+    pub generated_ids: Vec<u32>,
 }
 
 /// Benchmark `model` on CPU: a prompt of `prompt_tokens` tokens in one
@@ -57,8 +61,27 @@ pub fn bench_implementation(
     repeats: usize,
     implementation: Implementation,
 ) -> Result<BenchReport> {
+    bench_on(
+        model,
+        &Device::Cpu,
+        prompt_tokens,
+        gen,
+        repeats,
+        implementation,
+    )
+}
+
+/// [`bench_implementation`] on a chosen device (CUDA: `--features cuda`).
+pub fn bench_on(
+    model: &Path,
+    device: &Device,
+    prompt_tokens: usize,
+    gen: usize,
+    repeats: usize,
+    implementation: Implementation,
+) -> Result<BenchReport> {
     let load = Instant::now();
-    let mut m = ChatModel::load_with(model, &Device::Cpu, implementation)?;
+    let mut m = ChatModel::load_with(model, device, implementation)?;
     let load_secs = load.elapsed().as_secs_f64();
     let ids = bench_prompt(&m, prompt_tokens)?;
     bench_with_prompt(&mut m, &ids, gen, repeats, load_secs)
@@ -86,10 +109,12 @@ pub fn bench_with_prompt(
         ..GenerationParams::greedy(gen)
     };
     let mut runs = Vec::new();
+    let mut generated_ids = Vec::new();
     // One untimed warm-up run (first-touch of weights and caches).
     m.generate_ids(prompt, &params, None, &mut |_| {})?;
     for _ in 0..repeats.max(1) {
         let g = m.generate_ids(prompt, &params, None, &mut |_| {})?;
+        generated_ids.clone_from(&g.token_ids);
         if g.generated_tokens != gen {
             return Err(Error::Generation(format!(
                 "bench: generated {} tokens instead of {gen}",
@@ -104,6 +129,7 @@ pub fn bench_with_prompt(
     let best = |f: fn(&BenchRun) -> f64| runs.iter().map(f).fold(0.0, f64::max);
     Ok(BenchReport {
         model: m.info().clone(),
+        device: if m.device().is_cuda() { "cuda" } else { "cpu" },
         threads: candle_core::utils::get_num_threads(),
         load_secs,
         prompt_tokens: prompt.len(),
@@ -112,5 +138,6 @@ pub fn bench_with_prompt(
         decode_tokens_per_sec: best(|r| r.decode_tokens_per_sec),
         runs,
         prompt_ids: prompt.to_vec(),
+        generated_ids,
     })
 }

@@ -15,7 +15,7 @@ mod template;
 mod tokenizer;
 mod transformer;
 
-pub use bench::{bench, bench_implementation, bench_with_prompt, BenchReport, BenchRun};
+pub use bench::{bench, bench_implementation, bench_on, bench_with_prompt, BenchReport, BenchRun};
 pub use constraint::{
     JsonSchemaConstraint, TokenConstraint, Vocabulary, DEFAULT_MAX_ITEMS, DEFAULT_MAX_LENGTH,
 };
@@ -229,6 +229,11 @@ impl ChatModel {
 
     pub fn info(&self) -> &ModelInfo {
         &self.info
+    }
+
+    /// The device the weights are on.
+    pub fn device(&self) -> &Device {
+        &self.device
     }
 
     /// The model's tokenizer.

@@ -10,6 +10,10 @@
 //!   query heads directly (no `repeat_kv` copies);
 //! * weights in a quantization without a SIMD kernel in Candle
 //!   (`Q4_1`, `Q5_0`, `Q5_1`) are re-quantized to `Q8_0` at load.
+//!
+//! On CUDA (`--features cuda`, `runtime.device = "cuda"`) the weights and the
+//! KV cache live on the GPU; only the fused one-token attention is CPU-only,
+//! and off the CPU the tensor path computes it instead.
 use super::gguf::Metadata;
 use candle_core::quantized::gguf_file::{Content, Value};
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
@@ -308,7 +312,10 @@ impl Transformer {
 
     /// Attention of one new position over `total` cached ones, computed
     /// directly on the CPU cache buffers (no per-call thread dispatch or
-    /// matrix packing). `None` when the tensors are not on the CPU.
+    /// matrix packing). `None` when the tensors are not on the CPU: on CUDA
+    /// the cache stays on the device and [`Transformer::forward`] runs the
+    /// same attention as tensor operations (matmul, softmax), the path that
+    /// batched prompts take on every device.
     fn decode_attention(
         &self,
         q: &Tensor,
@@ -475,16 +482,19 @@ impl Transformer {
             let y = match fused {
                 Some(y) => y,
                 None => {
-                    let keys = kc.narrow(2, 0, total)?;
-                    let values = vc.narrow(2, 0, total)?;
+                    // Off the CPU (CUDA), one new token: its window is the
+                    // cache slice `start..total`, so no mask is needed.
+                    let lo = match (seq, window) {
+                        (1, Some(w)) => total.saturating_sub(w),
+                        _ => 0,
+                    };
+                    let keys = kc.narrow(2, lo, total - lo)?;
+                    let values = vc.narrow(2, lo, total - lo)?;
                     // Query heads h = kv * n_rep + r share KV head kv.
                     let qg = q.reshape((1, n_kv, n_rep * seq, hd))?;
                     let att = (qg.matmul(&keys.t()?)? * scale)?;
                     let att = match mask {
                         Some(m) => att.broadcast_add(m)?,
-                        None if window.is_some_and(|w| total > w) => {
-                            candle_core::bail!("one-token window attention off the CPU")
-                        }
                         None => att,
                     };
                     let att = candle_nn::ops::softmax_last_dim(&att)?;

@@ -19,6 +19,8 @@ pub struct BenchOptions {
     pub max_new_tokens: usize,
     /// Use only the first `limit` inputs.
     pub limit: Option<usize>,
+    /// Where the model runs (CUDA: `--features cuda`).
+    pub device: Device,
 }
 
 /// Result of one benchmark run.
@@ -31,6 +33,10 @@ pub struct BenchReport {
     pub tokens_per_second: f64,
     /// Peak resident set size of the process (VmHWM), MiB.
     pub peak_rss_mib: f64,
+    /// `cpu` or `cuda`.
+    pub device: &'static str,
+    /// The output ids of every sentence (to compare devices).
+    pub outputs: Vec<Vec<u32>>,
 }
 
 /// Peak resident set size of this process in MiB (Linux `VmHWM`), 0 elsewhere.
@@ -60,7 +66,7 @@ pub fn bench(model_dir: &Path, inputs: &Path, opts: &BenchOptions) -> Result<Ben
         return Err(Error::Config("batch must be at least 1".into()));
     }
     let t0 = Instant::now();
-    let mut model = MarianModel::load(model_dir, &Device::Cpu, opts.quant)?;
+    let mut model = MarianModel::load(model_dir, &opts.device, opts.quant)?;
     let load_seconds = t0.elapsed().as_secs_f64();
     let decode = DecodeOptions {
         num_beams: opts.beams.max(1),
@@ -77,11 +83,11 @@ pub fn bench(model_dir: &Path, inputs: &Path, opts: &BenchOptions) -> Result<Ben
         model.translate_ids(std::slice::from_ref(first), &warm)?;
     }
     let t1 = Instant::now();
-    let mut target_tokens = 0;
+    let mut outputs = Vec::with_capacity(sources.len());
     for chunk in sources.chunks(opts.batch) {
-        let out = model.translate_ids(chunk, &decode)?;
-        target_tokens += out.iter().map(Vec::len).sum::<usize>();
+        outputs.extend(model.translate_ids(chunk, &decode)?);
     }
+    let target_tokens = outputs.iter().map(Vec::len).sum::<usize>();
     let translate_seconds = t1.elapsed().as_secs_f64();
     Ok(BenchReport {
         sentences: sources.len(),
@@ -90,5 +96,7 @@ pub fn bench(model_dir: &Path, inputs: &Path, opts: &BenchOptions) -> Result<Ben
         translate_seconds,
         tokens_per_second: target_tokens as f64 / translate_seconds,
         peak_rss_mib: peak_rss_mib(),
+        device: if opts.device.is_cuda() { "cuda" } else { "cpu" },
+        outputs,
     })
 }

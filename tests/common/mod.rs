@@ -32,6 +32,22 @@ pub fn resolve(name: &str) -> PathBuf {
         .path
 }
 
+/// The device the model tests run on: `UKDIGEST_TEST_DEVICE=cuda` (a build
+/// with `--features cuda`, GPU 0) or `cpu` (the default).
+pub fn device() -> candle_core::Device {
+    static D: OnceLock<candle_core::Device> = OnceLock::new();
+    D.get_or_init(|| {
+        match std::env::var("UKDIGEST_TEST_DEVICE").as_deref() {
+            Err(_) | Ok("") | Ok("cpu") => candle_core::Device::Cpu,
+            Ok("cuda") => candle_core::Device::new_cuda(0).unwrap_or_else(|e| {
+                panic!("UKDIGEST_TEST_DEVICE=cuda: {e} (build with --features cuda, on a machine with an NVIDIA GPU)")
+            }),
+            Ok(other) => panic!("UKDIGEST_TEST_DEVICE={other}: expected cpu or cuda"),
+        }
+    })
+    .clone()
+}
+
 /// SmolLM2-135M-Instruct (Q4_1 GGUF), the model of the end-to-end tests.
 /// `UKDIGEST_SMOLLM2` points at a local copy instead.
 pub fn smollm2_gguf() -> PathBuf {
