@@ -581,7 +581,7 @@ pub fn run(outdir: &Path, gold_path: &Path, thresholds: &[Threshold]) -> Result<
 /// the scores read. Read leniently: every field but `id` may be absent,
 /// and a fact's `role_en` (the English role, newer records) is read when
 /// present, so that records of other versions of the program score too —
-/// among them the normalized records of `tests/fixtures/golden/`, which
+/// among them the normalized records of `tests/data/eval_digest_records/`, which
 /// the store's typed reader rejects (their timings are dropped).
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct RecordView {

@@ -14,7 +14,7 @@ fn gold_path() -> PathBuf {
 }
 
 fn golden_dir() -> PathBuf {
-    common::repo().join("tests/fixtures/golden")
+    common::repo().join("tests/data/eval_digest_records")
 }
 
 fn eval(args: &[&str]) -> (Option<i32>, String, String) {
@@ -34,7 +34,7 @@ fn eval(args: &[&str]) -> (Option<i32>, String, String) {
 
 #[test]
 fn golden_records_score_and_exit_zero_without_thresholds() {
-    let (code, out, err) = eval(&["tests/fixtures/golden", "--gold", "tests/gold/seeds.json"]);
+    let (code, out, err) = eval(&["tests/data/eval_digest_records", "--gold", "tests/gold/seeds.json"]);
     assert_eq!(code, Some(0), "{out}\n{err}");
     assert!(
         out.contains("5 record(s) scored, 5 gold article(s) missing"),
@@ -55,7 +55,7 @@ fn golden_records_score_and_exit_zero_without_thresholds() {
 #[test]
 fn a_failed_threshold_exits_one_and_names_the_metric() {
     let (code, out, err) = eval(&[
-        "tests/fixtures/golden",
+        "tests/data/eval_digest_records",
         "--gold",
         "tests/gold/seeds.json",
         "--min",
@@ -73,7 +73,7 @@ fn a_failed_threshold_exits_one_and_names_the_metric() {
     assert!(out.contains("ok   cyrillic_fields"), "{out}");
 
     let (code, _, err) = eval(&[
-        "tests/fixtures/golden",
+        "tests/data/eval_digest_records",
         "--gold",
         "tests/gold/seeds.json",
         "--max",
@@ -86,7 +86,7 @@ fn a_failed_threshold_exits_one_and_names_the_metric() {
 #[test]
 fn unknown_metrics_bad_gold_and_missing_folders_exit_two() {
     let (code, _, err) = eval(&[
-        "tests/fixtures/golden",
+        "tests/data/eval_digest_records",
         "--gold",
         "tests/gold/seeds.json",
         "--min",
@@ -106,11 +106,11 @@ fn unknown_metrics_bad_gold_and_missing_folders_exit_two() {
         r#"{"articles": [{"ids": ["x"], "people": [{"name": "A"}]}]}"#,
     )
     .unwrap();
-    let (code, _, err) = eval(&["tests/fixtures/golden", "--gold", bad.to_str().unwrap()]);
+    let (code, _, err) = eval(&["tests/data/eval_digest_records", "--gold", bad.to_str().unwrap()]);
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("bad-gold.json") && err.contains("uk"), "{err}");
 
-    let (code, _, err) = eval(&["tests/fixtures/golden", "--gold", "no/such/gold.json"]);
+    let (code, _, err) = eval(&["tests/data/eval_digest_records", "--gold", "no/such/gold.json"]);
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("no/such/gold.json"), "{err}");
 
@@ -122,7 +122,7 @@ fn unknown_metrics_bad_gold_and_missing_folders_exit_two() {
 #[test]
 fn json_output_is_one_object_with_articles_and_totals() {
     let (code, out, err) = eval(&[
-        "tests/fixtures/golden",
+        "tests/data/eval_digest_records",
         "--gold",
         "tests/gold/seeds.json",
         "--format",
@@ -161,7 +161,7 @@ fn json_output_is_one_object_with_articles_and_totals() {
     assert_eq!(v["thresholds"][0]["ok"], true);
     // Stable: the same run prints the same text.
     let (_, again, _) = eval(&[
-        "tests/fixtures/golden",
+        "tests/data/eval_digest_records",
         "--gold",
         "tests/gold/seeds.json",
         "--format",
