@@ -725,7 +725,7 @@ fn the_pages_work_in_a_real_browser() {
         "Інтерфакс-Україна",
         "18:16",
         "Key people",
-        "Rustem Umerov Міністр оборони України",
+        "Rustem Umerov Minister of Defence of Ukraine",
         "Kyrylo Budanov",
     ] {
         assert!(day.contains(want), "day page DOM lacks {want}: {day}");
