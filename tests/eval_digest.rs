@@ -34,7 +34,11 @@ fn eval(args: &[&str]) -> (Option<i32>, String, String) {
 
 #[test]
 fn golden_records_score_and_exit_zero_without_thresholds() {
-    let (code, out, err) = eval(&["tests/data/eval_digest_records", "--gold", "tests/gold/seeds.json"]);
+    let (code, out, err) = eval(&[
+        "tests/data/eval_digest_records",
+        "--gold",
+        "tests/gold/seeds.json",
+    ]);
     assert_eq!(code, Some(0), "{out}\n{err}");
     assert!(
         out.contains("5 record(s) scored, 5 gold article(s) missing"),
@@ -106,11 +110,19 @@ fn unknown_metrics_bad_gold_and_missing_folders_exit_two() {
         r#"{"articles": [{"ids": ["x"], "people": [{"name": "A"}]}]}"#,
     )
     .unwrap();
-    let (code, _, err) = eval(&["tests/data/eval_digest_records", "--gold", bad.to_str().unwrap()]);
+    let (code, _, err) = eval(&[
+        "tests/data/eval_digest_records",
+        "--gold",
+        bad.to_str().unwrap(),
+    ]);
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("bad-gold.json") && err.contains("uk"), "{err}");
 
-    let (code, _, err) = eval(&["tests/data/eval_digest_records", "--gold", "no/such/gold.json"]);
+    let (code, _, err) = eval(&[
+        "tests/data/eval_digest_records",
+        "--gold",
+        "no/such/gold.json",
+    ]);
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("no/such/gold.json"), "{err}");
 
