@@ -14,12 +14,48 @@
 //! On CUDA (`--features cuda`, `runtime.device = "cuda"`) the weights and the
 //! KV cache live on the GPU; only the fused one-token attention is CPU-only,
 //! and off the CPU the tensor path computes it instead.
+//!
+//! Memory: the token embedding stays quantized (a lookup dequantizes only
+//! the rows of its ids), and a long prompt runs in pieces of at most
+//! [`PREFILL_ROWS`] rows outside attention and blocks of as many query rows
+//! inside it, so that its activations stay a few tens of MB instead of
+//! growing with the square of its length. Every piece computes what the
+//! whole prompt at once would, bit for bit (see [`pieces`]).
 use super::gguf::Metadata;
 use candle_core::quantized::gguf_file::{Content, Value};
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{DType, Device, Module, Result, Tensor};
 use candle_transformers::quantized_nn::RmsNorm;
 use std::io::{Read, Seek};
+use std::sync::Arc;
+
+/// Most prompt rows computed at once outside attention, and most (grouped)
+/// query rows per attention block: bounds a prompt's activations (4,096
+/// positions × 512 rows × 4 B = 8 MB per attention score block, 512 rows ×
+/// the MLP width for the MLP).
+pub(crate) const PREFILL_ROWS: usize = 512;
+
+/// The smallest piece size [`Transformer::set_prefill_rows`] accepts; see
+/// [`pieces`].
+const MIN_PREFILL_ROWS: usize = 256;
+
+/// `(start, len)` pieces of `n` rows: at most `max` rows each, as even as
+/// possible, one piece when `n <= max`.
+///
+/// The pieces compute exactly what one pass over all `n` rows computes
+/// because every kernel involved treats rows independently *as long as it
+/// is the same kernel*: Candle's quantized matmuls pick other kernels for
+/// one row (`Q6_K` has a separate one-row path) and AMX ones from 32 rows,
+/// and `gemm` picks other blocking for matrices of at most 64 × 64. With
+/// `max >= MIN_PREFILL_ROWS`, a split piece has at least `max / 2 >= 128`
+/// rows, so it takes the kernels the undivided pass takes.
+pub(crate) fn pieces(n: usize, max: usize) -> Vec<(usize, usize)> {
+    let count = n.div_ceil(max.max(1)).max(1);
+    let (base, extra) = (n / count, n % count);
+    (0..count)
+        .map(|i| (i * base + i.min(extra), base + usize::from(i < extra)))
+        .collect()
+}
 
 struct Layer {
     wq: QMatMul,
@@ -50,7 +86,9 @@ struct Layer {
 
 /// Llama / Qwen2 / Gemma 3 weights plus their KV cache.
 pub(crate) struct Transformer {
-    embed: candle_nn::Embedding,
+    /// The token embedding table as stored in the file (shared with the
+    /// output projection when the model ties them).
+    embed: Arc<QTensor>,
     layers: Vec<Layer>,
     norm: RmsNorm,
     output: QMatMul,
@@ -76,6 +114,8 @@ pub(crate) struct Transformer {
     reserved: usize,
     /// Positions filled in the cache.
     filled: usize,
+    /// See [`PREFILL_ROWS`].
+    prefill_rows: usize,
 }
 
 fn load_tensor<R: Read + Seek>(
@@ -88,14 +128,13 @@ fn load_tensor<R: Read + Seek>(
 }
 
 /// A matmul weight; formats without a fast kernel become Q8_0.
-fn matmul_weight(q: QTensor, device: &Device) -> Result<QMatMul> {
-    let q = match q.dtype() {
+fn matmul_weight(q: Arc<QTensor>, device: &Device) -> Result<QMatMul> {
+    match q.dtype() {
         GgmlDType::Q4_1 | GgmlDType::Q5_0 | GgmlDType::Q5_1 => {
-            QTensor::quantize(&q.dequantize(device)?, GgmlDType::Q8_0)?
+            QMatMul::from_qtensor(QTensor::quantize(&q.dequantize(device)?, GgmlDType::Q8_0)?)
         }
-        _ => q,
-    };
-    QMatMul::from_qtensor(q)
+        _ => QMatMul::from_arc(q),
+    }
 }
 
 impl Transformer {
@@ -191,16 +230,19 @@ impl Transformer {
                 format!("partial rotary embedding ({rope_dim} of {head_dim}) is not supported"),
             ));
         }
-        let matmul = |q: QTensor| match gemma {
-            true => QMatMul::from_qtensor(q),
+        let matmul_arc = |q: Arc<QTensor>| match gemma {
+            true => QMatMul::from_arc(q),
             false => matmul_weight(q, device),
         };
+        let matmul = |q: QTensor| matmul_arc(Arc::new(q));
         let load = |r: &mut R| -> Result<Self> {
-            let embed_q = load_tensor(ct, r, "token_embd.weight", device)?;
-            let embed = embed_q.dequantize(device)?;
+            let embed = Arc::new(load_tensor(ct, r, "token_embd.weight", device)?);
+            if embed.shape().dims2()?.1 != hidden {
+                candle_core::bail!("token_embd.weight {:?} for width {hidden}", embed.shape());
+            }
             let output = match ct.tensor_infos.contains_key("output.weight") {
-                true => load_tensor(ct, r, "output.weight", device)?,
-                false => embed_q,
+                true => matmul(load_tensor(ct, r, "output.weight", device)?)?,
+                false => matmul_arc(embed.clone())?,
             };
             let norm =
                 RmsNorm::from_qtensor(load_tensor(ct, r, "output_norm.weight", device)?, eps)?;
@@ -259,10 +301,10 @@ impl Transformer {
                 None => None,
             };
             Ok(Self {
-                embed: candle_nn::Embedding::new(embed, hidden),
+                embed,
                 layers,
                 norm,
-                output: matmul(output)?,
+                output,
                 cos,
                 sin,
                 local_rope,
@@ -278,6 +320,7 @@ impl Transformer {
                 capacity: 0,
                 reserved: 0,
                 filled: 0,
+                prefill_rows: PREFILL_ROWS,
             })
         };
         load(reader).map_err(|e| crate::Error::model_file(md.path, format!("loading weights: {e}")))
@@ -286,6 +329,14 @@ impl Transformer {
     /// Size the KV cache for sequences of `n` positions (avoids regrowing).
     pub fn reserve(&mut self, n: usize) {
         self.reserved = n.min(self.max_positions);
+    }
+
+    /// Cut prompts into pieces of at most `rows` rows (at least
+    /// [`MIN_PREFILL_ROWS`]; `usize::MAX`: never cut). The results do not
+    /// depend on it; only the memory a long prompt needs does.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub fn set_prefill_rows(&mut self, rows: usize) {
+        self.prefill_rows = rows.max(MIN_PREFILL_ROWS);
     }
 
     /// Make every layer's cache hold at least `n` positions, keeping the
@@ -394,46 +445,44 @@ impl Transformer {
         }
         self.filled = pos;
         self.grow_cache(pos + seq, ids.device())?;
-        let (n_head, n_kv, hd) = (self.n_head, self.n_kv_head, self.head_dim);
-        let n_rep = n_head / n_kv;
-        let total = pos + seq;
-        // Causal mask over the grouped query rows (r * seq + i) × keys; a
-        // window also hides keys `window` or more positions back.
-        let mask = |window: Option<usize>| -> Result<Tensor> {
-            let mut m = vec![0f32; n_rep * seq * total];
-            for r in 0..n_rep {
-                for i in 0..seq {
-                    let p = pos + i;
-                    let row = &mut m[(r * seq + i) * total..(r * seq + i + 1) * total];
-                    for (j, v) in row.iter_mut().enumerate() {
-                        let far = window.is_some_and(|w| p - j.min(p) >= w);
-                        if j > p || far {
-                            *v = f32::NEG_INFINITY;
-                        }
-                    }
-                }
-            }
-            Tensor::from_vec(m, (n_rep * seq, total), ids.device())
-        };
-        let (mask, local_mask) = match seq {
-            1 => (None, None),
-            _ => {
-                let window = self.layers.iter().find_map(|l| l.window);
-                (
-                    Some(mask(None)?),
-                    window.map(|w| mask(Some(w))).transpose()?,
-                )
-            }
-        };
-        let scale = self.attn_scale;
-        let mut x = self.embed.forward(ids)?;
+        let rows = pieces(seq, self.prefill_rows);
+        let mut x = self.embed.embedding(ids)?;
         if let Some(s) = self.embed_scale {
             x = (x * s)?;
         }
         for li in 0..self.layers.len() {
-            let residual = x.clone();
-            let layer = &self.layers[li];
-            let h = layer.attn_norm.forward(&x)?;
+            let q = self.queries(li, &x, pos, &rows)?;
+            let y = self.attention(li, &q, pos, seq)?;
+            drop(q);
+            x = self.output_and_mlp(li, &x, &y, &rows)?;
+        }
+        self.filled = pos + seq;
+        let last = x.narrow(1, seq - 1, 1)?.squeeze(1)?;
+        let last = self.norm.forward(&last)?;
+        let logits = self.output.forward(&last)?;
+        match self.softcap {
+            Some(c) => (logits / c)?.tanh()? * c,
+            None => Ok(logits),
+        }
+    }
+
+    /// Layer `li`'s queries of the positions of `x` (placed at `pos`), shape
+    /// `(1, n_head, seq, head_dim)`, computed piece by piece; their keys and
+    /// values are written to the cache.
+    fn queries(
+        &self,
+        li: usize,
+        x: &Tensor,
+        pos: usize,
+        rows: &[(usize, usize)],
+    ) -> Result<Tensor> {
+        let (n_head, n_kv, hd) = (self.n_head, self.n_kv_head, self.head_dim);
+        let layer = &self.layers[li];
+        let local = layer.window.is_some();
+        let (kc, vc) = layer.cache.as_ref().expect("grown above");
+        let mut queries = Vec::with_capacity(rows.len());
+        for &(start, len) in rows {
+            let h = layer.attn_norm.forward(&x.narrow(1, start, len)?)?;
             let mut q = layer.wq.forward(&h)?;
             let mut k = layer.wk.forward(&h)?;
             let mut v = layer.wv.forward(&h)?;
@@ -447,71 +496,135 @@ impl Transformer {
                 v = v.broadcast_add(b)?;
             }
             let q = q
-                .reshape((1, seq, n_head, hd))?
+                .reshape((1, len, n_head, hd))?
                 .transpose(1, 2)?
                 .contiguous()?;
             let k = k
-                .reshape((1, seq, n_kv, hd))?
+                .reshape((1, len, n_kv, hd))?
                 .transpose(1, 2)?
                 .contiguous()?;
             let v = v
-                .reshape((1, seq, n_kv, hd))?
+                .reshape((1, len, n_kv, hd))?
                 .transpose(1, 2)?
                 .contiguous()?;
             let (q, k) = match (&layer.q_norm, &layer.k_norm) {
                 (Some(qn), Some(kn)) => (qn.forward(&q)?, kn.forward(&k)?),
                 _ => (q, k),
             };
-            let window = layer.window;
-            let q = self.rope(&q, pos, seq, window.is_some())?;
-            let k = self.rope(&k, pos, seq, window.is_some())?;
-            let (kc, vc) = self.layers[li].cache.as_ref().expect("grown above");
-            kc.slice_set(&k, 2, pos)?;
-            vc.slice_set(&v, 2, pos)?;
-            let fused = match seq {
-                1 => {
-                    let start = window.map_or(0, |w| total.saturating_sub(w));
-                    self.decode_attention(&q, kc, vc, start, total)?
+            let q = self.rope(&q, pos + start, len, local)?;
+            let k = self.rope(&k, pos + start, len, local)?;
+            kc.slice_set(&k, 2, pos + start)?;
+            vc.slice_set(&v, 2, pos + start)?;
+            queries.push(q);
+        }
+        match queries.len() {
+            1 => Ok(queries.swap_remove(0)),
+            _ => Tensor::cat(&queries, 2),
+        }
+    }
+
+    /// Layer `li`'s attention of the queries `q` of `seq` positions placed
+    /// at `pos` over the cache, shape `(1, seq, n_head * head_dim)`.
+    fn attention(&self, li: usize, q: &Tensor, pos: usize, seq: usize) -> Result<Tensor> {
+        let (n_head, n_kv, hd) = (self.n_head, self.n_kv_head, self.head_dim);
+        let n_rep = n_head / n_kv;
+        let total = pos + seq;
+        let layer = &self.layers[li];
+        let window = layer.window;
+        let (kc, vc) = layer.cache.as_ref().expect("grown above");
+        if seq == 1 {
+            let start = window.map_or(0, |w| total.saturating_sub(w));
+            if let Some(y) = self.decode_attention(q, kc, vc, start, total)? {
+                return Ok(y);
+            }
+        }
+        // Off the CPU (CUDA), one new token: its window is the cache slice
+        // `lo..total`, so no mask is needed.
+        let lo = match (seq, window) {
+            (1, Some(w)) => total.saturating_sub(w),
+            _ => 0,
+        };
+        // Query heads h = kv * n_rep + r share KV head kv: the grouped rows
+        // of one KV head are r * seq + i for the query of position pos + i.
+        let qg = q.reshape((1, n_kv, n_rep * seq, hd))?;
+        // Causal mask of the grouped rows `rows` × keys; a window also hides
+        // keys `window` or more positions back. None: one query, which sees
+        // every cached key.
+        let mask = |(first, len): (usize, usize)| -> Result<Option<Tensor>> {
+            if seq == 1 {
+                return Ok(None);
+            }
+            let mut m = vec![0f32; len * total];
+            for (row, out) in m.chunks_exact_mut(total).enumerate() {
+                let p = pos + (first + row) % seq;
+                for (j, v) in out.iter_mut().enumerate() {
+                    let far = window.is_some_and(|w| p - j.min(p) >= w);
+                    if j > p || far {
+                        *v = f32::NEG_INFINITY;
+                    }
                 }
-                _ => None,
+            }
+            Tensor::from_vec(m, (len, total), q.device()).map(Some)
+        };
+        let attend = |q: &Tensor, keys: &Tensor, values: &Tensor, rows: (usize, usize)| {
+            let att = (q.matmul(&keys.t()?)? * self.attn_scale)?;
+            let att = match mask(rows)? {
+                Some(m) => att.broadcast_add(&m)?,
+                None => att,
             };
-            let mask = match window {
-                Some(_) => local_mask.as_ref(),
-                None => mask.as_ref(),
-            };
-            let y = match fused {
-                Some(y) => y,
-                None => {
-                    // Off the CPU (CUDA), one new token: its window is the
-                    // cache slice `start..total`, so no mask is needed.
-                    let lo = match (seq, window) {
-                        (1, Some(w)) => total.saturating_sub(w),
-                        _ => 0,
-                    };
-                    let keys = kc.narrow(2, lo, total - lo)?;
-                    let values = vc.narrow(2, lo, total - lo)?;
-                    // Query heads h = kv * n_rep + r share KV head kv.
-                    let qg = q.reshape((1, n_kv, n_rep * seq, hd))?;
-                    let att = (qg.matmul(&keys.t()?)? * scale)?;
-                    let att = match mask {
-                        Some(m) => att.broadcast_add(m)?,
-                        None => att,
-                    };
-                    let att = candle_nn::ops::softmax_last_dim(&att)?;
-                    let y = att.matmul(&values)?; // (1, n_kv, n_rep * seq, hd)
-                    y.reshape((1, n_head, seq, hd))?.transpose(1, 2)?.reshape((
-                        1,
-                        seq,
-                        n_head * hd,
-                    ))?
+            candle_nn::ops::softmax_last_dim(&att)?.matmul(values)
+        };
+        let blocks = pieces(n_rep * seq, self.prefill_rows);
+        let y = match blocks.as_slice() {
+            // Every KV head in one batched matmul.
+            [rows] => attend(
+                &qg,
+                &kc.narrow(2, lo, total - lo)?,
+                &vc.narrow(2, lo, total - lo)?,
+                *rows,
+            )?,
+            // One KV head and one block of its query rows at a time: the same
+            // matmuls as the batched one (which runs one `gemm` per head), on
+            // fewer rows.
+            _ => {
+                let mut heads = Vec::with_capacity(n_kv);
+                for g in 0..n_kv {
+                    let keys = kc.narrow(1, g, 1)?.narrow(2, 0, total)?;
+                    let values = vc.narrow(1, g, 1)?.narrow(2, 0, total)?;
+                    let qh = qg.narrow(1, g, 1)?;
+                    let parts = blocks
+                        .iter()
+                        .map(|&(first, len)| {
+                            attend(&qh.narrow(2, first, len)?, &keys, &values, (first, len))
+                        })
+                        .collect::<Result<Vec<_>>>()?;
+                    heads.push(Tensor::cat(&parts, 2)?);
                 }
-            };
-            let layer = &self.layers[li];
-            let mut att = layer.wo.forward(&y)?;
+                Tensor::cat(&heads, 1)?
+            }
+        }; // (1, n_kv, n_rep * seq, hd)
+        y.reshape((1, n_head, seq, hd))?
+            .transpose(1, 2)?
+            .reshape((1, seq, n_head * hd))
+    }
+
+    /// The rest of layer `li` piece by piece: the attention output `y`
+    /// projected and added to `x`, then the MLP.
+    fn output_and_mlp(
+        &self,
+        li: usize,
+        x: &Tensor,
+        y: &Tensor,
+        rows: &[(usize, usize)],
+    ) -> Result<Tensor> {
+        let layer = &self.layers[li];
+        let mut out = Vec::with_capacity(rows.len());
+        for &(start, len) in rows {
+            let mut att = layer.wo.forward(&y.narrow(1, start, len)?)?;
             if let Some(n) = &layer.post_attn_norm {
                 att = n.forward(&att)?;
             }
-            let x1 = (att + residual)?;
+            let x1 = (att + x.narrow(1, start, len)?)?;
             let h = layer.ffn_norm.forward(&x1)?;
             let gate = layer.gate.forward(&h)?;
             let gate = match self.gelu {
@@ -522,15 +635,11 @@ impl Transformer {
             if let Some(n) = &layer.post_ffn_norm {
                 mlp = n.forward(&mlp)?;
             }
-            x = (mlp + x1)?;
+            out.push((mlp + x1)?);
         }
-        self.filled = total;
-        let last = x.narrow(1, seq - 1, 1)?.squeeze(1)?;
-        let last = self.norm.forward(&last)?;
-        let logits = self.output.forward(&last)?;
-        match self.softcap {
-            Some(c) => (logits / c)?.tanh()? * c,
-            None => Ok(logits),
+        match out.len() {
+            1 => Ok(out.swap_remove(0)),
+            _ => Tensor::cat(&out, 1),
         }
     }
 }
@@ -599,4 +708,192 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
         }
     }
     acc.iter().sum::<f32>() + tail
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::llm::gguf::GgufFile;
+    use candle_core::quantized::gguf_file;
+    use std::path::Path;
+
+    const HIDDEN: usize = 256;
+    const HEADS: usize = 4;
+    const KV_HEADS: usize = 2;
+    const FFN: usize = 512;
+    const VOCAB: usize = 320;
+    /// Gemma 3's sliding window in the tiny model.
+    const WINDOW: u32 = 37;
+
+    fn random(seed: &mut u64, shape: &[usize], dtype: GgmlDType, scale: f32) -> QTensor {
+        let n: usize = shape.iter().product();
+        let v: Vec<f32> = (0..n)
+            .map(|_| {
+                *seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((*seed >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0) * scale
+            })
+            .collect();
+        let t = Tensor::from_vec(v, shape, &Device::Cpu).unwrap();
+        QTensor::quantize(&t, dtype).unwrap()
+    }
+
+    /// A two-layer random model of `arch` (`qwen2` or `gemma3`) whose
+    /// matrices are Q4_K and Q6_K like a Q4_K_M file, wide enough for
+    /// Candle's repacked kernels.
+    fn write_tiny(path: &Path, arch: &str) {
+        let gemma = arch == "gemma3";
+        let hd = HIDDEN / HEADS;
+        let mut seed = 7u64;
+        let mut t = vec![
+            (
+                "token_embd.weight".to_string(),
+                random(&mut seed, &[VOCAB, HIDDEN], GgmlDType::Q4K, 1.0),
+            ),
+            (
+                "output.weight".to_string(),
+                random(&mut seed, &[VOCAB, HIDDEN], GgmlDType::Q6K, 0.5),
+            ),
+            (
+                "output_norm.weight".to_string(),
+                random(&mut seed, &[HIDDEN], GgmlDType::F32, 1.0),
+            ),
+        ];
+        for l in 0..2 {
+            let mut w = |n: &str, shape: &[usize], dtype| {
+                let q = random(&mut seed, shape, dtype, 0.3);
+                t.push((format!("blk.{l}.{n}"), q));
+            };
+            w("attn_q.weight", &[HIDDEN, HIDDEN], GgmlDType::Q4K);
+            w("attn_k.weight", &[KV_HEADS * hd, HIDDEN], GgmlDType::Q4K);
+            w("attn_v.weight", &[KV_HEADS * hd, HIDDEN], GgmlDType::Q6K);
+            w("attn_output.weight", &[HIDDEN, HIDDEN], GgmlDType::Q4K);
+            w("ffn_gate.weight", &[FFN, HIDDEN], GgmlDType::Q4K);
+            w("ffn_up.weight", &[FFN, HIDDEN], GgmlDType::Q4K);
+            w("ffn_down.weight", &[HIDDEN, FFN], GgmlDType::Q6K);
+            w("attn_norm.weight", &[HIDDEN], GgmlDType::F32);
+            w("ffn_norm.weight", &[HIDDEN], GgmlDType::F32);
+            if gemma {
+                w("attn_q_norm.weight", &[hd], GgmlDType::F32);
+                w("attn_k_norm.weight", &[hd], GgmlDType::F32);
+                w("post_attention_norm.weight", &[HIDDEN], GgmlDType::F32);
+                w("post_ffw_norm.weight", &[HIDDEN], GgmlDType::F32);
+            } else {
+                w("attn_q.bias", &[HIDDEN], GgmlDType::F32);
+                w("attn_k.bias", &[KV_HEADS * hd], GgmlDType::F32);
+                w("attn_v.bias", &[KV_HEADS * hd], GgmlDType::F32);
+            }
+        }
+        let u = |v: usize| Value::U32(v as u32);
+        let mut md = vec![
+            (
+                "general.architecture".to_string(),
+                Value::String(arch.into()),
+            ),
+            (format!("{arch}.context_length"), u(1024)),
+            (format!("{arch}.embedding_length"), u(HIDDEN)),
+            (format!("{arch}.block_count"), u(2)),
+            (format!("{arch}.attention.head_count"), u(HEADS)),
+            (format!("{arch}.attention.head_count_kv"), u(KV_HEADS)),
+            (
+                format!("{arch}.attention.layer_norm_rms_epsilon"),
+                Value::F32(1e-6),
+            ),
+        ];
+        if gemma {
+            md.push((
+                format!("{arch}.attention.sliding_window"),
+                u(WINDOW as usize),
+            ));
+            md.push((
+                format!("{arch}.attention.sliding_window_pattern"),
+                Value::U32(2),
+            ));
+        }
+        let md: Vec<(&str, &Value)> = md.iter().map(|(k, v)| (k.as_str(), v)).collect();
+        let t: Vec<(&str, &QTensor)> = t.iter().map(|(k, v)| (k.as_str(), v)).collect();
+        gguf_file::write(&mut std::fs::File::create(path).unwrap(), &md, &t).unwrap();
+    }
+
+    fn load(path: &Path, arch: &str) -> Transformer {
+        let GgufFile {
+            content,
+            mut reader,
+        } = GgufFile::open(path).unwrap();
+        let md = Metadata {
+            path,
+            content: &content,
+        };
+        Transformer::load(&md, arch, &mut reader, &Device::Cpu, 1024).unwrap()
+    }
+
+    fn bits(t: &Tensor) -> Vec<u32> {
+        let v: Vec<f32> = t.flatten_all().unwrap().to_vec1().unwrap();
+        v.into_iter().map(f32::to_bits).collect()
+    }
+
+    #[test]
+    fn pieces_are_even_and_cover_the_rows() {
+        assert_eq!(pieces(1, 512), [(0, 1)]);
+        assert_eq!(pieces(512, 512), [(0, 512)]);
+        assert_eq!(pieces(513, 512), [(0, 257), (257, 256)]);
+        assert_eq!(pieces(1100, 512), [(0, 367), (367, 367), (734, 366)]);
+        for n in 1..2000 {
+            let p = pieces(n, MIN_PREFILL_ROWS);
+            assert_eq!(p.iter().map(|&(_, len)| len).sum::<usize>(), n);
+            assert!(p.windows(2).all(|w| w[0].0 + w[0].1 == w[1].0));
+            assert!(p.len() == 1 || p.iter().all(|&(_, len)| len >= MIN_PREFILL_ROWS / 2));
+        }
+    }
+
+    /// A prompt cut into pieces (MLP rows and attention blocks) gives the
+    /// logits of the prompt in one piece, bit for bit, and so does the
+    /// decoding after it.
+    #[test]
+    fn prompt_pieces_compute_what_one_pass_computes() {
+        let dir = tempfile::tempdir().unwrap();
+        for arch in ["qwen2", "gemma3"] {
+            let path = dir.path().join(format!("{arch}.gguf"));
+            write_tiny(&path, arch);
+            let mut whole = load(&path, arch);
+            whole.set_prefill_rows(usize::MAX);
+            let mut cut = load(&path, arch);
+            cut.set_prefill_rows(MIN_PREFILL_ROWS);
+            // 300 rows → 2 pieces; 600 grouped query rows → 3 blocks.
+            let ids: Vec<u32> = (0..300).map(|i| (i * 37 % VOCAB) as u32).collect();
+            let prompt = Tensor::new(ids.as_slice(), &Device::Cpu)
+                .unwrap()
+                .unsqueeze(0)
+                .unwrap();
+            let a = whole.forward(&prompt, 0).unwrap();
+            let b = cut.forward(&prompt, 0).unwrap();
+            assert_eq!(bits(&a), bits(&b), "{arch}: prompt logits");
+            for (i, id) in [5u32, 17, 250].into_iter().enumerate() {
+                let t = Tensor::new(&[id], &Device::Cpu)
+                    .unwrap()
+                    .unsqueeze(0)
+                    .unwrap();
+                let a = whole.forward(&t, 300 + i).unwrap();
+                let b = cut.forward(&t, 300 + i).unwrap();
+                assert_eq!(bits(&a), bits(&b), "{arch}: decode step {i}");
+            }
+        }
+    }
+
+    /// The rows of an embedding lookup are the rows of the whole table
+    /// dequantized, bit for bit.
+    #[test]
+    fn embedding_rows_are_the_rows_of_the_dequantized_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("qwen2.gguf");
+        write_tiny(&path, "qwen2");
+        let m = load(&path, "qwen2");
+        let table = m.embed.dequantize(&Device::Cpu).unwrap();
+        let ids: Vec<u32> = vec![0, 319, 7, 7, 100];
+        let t = Tensor::new(ids.as_slice(), &Device::Cpu).unwrap();
+        let rows = m.embed.embedding(&t.unsqueeze(0).unwrap()).unwrap();
+        assert_eq!(rows.dims(), [1, 5, HIDDEN]);
+        assert_eq!(bits(&rows), bits(&table.index_select(&t, 0).unwrap()));
+    }
 }
