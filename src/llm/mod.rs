@@ -8,6 +8,7 @@
 mod bench;
 mod constraint;
 mod gguf;
+mod mapped;
 mod model;
 mod sampling;
 mod stream;

@@ -15,18 +15,23 @@
 //! KV cache live on the GPU; only the fused one-token attention is CPU-only,
 //! and off the CPU the tensor path computes it instead.
 //!
-//! Memory: the token embedding stays quantized (a lookup dequantizes only
-//! the rows of its ids), and a long prompt runs in pieces of at most
+//! Memory: quantized weights are read in place from a memory map of the
+//! file, and those Candle runs from its repacked copy are not held a second
+//! time (see `mapped.rs`); the token embedding stays quantized (a lookup
+//! dequantizes only the rows of its ids); and a long prompt runs in pieces
+//! of at most
 //! [`PREFILL_ROWS`] rows outside attention and blocks of as many query rows
 //! inside it, so that its activations stay a few tens of MB instead of
 //! growing with the square of its length. Every piece computes what the
 //! whole prompt at once would, bit for bit (see [`pieces`]).
 use super::gguf::Metadata;
-use candle_core::quantized::gguf_file::{Content, Value};
-use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
+use super::mapped::{Linear, Loaded, Source, Tensors};
+use candle_core::quantized::gguf_file::Value;
+use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{DType, Device, Module, Result, Tensor};
 use candle_transformers::quantized_nn::RmsNorm;
-use std::io::{Read, Seek};
+use std::fs::File;
+use std::io::BufReader;
 use std::sync::Arc;
 
 /// Most prompt rows computed at once outside attention, and most (grouped)
@@ -58,18 +63,18 @@ pub(crate) fn pieces(n: usize, max: usize) -> Vec<(usize, usize)> {
 }
 
 struct Layer {
-    wq: QMatMul,
-    wk: QMatMul,
-    wv: QMatMul,
-    wo: QMatMul,
+    wq: Linear,
+    wk: Linear,
+    wv: Linear,
+    wo: Linear,
     bq: Option<Tensor>,
     bk: Option<Tensor>,
     bv: Option<Tensor>,
     attn_norm: RmsNorm,
     ffn_norm: RmsNorm,
-    gate: QMatMul,
-    up: QMatMul,
-    down: QMatMul,
+    gate: Linear,
+    up: Linear,
+    down: Linear,
     /// Gemma 3: per-head norms of queries and keys, and the norms after
     /// attention and after the MLP.
     q_norm: Option<RmsNorm>,
@@ -91,7 +96,7 @@ pub(crate) struct Transformer {
     embed: Arc<QTensor>,
     layers: Vec<Layer>,
     norm: RmsNorm,
-    output: QMatMul,
+    output: Linear,
     cos: Tensor,
     sin: Tensor,
     /// Rotary tables of the sliding-window layers (Gemma 3).
@@ -118,32 +123,33 @@ pub(crate) struct Transformer {
     prefill_rows: usize,
 }
 
-fn load_tensor<R: Read + Seek>(
-    ct: &Content,
-    r: &mut R,
-    name: &str,
+/// A matmul weight; with `requantize`, formats without a fast kernel become
+/// Q8_0 (on the heap; the file's bytes are released).
+fn matmul_weight(
+    q: Arc<QTensor>,
+    source: Option<Source>,
+    requantize: bool,
     device: &Device,
-) -> Result<QTensor> {
-    ct.tensor(r, name, device)
-}
-
-/// A matmul weight; formats without a fast kernel become Q8_0.
-fn matmul_weight(q: Arc<QTensor>, device: &Device) -> Result<QMatMul> {
-    match q.dtype() {
-        GgmlDType::Q4_1 | GgmlDType::Q5_0 | GgmlDType::Q5_1 => {
-            QMatMul::from_qtensor(QTensor::quantize(&q.dequantize(device)?, GgmlDType::Q8_0)?)
+) -> Result<Linear> {
+    match (requantize, q.dtype()) {
+        (true, GgmlDType::Q4_1 | GgmlDType::Q5_0 | GgmlDType::Q5_1) => {
+            let q8 = QTensor::quantize(&q.dequantize(device)?, GgmlDType::Q8_0)?;
+            if let Some(s) = &source {
+                s.release();
+            }
+            Linear::new(Arc::new(q8), None)
         }
-        _ => QMatMul::from_arc(q),
+        _ => Linear::new(q, source),
     }
 }
 
 impl Transformer {
     /// Load an `llama`, `qwen2` or `gemma3` model. `max_positions` bounds
     /// the rotary tables and the KV cache.
-    pub fn load<R: Read + Seek>(
+    pub fn load(
         md: &Metadata<'_>,
         arch: &str,
-        reader: &mut R,
+        reader: &mut BufReader<File>,
         device: &Device,
         max_positions: usize,
     ) -> crate::Result<Self> {
@@ -230,31 +236,40 @@ impl Transformer {
                 format!("partial rotary embedding ({rope_dim} of {head_dim}) is not supported"),
             ));
         }
-        let matmul_arc = |q: Arc<QTensor>| match gemma {
-            true => QMatMul::from_arc(q),
-            false => matmul_weight(q, device),
-        };
-        let matmul = |q: QTensor| matmul_arc(Arc::new(q));
-        let load = |r: &mut R| -> Result<Self> {
-            let embed = Arc::new(load_tensor(ct, r, "token_embd.weight", device)?);
-            if embed.shape().dims2()?.1 != hidden {
-                candle_core::bail!("token_embd.weight {:?} for width {hidden}", embed.shape());
+        let matmul = |t: Loaded| matmul_weight(Arc::new(t.tensor), t.source, !gemma, device);
+        let load = |r: &mut BufReader<File>| -> Result<Self> {
+            let mut ts = Tensors::new(ct, r, device);
+            let embed = ts.get("token_embd.weight")?;
+            if embed.tensor.shape().dims2()?.1 != hidden {
+                candle_core::bail!(
+                    "token_embd.weight {:?} for width {hidden}",
+                    embed.tensor.shape()
+                );
             }
-            let output = match ct.tensor_infos.contains_key("output.weight") {
-                true => matmul(load_tensor(ct, r, "output.weight", device)?)?,
-                false => matmul_arc(embed.clone())?,
+            let embed_source = embed.source.clone();
+            let mut embed = Arc::new(embed.tensor);
+            let output = match ts.has("output.weight") {
+                true => matmul(ts.get("output.weight")?)?,
+                false => {
+                    let output = matmul_weight(embed.clone(), embed_source, !gemma, device)?;
+                    // Where the output projection keeps the table (a heap
+                    // copy), the lookups read it there too.
+                    if let Some(q) = output.qtensor().filter(|q| q.dtype() == embed.dtype()) {
+                        embed = q;
+                    }
+                    output
+                }
             };
-            let norm =
-                RmsNorm::from_qtensor(load_tensor(ct, r, "output_norm.weight", device)?, eps)?;
+            let norm = RmsNorm::from_qtensor(ts.get("output_norm.weight")?.tensor, eps)?;
             let mut layers = Vec::with_capacity(n_layer);
             for (i, &slides) in sliding.iter().enumerate() {
-                let mut t = |n: &str| load_tensor(ct, r, &format!("blk.{i}.{n}"), device);
+                let mut t = |n: &str| ts.get(&format!("blk.{i}.{n}"));
                 let bias = |t: Option<QTensor>| t.map(|t| t.dequantize(device)).transpose();
                 let has = |n: &str| ct.tensor_infos.contains_key(&format!("blk.{i}.{n}"));
                 let (hq, hk, hv) = (has("attn_q.bias"), has("attn_k.bias"), has("attn_v.bias"));
                 let mut norm = |n: &str| -> Result<Option<RmsNorm>> {
                     match gemma {
-                        true => Ok(Some(RmsNorm::from_qtensor(t(n)?, eps)?)),
+                        true => Ok(Some(RmsNorm::from_qtensor(t(n)?.tensor, eps)?)),
                         false => Ok(None),
                     }
                 };
@@ -272,11 +287,11 @@ impl Transformer {
                     wk: matmul(t("attn_k.weight")?)?,
                     wv: matmul(t("attn_v.weight")?)?,
                     wo: matmul(t("attn_output.weight")?)?,
-                    bq: bias(hq.then(|| t("attn_q.bias")).transpose()?)?,
-                    bk: bias(hk.then(|| t("attn_k.bias")).transpose()?)?,
-                    bv: bias(hv.then(|| t("attn_v.bias")).transpose()?)?,
-                    attn_norm: RmsNorm::from_qtensor(t("attn_norm.weight")?, eps)?,
-                    ffn_norm: RmsNorm::from_qtensor(t("ffn_norm.weight")?, eps)?,
+                    bq: bias(hq.then(|| t("attn_q.bias")).transpose()?.map(|t| t.tensor))?,
+                    bk: bias(hk.then(|| t("attn_k.bias")).transpose()?.map(|t| t.tensor))?,
+                    bv: bias(hv.then(|| t("attn_v.bias")).transpose()?.map(|t| t.tensor))?,
+                    attn_norm: RmsNorm::from_qtensor(t("attn_norm.weight")?.tensor, eps)?,
+                    ffn_norm: RmsNorm::from_qtensor(t("ffn_norm.weight")?.tensor, eps)?,
                     gate: matmul(t("ffn_gate.weight")?)?,
                     up: matmul(t("ffn_up.weight")?)?,
                     down: matmul(t("ffn_down.weight")?)?,
@@ -460,6 +475,20 @@ impl Transformer {
         let last = x.narrow(1, seq - 1, 1)?.squeeze(1)?;
         let last = self.norm.forward(&last)?;
         let logits = self.output.forward(&last)?;
+        for layer in &mut self.layers {
+            for w in [
+                &mut layer.wq,
+                &mut layer.wk,
+                &mut layer.wv,
+                &mut layer.wo,
+                &mut layer.gate,
+                &mut layer.up,
+                &mut layer.down,
+            ] {
+                w.settle()?;
+            }
+        }
+        self.output.settle()?;
         match self.softcap {
             Some(c) => (logits / c)?.tanh()? * c,
             None => Ok(logits),

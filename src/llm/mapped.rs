@@ -1,0 +1,636 @@
+//! GGUF weights read in place from a read-only memory map of the file.
+//!
+//! Candle's reader copies every tensor to the heap, and on x86 with AVX2 its
+//! quantized matmul also keeps a repacked copy of `Q4_K`, `Q6_K` and `Q8_0`
+//! weights (scales unpacked to f32: 1.33× the bytes of a `Q4_K` tensor) the
+//! first time it runs them. A weight that only ever runs through the
+//! repacked kernels is then held twice. Here a quantized tensor points into a
+//! private read-only mapping of the file instead ([`Tensors::get`]); once
+//! Candle has repacked a weight and does not read the original any more, the
+//! original's pages are handed back to the kernel ([`Linear`]). Nothing is
+//! lost by that: the mapping is never written, so a page read again faults
+//! back in from the file with the same bytes. A weight that Candle's kernels
+//! read directly (no repacking, e.g. `Q6_K` with one activation row) is
+//! copied to the heap, as Candle's reader does.
+//!
+//! Like every memory-mapped model (llama.cpp's default), this expects the
+//! file not to be truncated or rewritten in place while the model is loaded:
+//! the model cache replaces files by renaming.
+use candle_core::quantized::gguf_file::Content;
+use candle_core::quantized::k_quants::{
+    self, BlockQ2K, BlockQ3K, BlockQ4K, BlockQ4_0, BlockQ4_1, BlockQ5K, BlockQ5_0, BlockQ5_1,
+    BlockQ6K, BlockQ8K, BlockQ8_0, BlockQ8_1, GgmlType,
+};
+use candle_core::quantized::{GgmlDType, QMatMul, QStorage, QTensor, QuantizedType};
+use candle_core::{CpuStorage, DType, Device, Module, Result, Tensor};
+use std::borrow::Cow;
+use std::fs::File;
+use std::io::BufReader;
+use std::marker::PhantomData;
+use std::ops::Range;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// A private read-only mapping of a whole file.
+pub(crate) struct Mapping {
+    ptr: std::ptr::NonNull<u8>,
+    len: usize,
+    page: usize,
+}
+
+// SAFETY: the mapping is read-only and lives until `Drop`; sharing the
+// pointer between threads only shares immutable bytes.
+unsafe impl Send for Mapping {}
+unsafe impl Sync for Mapping {}
+
+#[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+mod sys {
+    //! The three system calls used, as declared by the C library (which the
+    //! standard library links on Linux). Constants: Linux's, the same on
+    //! every architecture Rust supports there.
+    use std::ffi::{c_int, c_long, c_void};
+    pub const PROT_READ: c_int = 1;
+    pub const MAP_PRIVATE: c_int = 2;
+    pub const MADV_DONTNEED: c_int = 4;
+    pub const SC_PAGESIZE: c_int = 30;
+    extern "C" {
+        pub fn mmap(
+            addr: *mut c_void,
+            len: usize,
+            prot: c_int,
+            flags: c_int,
+            fd: c_int,
+            offset: i64,
+        ) -> *mut c_void;
+        pub fn munmap(addr: *mut c_void, len: usize) -> c_int;
+        pub fn madvise(addr: *mut c_void, len: usize, advice: c_int) -> c_int;
+        pub fn sysconf(name: c_int) -> c_long;
+    }
+}
+
+impl Mapping {
+    /// Map `file` read-only; `None` where this is not supported (or fails):
+    /// the caller reads the tensors instead.
+    #[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+    pub fn new(file: &File) -> Option<Self> {
+        use std::os::fd::AsRawFd;
+        let len = usize::try_from(file.metadata().ok()?.len()).ok()?;
+        // SAFETY: plain system calls; a failed mmap returns MAP_FAILED (-1).
+        let (ptr, page) = unsafe {
+            let ptr = sys::mmap(
+                std::ptr::null_mut(),
+                len,
+                sys::PROT_READ,
+                sys::MAP_PRIVATE,
+                file.as_raw_fd(),
+                0,
+            );
+            (ptr, sys::sysconf(sys::SC_PAGESIZE))
+        };
+        if len == 0 || ptr as isize == -1 || page <= 0 {
+            return None;
+        }
+        Some(Self {
+            ptr: std::ptr::NonNull::new(ptr.cast())?,
+            len,
+            page: page as usize,
+        })
+    }
+
+    #[cfg(not(all(target_os = "linux", target_pointer_width = "64")))]
+    pub fn new(_file: &File) -> Option<Self> {
+        None
+    }
+
+    fn bytes(&self, range: Range<usize>) -> &[u8] {
+        assert!(range.start <= range.end && range.end <= self.len);
+        // SAFETY: inside the mapping, which outlives `&self`.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr().add(range.start), range.len()) }
+    }
+
+    /// Drop the resident pages wholly inside `range` from this process. They
+    /// are not lost: the next read faults them back in from the file.
+    pub fn release(&self, range: Range<usize>) {
+        let start = range.start.next_multiple_of(self.page);
+        let end = range.end.min(self.len) / self.page * self.page;
+        if start < end {
+            #[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+            // SAFETY: a page-aligned range inside the mapping. MADV_DONTNEED on
+            // a private mapping discards private (written) pages, and this
+            // one is never written: only clean file pages are dropped.
+            unsafe {
+                sys::madvise(
+                    self.ptr.as_ptr().add(start).cast(),
+                    end - start,
+                    sys::MADV_DONTNEED,
+                );
+            }
+        }
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        #[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+        // SAFETY: the mapping made in `new`; nothing borrows it any more (every
+        // tensor pointing into it holds an `Arc` of it).
+        unsafe {
+            sys::munmap(self.ptr.as_ptr().cast(), self.len);
+        }
+    }
+}
+
+/// How Candle has read a mapped tensor.
+#[derive(Default)]
+pub(crate) struct Uses {
+    /// By a kernel that reads the blocks as they are (matmul without
+    /// repacking, dequantization).
+    direct: AtomicBool,
+    /// Times its bytes were taken by address: how Candle repacks a weight
+    /// (and `QTensor::data`).
+    reads: AtomicUsize,
+}
+
+impl Uses {
+    fn direct(&self) -> bool {
+        self.direct.load(Ordering::Relaxed)
+    }
+
+    fn reads(&self) -> usize {
+        self.reads.load(Ordering::Relaxed)
+    }
+}
+
+/// The blocks of one tensor inside a [`Mapping`], as Candle's CPU storage.
+struct MappedBlocks<T> {
+    map: Arc<Mapping>,
+    start: usize,
+    count: usize,
+    uses: Arc<Uses>,
+    _blocks: PhantomData<T>,
+}
+
+impl<T: GgmlType> MappedBlocks<T> {
+    /// `None` when the bytes are not aligned for `T` (then the tensor is read).
+    fn new(map: Arc<Mapping>, bytes: Range<usize>, uses: Arc<Uses>) -> Option<Self> {
+        let size = std::mem::size_of::<T>();
+        let addr = map.bytes(bytes.clone()).as_ptr() as usize;
+        if bytes.len() % size != 0 || addr % std::mem::align_of::<T>() != 0 {
+            return None;
+        }
+        Some(Self {
+            map,
+            start: bytes.start,
+            count: bytes.len() / size,
+            uses,
+            _blocks: PhantomData,
+        })
+    }
+
+    fn blocks(&self) -> &[T] {
+        let bytes = self
+            .map
+            .bytes(self.start..self.start + self.count * std::mem::size_of::<T>());
+        // SAFETY: aligned and sized for `count` blocks (checked in `new`);
+        // the blocks are plain data (integers and f16 scales: any bits are a
+        // value), immutable for the mapping's life.
+        unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast(), self.count) }
+    }
+}
+
+impl<T: GgmlType> QuantizedType for MappedBlocks<T> {
+    fn dtype(&self) -> GgmlDType {
+        T::DTYPE
+    }
+
+    fn matmul_t(&self, mkn: (usize, usize, usize), lhs: &[f32], dst: &mut [f32]) -> Result<()> {
+        self.uses.direct.store(true, Ordering::Relaxed);
+        k_quants::matmul(mkn, lhs, self.blocks(), dst)
+    }
+
+    fn matmul_t_f16(
+        &self,
+        mkn: (usize, usize, usize),
+        lhs: &[half::f16],
+        dst: &mut [half::f16],
+    ) -> Result<()> {
+        self.uses.direct.store(true, Ordering::Relaxed);
+        k_quants::matmul_f16(mkn, lhs, self.blocks(), dst)
+    }
+
+    /// The rows of `ids`, each dequantized by itself (as Candle's own
+    /// storage does): a lookup reads only those rows' pages.
+    fn embedding(&self, ids: &[u32], rows: usize, hidden: usize) -> Result<CpuStorage> {
+        if hidden % T::BLCK_SIZE != 0 || self.count != rows * (hidden / T::BLCK_SIZE) {
+            candle_core::bail!(
+                "embedding of {rows} × {hidden} over {} blocks of {:?}",
+                self.count,
+                T::DTYPE
+            );
+        }
+        let row_blocks = hidden / T::BLCK_SIZE;
+        let blocks = self.blocks();
+        let mut out = vec![0f32; ids.len() * hidden];
+        for (dst, &id) in out.chunks_exact_mut(hidden).zip(ids) {
+            let row = id as usize;
+            if row >= rows {
+                candle_core::bail!("embedding id {row} is out of range for {rows} rows");
+            }
+            T::to_float(&blocks[row * row_blocks..(row + 1) * row_blocks], dst);
+        }
+        Ok(CpuStorage::F32(out))
+    }
+
+    fn dequantize(&self, elem_count: usize) -> Result<CpuStorage> {
+        self.uses.direct.store(true, Ordering::Relaxed);
+        let mut ys = vec![0f32; elem_count];
+        T::to_float(self.blocks(), &mut ys);
+        Ok(CpuStorage::F32(ys))
+    }
+
+    fn storage_size_in_bytes(&self) -> usize {
+        self.count * std::mem::size_of::<T>()
+    }
+
+    fn as_ptr(&self) -> *const u8 {
+        self.uses.reads.fetch_add(1, Ordering::Relaxed);
+        self.blocks().as_ptr().cast()
+    }
+
+    fn block_size(&self) -> usize {
+        T::BLCK_SIZE
+    }
+
+    /// Candle quantizes only into storage it allocates itself.
+    fn from_float(&mut self, _xs: &[f32]) {
+        unreachable!("mapped GGUF weights are read-only")
+    }
+
+    fn from_float_imatrix(&mut self, _xs: &[f32], _imatrix: &[f32], _n_per_row: usize) {
+        unreachable!("mapped GGUF weights are read-only")
+    }
+
+    fn size(&self) -> usize {
+        self.count * std::mem::size_of::<T>()
+    }
+}
+
+/// Where a mapped tensor's bytes are, and how they have been read.
+#[derive(Clone)]
+pub(crate) struct Source {
+    map: Arc<Mapping>,
+    bytes: Range<usize>,
+    uses: Arc<Uses>,
+}
+
+impl Source {
+    /// Hand the tensor's resident pages back to the kernel.
+    pub fn release(&self) {
+        self.map.release(self.bytes.clone());
+    }
+}
+
+/// A tensor of the file: in place in the mapping (`source`), or read.
+pub(crate) struct Loaded {
+    pub tensor: QTensor,
+    pub source: Option<Source>,
+}
+
+/// The tensors of a GGUF file: quantized ones mapped where possible (CPU,
+/// Linux), everything else read onto the device by Candle's reader.
+pub(crate) struct Tensors<'a> {
+    content: &'a Content,
+    reader: &'a mut BufReader<File>,
+    device: &'a Device,
+    map: Option<Arc<Mapping>>,
+}
+
+impl<'a> Tensors<'a> {
+    pub fn new(content: &'a Content, reader: &'a mut BufReader<File>, device: &'a Device) -> Self {
+        let map = match device.is_cpu() {
+            true => Mapping::new(reader.get_ref()).map(Arc::new),
+            false => None,
+        };
+        Self {
+            content,
+            reader,
+            device,
+            map,
+        }
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.content.tensor_infos.contains_key(name)
+    }
+
+    pub fn get(&mut self, name: &str) -> Result<Loaded> {
+        if let Some(loaded) = self.mapped(name) {
+            return Ok(loaded);
+        }
+        Ok(Loaded {
+            tensor: self.content.tensor(self.reader, name, self.device)?,
+            source: None,
+        })
+    }
+
+    fn mapped(&self, name: &str) -> Option<Loaded> {
+        let map = self.map.as_ref()?;
+        let info = self.content.tensor_infos.get(name)?;
+        let dtype = info.ggml_dtype;
+        let elems = info.shape.elem_count();
+        if elems % dtype.block_size() != 0 {
+            return None;
+        }
+        let start = usize::try_from(self.content.tensor_data_offset + info.offset).ok()?;
+        let bytes = start..start.checked_add(elems / dtype.block_size() * dtype.type_size())?;
+        if bytes.end > map.len {
+            return None;
+        }
+        let source = Source {
+            map: map.clone(),
+            bytes,
+            uses: Arc::default(),
+        };
+        let storage = mapped_storage(dtype, &source)?;
+        let tensor = QTensor::new(QStorage::Cpu(storage), info.shape.clone()).ok()?;
+        Some(Loaded {
+            tensor,
+            source: Some(source),
+        })
+    }
+}
+
+/// Candle's CPU storage of `dtype` over `source`; `None` for the float
+/// formats (norms and biases: small, and turned into tensors anyway).
+fn mapped_storage(dtype: GgmlDType, source: &Source) -> Option<Box<dyn QuantizedType>> {
+    fn boxed<T: GgmlType + 'static>(s: &Source) -> Option<Box<dyn QuantizedType>> {
+        let blocks = MappedBlocks::<T>::new(s.map.clone(), s.bytes.clone(), s.uses.clone())?;
+        Some(Box::new(blocks))
+    }
+    match dtype {
+        GgmlDType::F32 | GgmlDType::F16 | GgmlDType::BF16 => None,
+        GgmlDType::Q4_0 => boxed::<BlockQ4_0>(source),
+        GgmlDType::Q4_1 => boxed::<BlockQ4_1>(source),
+        GgmlDType::Q5_0 => boxed::<BlockQ5_0>(source),
+        GgmlDType::Q5_1 => boxed::<BlockQ5_1>(source),
+        GgmlDType::Q8_0 => boxed::<BlockQ8_0>(source),
+        GgmlDType::Q8_1 => boxed::<BlockQ8_1>(source),
+        GgmlDType::Q2K => boxed::<BlockQ2K>(source),
+        GgmlDType::Q3K => boxed::<BlockQ3K>(source),
+        GgmlDType::Q4K => boxed::<BlockQ4K>(source),
+        GgmlDType::Q5K => boxed::<BlockQ5K>(source),
+        GgmlDType::Q6K => boxed::<BlockQ6K>(source),
+        GgmlDType::Q8K => boxed::<BlockQ8K>(source),
+    }
+}
+
+/// A copy of `q` in Candle's own heap storage.
+fn heap_copy(q: &QTensor) -> Result<QTensor> {
+    let storage = QStorage::from_data(Cow::Borrowed(&q.data()?), &Device::Cpu, q.dtype())?;
+    QTensor::new(storage, q.shape().clone())
+}
+
+/// A matmul weight. A mapped one is kept where Candle reads it from: the
+/// repacked copy only (the file pages released), or a heap copy.
+pub(crate) struct Linear {
+    matmul: QMatMul,
+    /// Set while the weight runs from Candle's repacked copy with its file
+    /// pages released: its source, and its read count then.
+    released: Option<(Source, usize)>,
+}
+
+impl Linear {
+    /// `q` as a matmul weight, `source` where it is mapped. A mapped weight
+    /// runs once on one row of zeros, so that Candle repacks it now if it
+    /// ever will: then its pages are released, else it is copied to the heap.
+    pub fn new(q: Arc<QTensor>, source: Option<Source>) -> Result<Self> {
+        let matmul = QMatMul::from_arc(q.clone())?;
+        let Some(source) = source else {
+            return Ok(Self {
+                matmul,
+                released: None,
+            });
+        };
+        if !matches!(matmul, QMatMul::QTensor(_)) {
+            // Dequantized into a plain tensor: the bytes are not used again.
+            source.release();
+            return Ok(Self {
+                matmul,
+                released: None,
+            });
+        }
+        let (_, k) = q.shape().dims2()?;
+        matmul.forward(&Tensor::zeros((1, k), DType::F32, &Device::Cpu)?)?;
+        let linear = match source.uses.direct() || source.uses.reads() == 0 {
+            true => Self {
+                matmul: QMatMul::from_qtensor(heap_copy(&q)?)?,
+                released: None,
+            },
+            false => Self {
+                matmul,
+                released: Some((source.clone(), source.uses.reads())),
+            },
+        };
+        source.release();
+        Ok(linear)
+    }
+
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.matmul.forward(x)
+    }
+
+    /// The quantized weight, where the matmul runs on one.
+    pub fn qtensor(&self) -> Option<Arc<QTensor>> {
+        match &self.matmul {
+            QMatMul::QTensor(q) => Some(q.clone()),
+            _ => None,
+        }
+    }
+
+    /// After a forward pass: a released weight whose bytes were read again
+    /// (repacked for another kernel) is released again; one that was read
+    /// directly after all (a kernel the warm-up did not reach) moves to the
+    /// heap, so that it is not read from released pages again and again.
+    pub fn settle(&mut self) -> Result<()> {
+        let Some((source, reads)) = &mut self.released else {
+            return Ok(());
+        };
+        if source.uses.direct() {
+            let source = source.clone();
+            let q = self.qtensor().expect("a released weight is quantized");
+            self.matmul = QMatMul::from_qtensor(heap_copy(&q)?)?;
+            source.release();
+            self.released = None;
+        } else if source.uses.reads() != *reads {
+            *reads = source.uses.reads();
+            source.release();
+        }
+        Ok(())
+    }
+
+    /// Whether the weight runs from Candle's repacked copy alone.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub fn is_released(&self) -> bool {
+        self.released.is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::quantized::gguf_file::{self, Value};
+
+    const QUANTIZED: [GgmlDType; 10] = [
+        GgmlDType::Q4_0,
+        GgmlDType::Q4_1,
+        GgmlDType::Q5_0,
+        GgmlDType::Q5_1,
+        GgmlDType::Q8_0,
+        GgmlDType::Q2K,
+        GgmlDType::Q3K,
+        GgmlDType::Q4K,
+        GgmlDType::Q5K,
+        GgmlDType::Q6K,
+    ];
+    const ROWS: usize = 64;
+    const WIDTH: usize = 512;
+
+    fn values(seed: u64, n: usize) -> Vec<f32> {
+        let mut s = seed;
+        (0..n)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (s >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
+            })
+            .collect()
+    }
+
+    fn bits(t: &Tensor) -> Vec<u32> {
+        let v: Vec<f32> = t.flatten_all().unwrap().to_vec1().unwrap();
+        v.into_iter().map(f32::to_bits).collect()
+    }
+
+    /// One GGUF with a `ROWS × WIDTH` tensor of each quantization, and the
+    /// tensors as Candle holds them on the heap.
+    fn file(dir: &tempfile::TempDir) -> (std::path::PathBuf, Vec<(String, QTensor)>) {
+        let t: Vec<(String, QTensor)> = QUANTIZED
+            .iter()
+            .enumerate()
+            .map(|(i, &dtype)| {
+                let x =
+                    Tensor::from_vec(values(i as u64, ROWS * WIDTH), (ROWS, WIDTH), &Device::Cpu)
+                        .unwrap();
+                (format!("w{i}"), QTensor::quantize(&x, dtype).unwrap())
+            })
+            .collect();
+        let refs: Vec<(&str, &QTensor)> = t.iter().map(|(n, q)| (n.as_str(), q)).collect();
+        let md = Value::String("test".into());
+        let path = dir.path().join("w.gguf");
+        let mut f = File::create(&path).unwrap();
+        gguf_file::write(&mut f, &[("general.name", &md)], &refs).unwrap();
+        (path, t)
+    }
+
+    /// Mapped tensors dequantize, look up rows and multiply exactly as the
+    /// heap ones, also after their pages were released and after a weight
+    /// moved to the heap.
+    #[test]
+    fn mapped_tensors_compute_what_heap_tensors_compute() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, heap) = file(&dir);
+        let mut reader = BufReader::new(File::open(&path).unwrap());
+        let content = Content::read(&mut reader).unwrap();
+        let mut ts = Tensors::new(&content, &mut reader, &Device::Cpu);
+        assert!(ts.map.is_some() || !cfg!(target_os = "linux"));
+        for (name, q) in &heap {
+            let loaded = ts.get(name).unwrap();
+            let dtype = q.dtype();
+            assert_eq!(loaded.source.is_some(), ts.map.is_some(), "{dtype:?}");
+            assert_eq!(
+                bits(&loaded.tensor.dequantize(&Device::Cpu).unwrap()),
+                bits(&q.dequantize(&Device::Cpu).unwrap()),
+                "{dtype:?}: dequantized"
+            );
+            let ids = Tensor::new(&[3u32, 0, 63, 3], &Device::Cpu).unwrap();
+            assert_eq!(
+                bits(&loaded.tensor.embedding(&ids).unwrap()),
+                bits(
+                    &q.dequantize(&Device::Cpu)
+                        .unwrap()
+                        .index_select(&ids, 0)
+                        .unwrap()
+                ),
+                "{dtype:?}: embedding rows"
+            );
+            let fresh = ts.get(name).unwrap();
+            let mut mapped = Linear::new(Arc::new(fresh.tensor), fresh.source).unwrap();
+            let reference = QMatMul::from_qtensor(
+                QTensor::new(
+                    QStorage::from_data(q.data().unwrap(), &Device::Cpu, dtype).unwrap(),
+                    (ROWS, WIDTH),
+                )
+                .unwrap(),
+            )
+            .unwrap();
+            // x86 with AVX2 repacks Q4_K for every row count: its pages go.
+            #[cfg(target_arch = "x86_64")]
+            if dtype == GgmlDType::Q4K
+                && ts.map.is_some()
+                && is_x86_feature_detected!("avx2")
+                && is_x86_feature_detected!("fma")
+            {
+                assert!(
+                    mapped.is_released(),
+                    "Q4_K is served from its repacked copy"
+                );
+            }
+            for m in [1, 3, 40] {
+                let x =
+                    Tensor::from_vec(values(99 + m as u64, m * WIDTH), (m, WIDTH), &Device::Cpu)
+                        .unwrap();
+                let want = bits(&reference.forward(&x).unwrap());
+                assert_eq!(
+                    bits(&mapped.forward(&x).unwrap()),
+                    want,
+                    "{dtype:?}: {m} rows"
+                );
+                mapped.settle().unwrap();
+                assert_eq!(
+                    bits(&mapped.forward(&x).unwrap()),
+                    want,
+                    "{dtype:?}: {m} rows"
+                );
+            }
+            // Read directly after all: the weight moves to the heap.
+            if let (true, Some(q)) = (mapped.is_released(), mapped.qtensor()) {
+                q.dequantize(&Device::Cpu).unwrap();
+                mapped.settle().unwrap();
+                assert!(!mapped.is_released(), "{dtype:?}");
+                let x = Tensor::from_vec(values(5, 2 * WIDTH), (2, WIDTH), &Device::Cpu).unwrap();
+                assert_eq!(
+                    bits(&mapped.forward(&x).unwrap()),
+                    bits(&reference.forward(&x).unwrap()),
+                    "{dtype:?}: on the heap"
+                );
+            }
+        }
+    }
+
+    /// Released pages read back the file's bytes.
+    #[test]
+    fn released_pages_read_back_the_same_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bytes");
+        let data: Vec<u8> = (0..1_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        std::fs::write(&path, &data).unwrap();
+        let Some(map) = Mapping::new(&File::open(&path).unwrap()) else {
+            return; // not mapped on this platform
+        };
+        assert_eq!(map.bytes(0..data.len()), &data[..]);
+        map.release(0..data.len());
+        map.release(10..70_000);
+        assert_eq!(map.bytes(0..data.len()), &data[..]);
+    }
+}
