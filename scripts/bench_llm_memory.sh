@@ -3,8 +3,11 @@
 # long generation, for a build of BEFORE (a git revision) and of the working
 # tree, side by side, and of llama.cpp (llama-cpp-python, n_ctx 4096) on the
 # same prompt ids with the same thread count; plus decode speed, and whether
-# the two builds generated the same tokens and the same logits. With JOB=1
-# also the peak of the whole `digest` job on one seed, per build.
+# the two builds generated the same tokens and the same logits. Then the
+# speed of both builds by `llm_bench` (prompt 256, 64 generated, best of 3,
+# the builds alternating twice: less noisy than one long run on a shared
+# machine). With JOB=1 also the peak of the whole `digest` job on one seed,
+# per build.
 #
 #   scripts/bench_llm_memory.sh [BEFORE=main] [PROMPT_TOKENS=3500] [GEN=256] [THREADS=2]
 #
@@ -31,7 +34,7 @@ trap 'git worktree remove --force "$BEFORE_TREE" 2>/dev/null || true; rm -rf "$O
 # The same example program in both trees (it uses only long-standing API).
 git worktree add --quiet --detach "$BEFORE_TREE" "$BEFORE"
 cp examples/llm_memory.rs "$BEFORE_TREE/examples/"
-bins="--example llm_memory"
+bins="--example llm_memory --example llm_bench"
 [ "${JOB:-0}" = 1 ] && bins="$bins --bin ukdigest"
 # shellcheck disable=SC2086
 (cd "$BEFORE_TREE" && CARGO_TARGET_DIR=$BEFORE_TARGET cargo build --release --quiet $bins)
@@ -85,6 +88,15 @@ print(json.dumps({
 PY
 echo "$load" > "$OUT/llamacpp.load"
 
+for round in 1 2; do
+  for build in before after; do
+    dir=$TARGET
+    [ $build = before ] && dir=$BEFORE_TARGET
+    uptime | sed 's/.*load average: //' > "$OUT/speed-$build-$round.load"
+    "$dir/release/examples/llm_bench" "$MODEL" 256 64 "$THREADS" 3 > "$OUT/speed-$build-$round.json"
+  done
+done
+
 if [ "${JOB:-0}" = 1 ]; then
   for build in before after; do
     dir=$TARGET
@@ -121,6 +133,16 @@ same_logits = r["before"]["logits_hash"] == r["after"]["logits_hash"]
 agree = sum(a == b for a, b in zip(r["after"]["generated_ids"], r["llamacpp"]["generated_ids"]))
 print(f"before/after: generated ids identical: {same_ids}; prompt logits bit-identical: {same_logits}")
 print(f"llama.cpp greedy ids equal to ours at {agree} of {len(r['after']['generated_ids'])} positions")
+print()
+print("`llm_bench` (prompt 256, 64 generated, best of 3), alternating:")
+print()
+print("| build | round | prompt tok/s | decode tok/s | load average |")
+print("|---|---:|---:|---:|---|")
+for rnd in (1, 2):
+    for n in ("before", "after"):
+        s = json.load(open(os.path.join(out, f"speed-{n}-{rnd}.json")))
+        print(f"| {n} | {rnd} | {s['prompt_tokens_per_sec']:.1f} | {s['decode_tokens_per_sec']:.2f} | "
+              f"{load(f'speed-{n}-{rnd}')} |")
 if job:
     print()
     print("| `digest` of one seed | peak RSS (MiB) | wall | load average |")

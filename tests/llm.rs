@@ -482,6 +482,49 @@ fn gemma3_greedy_output_matches_llama_cpp() {
     );
 }
 
+/// The engine's embedding lookup (each row dequantized on its own from the
+/// file's quantized table) gives exactly the rows of the whole table
+/// dequantized, on real files: Q8_0 (SmolLM2, Gemma 3) and Q5_0 (Qwen2.5
+/// 0.5B) tables; Q4_K where the Qwen2.5 1.5B file is at hand.
+#[test]
+fn embedding_rows_equal_the_rows_of_the_dequantized_table() {
+    let mut models = vec![
+        common::smollm2_gguf(),
+        common::qwen25_coder_05b_gguf(),
+        gemma3_gguf(),
+    ];
+    models.extend(std::env::var_os("UKDIGEST_QWEN15").map(PathBuf::from));
+    for path in models {
+        let mut f = std::fs::File::open(&path).unwrap();
+        let ct = gguf_file::Content::read(&mut f).unwrap();
+        let table = ct
+            .tensor(&mut f, "token_embd.weight", &Device::Cpu)
+            .unwrap();
+        let dtype = table.dtype();
+        let table = table.dequantize(&Device::Cpu).unwrap();
+        let vocab = table.dims2().unwrap().0 as u64;
+        let ids: Vec<u32> = (0..300u64)
+            .map(|i| (i * 2_654_435_761 % vocab) as u32)
+            .chain([0, vocab as u32 - 1, 7, 7])
+            .collect();
+        let rows = ukdigest::llm::token_embeddings(&path, &ids).unwrap();
+        let ids = Tensor::new(ids.as_slice(), &Device::Cpu).unwrap();
+        let want: Vec<f32> = table
+            .index_select(&ids, 0)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        assert_eq!(rows.len(), want.len());
+        let same = rows
+            .iter()
+            .zip(&want)
+            .all(|(a, b)| a.to_bits() == b.to_bits());
+        assert!(same, "{} ({dtype:?})", path.display());
+    }
+}
+
 #[test]
 fn smollm2_chat_is_deterministic_and_streams() {
     ukdigest::llm::set_threads(2);

@@ -54,6 +54,25 @@ pub fn set_threads(n: usize) {
         .build_global();
 }
 
+/// The token embeddings of `ids` in the GGUF file `path`, looked up as the
+/// engine does (each row dequantized on its own from the file's quantized
+/// table, mapped where possible), concatenated: for tests of that lookup
+/// against the whole table dequantized.
+#[doc(hidden)]
+pub fn token_embeddings(path: &Path, ids: &[u32]) -> Result<Vec<f32>> {
+    let GgufFile {
+        content,
+        mut reader,
+    } = GgufFile::open(path)?;
+    let mut rows = || -> candle_core::Result<Vec<f32>> {
+        let mut tensors = mapped::Tensors::new(&content, &mut reader, &Device::Cpu);
+        let table = tensors.get("token_embd.weight")?.tensor;
+        let ids = Tensor::new(ids, &Device::Cpu)?;
+        table.embedding(&ids)?.flatten_all()?.to_vec1()
+    };
+    rows().map_err(|e| Error::model_file(path, format!("token embeddings: {e}")))
+}
+
 /// What a loaded model is.
 #[derive(Debug, Clone, Serialize)]
 pub struct ModelInfo {
