@@ -11,8 +11,8 @@ use candle_core::{Device, Tensor};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use ukdigest::llm::{
-    ChatMessage, ChatModel, GenerationParams, GgufTokenizer, Implementation, JsonSchemaConstraint,
-    StopReason, TokenConstraint,
+    BatchOptions, BatchRequest, ChatMessage, ChatModel, GenerationParams, GgufTokenizer,
+    Implementation, JsonSchemaConstraint, StopReason, TokenConstraint,
 };
 use ukdigest::Error;
 
@@ -973,4 +973,192 @@ fn constraint_mask_is_cheap_on_a_large_vocabulary() {
     let per_step = start.elapsed().as_secs_f64() / ids.len() as f64;
     assert!(per_step < 0.05, "{:.1} ms per step", per_step * 1e3);
     eprintln!("{} steps, {:.2} ms per step", ids.len(), per_step * 1e3);
+}
+
+// ------------------------------------------------------- batched generation
+
+/// Prompts of mixed lengths for the batch tests.
+fn batch_prompts(m: &ChatModel) -> Vec<Vec<u32>> {
+    let questions = [
+        "Name one city.",
+        "What is two plus two? Answer with a number.",
+        "Київ the",
+        "Write one sentence about the sea and the wind and the ships that sail on it.",
+        "the the the",
+        "Translate into English: Президент підписав закон про бюджет на 2026 рік.",
+        "Hi",
+        "List three colours, separated by commas, and nothing else at all please.",
+    ];
+    questions
+        .iter()
+        .map(|q| m.chat_prompt(&[ChatMessage::user(*q)]).unwrap())
+        .collect()
+}
+
+fn batch_requests(prompts: &[Vec<u32>], params: &GenerationParams) -> Vec<BatchRequest<'static>> {
+    prompts
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            // Budgets differ, so that sequences leave the batch at different steps.
+            let params = GenerationParams {
+                max_new_tokens: params.max_new_tokens - i % 3 * 3,
+                ..params.clone()
+            };
+            BatchRequest::new(p.clone(), params)
+        })
+        .collect()
+}
+
+/// Each request alone, through `generate_ids`.
+fn alone(m: &mut ChatModel, requests: &[BatchRequest<'_>]) -> Vec<Vec<u32>> {
+    requests
+        .iter()
+        .map(|r| {
+            m.generate_ids(&r.prompt, &r.params, None, &mut |_| {})
+                .unwrap()
+                .token_ids
+        })
+        .collect()
+}
+
+/// Greedy tokens are the same alone, in a batch of 8, and in a batch of 3
+/// that admits a waiting request each time one ends; the scheduler keeps
+/// at most `max_batch` sequences in flight and every request ends.
+fn check_batch_invariance(m: &mut ChatModel, params: &GenerationParams, label: &str) {
+    let prompts = batch_prompts(m);
+    let lens: Vec<usize> = prompts.iter().map(Vec::len).collect();
+    assert!(
+        lens.iter().max() > lens.iter().min(),
+        "mixed prompt lengths"
+    );
+    let want = alone(m, &batch_requests(&prompts, params));
+    for max_batch in [8, 3, 1] {
+        let options = BatchOptions {
+            max_batch,
+            ..BatchOptions::default()
+        };
+        let (got, stats) = m
+            .generate_batch(batch_requests(&prompts, params), options)
+            .unwrap();
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            let g = g.as_ref().unwrap();
+            assert_eq!(
+                &g.token_ids, w,
+                "{label}: request {i} at max_batch {max_batch}"
+            );
+            assert_eq!(g.text, m.tokenizer().decode(w), "{label}: request {i} text");
+        }
+        assert_eq!(stats.requests, 8);
+        assert_eq!(stats.max_in_flight, max_batch.min(8), "{label}");
+        assert!(stats.mean_batch() <= max_batch as f64);
+        if max_batch > 1 {
+            assert!(stats.mean_batch() > 1.5, "{label}: {stats:?}");
+        }
+    }
+}
+
+#[test]
+fn tiny_models_batched_generation_equals_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    for arch in ["llama", "qwen2", "gemma3"] {
+        let mut m = ChatModel::load(&tiny_model(&dir, arch), &common::device()).unwrap();
+        let params = GenerationParams {
+            ignore_eos: true,
+            ..GenerationParams::greedy(16)
+        };
+        check_batch_invariance(&mut m, &params, arch);
+    }
+}
+
+#[test]
+fn smollm2_batched_generation_equals_alone() {
+    ukdigest::llm::set_threads(2);
+    let mut m = ChatModel::load(&common::smollm2_gguf(), &common::device()).unwrap();
+    check_batch_invariance(&mut m, &GenerationParams::greedy(24), "smollm2");
+}
+
+/// A request whose KV cache alone is over the budget gets a clear error;
+/// the others finish with their tokens, and the reserved cache never goes
+/// over the budget (requests wait for room instead).
+#[test]
+fn kv_budget_refuses_what_cannot_fit_and_the_others_finish() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tiny-qwen2-2k.gguf");
+    write_tiny_gguf(&path, "qwen2", 2048);
+    let mut m = ChatModel::load(&path, &common::device()).unwrap();
+    let params = GenerationParams {
+        ignore_eos: true,
+        ..GenerationParams::greedy(12)
+    };
+    let prompts = batch_prompts(&m);
+    let mut requests = batch_requests(&prompts, &params);
+    // One request asks for 1000 new tokens: a cache of 1024+ positions.
+    requests[2].params.max_new_tokens = 1000;
+    let small = m.kv_bytes(prompts[0].len() + 12).unwrap();
+    let big = m
+        .kv_bytes(prompts[2].len() + 1000)
+        .expect("this crate's decoder");
+    assert!(big > small);
+    // Room for two small caches at once, not for the big one.
+    let budget = 2 * small + small / 2;
+    assert!(budget < big);
+    let want = alone(&mut m, &requests);
+    let options = BatchOptions {
+        max_batch: 8,
+        kv_budget_bytes: budget,
+    };
+    let (got, stats) = m.generate_batch(requests, options).unwrap();
+    for (i, g) in got.iter().enumerate() {
+        match (i, g) {
+            (2, Err(e)) => {
+                let msg = e.to_string();
+                assert!(msg.contains("KV cache") && msg.contains("budget"), "{msg}");
+            }
+            (2, Ok(_)) => panic!("the request over the budget ran"),
+            (_, Ok(g)) => assert_eq!(g.token_ids, want[i], "request {i}"),
+            (_, Err(e)) => panic!("request {i}: {e}"),
+        }
+    }
+    assert!(stats.peak_kv_bytes <= budget, "{stats:?}");
+    assert_eq!(stats.max_in_flight, 2, "{stats:?}");
+}
+
+/// A JSON-schema constraint runs per request inside a batch: its output
+/// parses and equals the output of the request alone.
+#[test]
+fn constrained_requests_in_a_batch_parse_and_equal_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut m = ChatModel::load(&tiny_model(&dir, "llama"), &common::device()).unwrap();
+    let schema = facts_schema(2);
+    let prompt = m.chat_prompt(&[ChatMessage::user("facts")]).unwrap();
+    let params = |seed| GenerationParams {
+        temperature: 1.0,
+        seed,
+        ..GenerationParams::greedy(200)
+    };
+    let mut want = Vec::new();
+    for seed in 0..3 {
+        let mut c = JsonSchemaConstraint::new(&schema).unwrap();
+        want.push(
+            m.generate_ids(&prompt, &params(seed), Some(&mut c), &mut |_| {})
+                .unwrap()
+                .text,
+        );
+    }
+    let mut requests: Vec<BatchRequest<'static>> = (0..3)
+        .map(|seed| BatchRequest {
+            prompt: prompt.clone(),
+            params: params(seed),
+            constraint: Some(Box::new(JsonSchemaConstraint::new(&schema).unwrap())),
+        })
+        .collect();
+    // An unconstrained neighbour.
+    requests.push(BatchRequest::new(prompt.clone(), params(9)));
+    let (got, _) = m.generate_batch(requests, BatchOptions::default()).unwrap();
+    for (seed, w) in want.iter().enumerate() {
+        let g = got[seed].as_ref().unwrap();
+        assert_eq!(&g.text, w, "seed {seed}");
+        assert_facts_json(&g.text, 2);
+    }
 }

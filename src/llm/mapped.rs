@@ -400,11 +400,40 @@ fn heap_copy(q: &QTensor) -> Result<QTensor> {
 
 /// A matmul weight. A mapped one is kept where Candle reads it from: the
 /// repacked copy only (the file pages released), or a heap copy.
+///
+/// Every row of an input is computed by the same kernel whatever the number
+/// of rows (see [`pads_single_rows`]), so a sequence's logits do not depend
+/// on how many other sequences share its decode step.
 pub(crate) struct Linear {
     matmul: QMatMul,
     /// Set while the weight runs from Candle's repacked copy with its file
     /// pages released: its source, and its read count then.
     released: Option<(Source, usize)>,
+    /// A one-row input runs as two rows (see [`pads_single_rows`]).
+    pad: bool,
+}
+
+/// Whether Candle multiplies one row of `dtype` with another kernel than
+/// several rows. On x86 with AVX2, `Q6_K` has a one-row kernel on the
+/// compact blocks and a tiled one on its repacked copy for more rows; the
+/// two sum in different orders, so a row's result would depend on the batch
+/// it runs in. Such a weight gets every one-row input as two rows (the row
+/// twice): the tiled kernel costs the same for two rows as the compact one
+/// for one, and the compact copy is then never read (its pages are
+/// released). Every other format takes one kernel for 1 to 31 rows (AMX
+/// starts at 32 rows, which only prompts reach), which the tests check.
+pub(crate) fn pads_single_rows(dtype: GgmlDType) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        dtype == GgmlDType::Q6K
+            && is_x86_feature_detected!("avx2")
+            && is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = dtype;
+        false
+    }
 }
 
 impl Linear {
@@ -413,10 +442,12 @@ impl Linear {
     /// ever will: then its pages are released, else it is copied to the heap.
     pub fn new(q: Arc<QTensor>, source: Option<Source>) -> Result<Self> {
         let matmul = QMatMul::from_arc(q.clone())?;
+        let pad = matches!(matmul, QMatMul::QTensor(_)) && pads_single_rows(q.dtype());
         let Some(source) = source else {
             return Ok(Self {
                 matmul,
                 released: None,
+                pad,
             });
         };
         if !matches!(matmul, QMatMul::QTensor(_)) {
@@ -425,26 +456,45 @@ impl Linear {
             return Ok(Self {
                 matmul,
                 released: None,
+                pad,
             });
         }
         let (_, k) = q.shape().dims2()?;
-        matmul.forward(&Tensor::zeros((1, k), DType::F32, &Device::Cpu)?)?;
+        let warm = Self {
+            matmul,
+            released: None,
+            pad,
+        };
+        warm.forward(&Tensor::zeros((1, k), DType::F32, &Device::Cpu)?)?;
         let linear = match source.uses.direct() || source.uses.reads() == 0 {
             true => Self {
                 matmul: QMatMul::from_qtensor(heap_copy(&q)?)?,
                 released: None,
+                pad,
             },
             false => Self {
-                matmul,
                 released: Some((source.clone(), source.uses.reads())),
+                ..warm
             },
         };
         source.release();
         Ok(linear)
     }
 
+    /// `x` (`(…, rows, k)`) times the weight's transpose.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        self.matmul.forward(x)
+        let rows: usize = x.dims().iter().rev().skip(1).product();
+        if !(self.pad && rows == 1) {
+            return self.matmul.forward(x);
+        }
+        let shape = x.dims().to_vec();
+        let k = *shape.last().expect("a matmul input has a last dimension");
+        let row = x.reshape((1, k))?;
+        let two = Tensor::cat(&[&row, &row], 0)?;
+        let y = self.matmul.forward(&two)?.narrow(0, 0, 1)?;
+        let mut out = shape;
+        *out.last_mut().expect("as above") = y.dim(1)?;
+        y.reshape(out)
     }
 
     /// The quantized weight, where the matmul runs on one.
@@ -575,12 +625,16 @@ mod tests {
             );
             let fresh = ts.get(name).unwrap();
             let mut mapped = Linear::new(Arc::new(fresh.tensor), fresh.source).unwrap();
-            let reference = QMatMul::from_qtensor(
-                QTensor::new(
-                    QStorage::from_data(q.data().unwrap(), &Device::Cpu, dtype).unwrap(),
-                    (ROWS, WIDTH),
-                )
-                .unwrap(),
+            // The same weight on the heap (padded the same way).
+            let reference = Linear::new(
+                Arc::new(
+                    QTensor::new(
+                        QStorage::from_data(q.data().unwrap(), &Device::Cpu, dtype).unwrap(),
+                        (ROWS, WIDTH),
+                    )
+                    .unwrap(),
+                ),
+                None,
             )
             .unwrap();
             // x86 with AVX2 repacks Q4_K for every row count: its pages go.
@@ -641,5 +695,36 @@ mod tests {
         map.release(0..data.len());
         map.release(10..70_000);
         assert_eq!(map.bytes(0..data.len()), &data[..]);
+    }
+
+    /// Every row of a matmul is computed the same way whatever the number
+    /// of rows next to it (1 to 31): the batch invariance of decoding.
+    #[test]
+    fn matmul_rows_do_not_depend_on_the_batch() {
+        for (i, &dtype) in QUANTIZED.iter().enumerate() {
+            let x = Tensor::from_vec(values(i as u64, ROWS * WIDTH), (ROWS, WIDTH), &Device::Cpu)
+                .unwrap();
+            let q = QTensor::quantize(&x, dtype).unwrap();
+            let w = Linear::new(Arc::new(q), None).unwrap();
+            let m = 31;
+            let xs = Tensor::from_vec(values(77 + i as u64, m * WIDTH), (m, WIDTH), &Device::Cpu)
+                .unwrap();
+            let alone: Vec<Vec<u32>> = (0..m)
+                .map(|r| bits(&w.forward(&xs.narrow(0, r, 1).unwrap()).unwrap()))
+                .collect();
+            for n in [2, 3, 4, 5, 8, 16, 31] {
+                let out = w.forward(&xs.narrow(0, 0, n).unwrap()).unwrap();
+                for (r, want) in alone.iter().enumerate().take(n) {
+                    assert_eq!(
+                        &bits(&out.narrow(0, r, 1).unwrap()),
+                        want,
+                        "{dtype:?}: row {r} of {n}"
+                    );
+                }
+            }
+            // Three-dimensional inputs of one row too.
+            let one = xs.narrow(0, 0, 1).unwrap().unsqueeze(0).unwrap();
+            assert_eq!(bits(&w.forward(&one).unwrap()), alone[0], "{dtype:?}: 3-d");
+        }
     }
 }

@@ -5,6 +5,7 @@
 //!
 //! Threads: call [`set_threads`] before loading any model (before the first
 //! tensor operation); Candle sizes its worker pools once, on first use.
+mod batch;
 mod bench;
 mod constraint;
 mod gguf;
@@ -16,6 +17,7 @@ mod template;
 mod tokenizer;
 mod transformer;
 
+pub use batch::{BatchOptions, BatchRequest, BatchStats, Batcher, MAX_BATCH};
 pub use bench::{bench, bench_implementation, bench_on, bench_with_prompt, BenchReport, BenchRun};
 pub use constraint::{
     JsonSchemaConstraint, TokenConstraint, Vocabulary, DEFAULT_MAX_ITEMS, DEFAULT_MAX_LENGTH,
@@ -318,24 +320,8 @@ impl ChatModel {
         mut constraint: Option<&mut dyn TokenConstraint>,
         on_text: &mut dyn FnMut(&str),
     ) -> Result<Generation> {
-        if prompt.is_empty() {
-            return Err(Error::Generation("empty prompt".into()));
-        }
+        self.check_prompt(prompt, params)?;
         let needed = prompt.len() + params.max_new_tokens;
-        if needed > self.info.context_length {
-            return Err(Error::Generation(format!(
-                "prompt of {} tokens + max_new_tokens {} exceeds the context length {} of {}",
-                prompt.len(),
-                params.max_new_tokens,
-                self.info.context_length,
-                self.info.path.display()
-            )));
-        }
-        if let Some(&bad) = prompt.iter().find(|&&t| t as usize >= self.info.vocab_size) {
-            return Err(Error::Generation(format!(
-                "token id {bad} outside the vocabulary"
-            )));
-        }
         let mut sampler = Sampler::new(params);
         let mut history: Vec<u32> = prompt.to_vec();
         let mut text = String::new();

@@ -85,8 +85,30 @@ struct Layer {
     /// (llama.cpp's `LLAMA_SWA_TYPE_STANDARD`); such layers use the local
     /// rotary tables.
     window: Option<usize>,
-    /// `(1, n_kv_head, capacity, head_dim)` each, grown on demand.
-    cache: Option<(Tensor, Tensor)>,
+}
+
+/// One sequence's keys and values: per layer `(1, n_kv_head, capacity,
+/// head_dim)` each, grown on demand in blocks of 256 positions.
+#[derive(Default)]
+pub(crate) struct KvCache {
+    layers: Vec<(Tensor, Tensor)>,
+    /// Positions the buffers hold now, and the size to grow them to.
+    capacity: usize,
+    reserved: usize,
+    /// Positions filled.
+    filled: usize,
+}
+
+impl KvCache {
+    /// Grow straight to `n` positions when growing (avoids regrowing).
+    pub fn reserve(&mut self, n: usize) {
+        self.reserved = n;
+    }
+
+    /// Positions a cache reserved for `n` holds once grown: what it costs.
+    pub fn capacity_for(n: usize) -> usize {
+        n.div_ceil(256) * 256
+    }
 }
 
 /// Llama / Qwen2 / Gemma 3 weights plus their KV cache.
@@ -114,11 +136,8 @@ pub(crate) struct Transformer {
     head_dim: usize,
     /// Positions the rotary tables cover (the model's context).
     max_positions: usize,
-    /// Positions the KV caches hold now, and the size to grow them to.
-    capacity: usize,
-    reserved: usize,
-    /// Positions filled in the cache.
-    filled: usize,
+    /// The cache of [`Transformer::forward`]'s one sequence.
+    cache: KvCache,
     /// See [`PREFILL_ROWS`].
     prefill_rows: usize,
 }
@@ -295,7 +314,6 @@ impl Transformer {
                     gate: matmul(t("ffn_gate.weight")?)?,
                     up: matmul(t("ffn_up.weight")?)?,
                     down: matmul(t("ffn_down.weight")?)?,
-                    cache: None,
                 });
             }
             let tables = |base: f32, scale: f32| -> Result<(Tensor, Tensor)> {
@@ -332,9 +350,7 @@ impl Transformer {
                 n_kv_head,
                 head_dim,
                 max_positions,
-                capacity: 0,
-                reserved: 0,
-                filled: 0,
+                cache: KvCache::default(),
                 prefill_rows: PREFILL_ROWS,
             })
         };
@@ -343,7 +359,17 @@ impl Transformer {
 
     /// Size the KV cache for sequences of `n` positions (avoids regrowing).
     pub fn reserve(&mut self, n: usize) {
-        self.reserved = n.min(self.max_positions);
+        self.cache.reserve(n.min(self.max_positions));
+    }
+
+    /// Bytes of KV cache per position of one sequence.
+    pub fn kv_bytes_per_position(&self) -> usize {
+        self.layers.len() * 2 * self.n_kv_head * self.head_dim * DType::F32.size_in_bytes()
+    }
+
+    /// The positions the rotary tables cover.
+    pub fn max_positions(&self) -> usize {
+        self.max_positions
     }
 
     /// Cut prompts into pieces of at most `rows` rows (at least
@@ -354,25 +380,27 @@ impl Transformer {
         self.prefill_rows = rows.max(MIN_PREFILL_ROWS);
     }
 
-    /// Make every layer's cache hold at least `n` positions, keeping the
-    /// first `self.filled` ones.
-    fn grow_cache(&mut self, n: usize, device: &Device) -> Result<()> {
-        if n <= self.capacity {
+    /// Make every layer of `cache` hold at least `n` positions, keeping
+    /// the first `cache.filled` ones.
+    fn grow_cache(&self, cache: &mut KvCache, n: usize, device: &Device) -> Result<()> {
+        if n <= cache.capacity {
             return Ok(());
         }
-        let cap = n.max(self.reserved).div_ceil(256) * 256;
+        let cap = KvCache::capacity_for(n.max(cache.reserved.min(self.max_positions)));
         let cap = cap.min(self.max_positions).max(n);
-        for layer in &mut self.layers {
-            let shape = (1, self.n_kv_head, cap, self.head_dim);
+        let shape = (1, self.n_kv_head, cap, self.head_dim);
+        let mut layers = Vec::with_capacity(self.layers.len());
+        for li in 0..self.layers.len() {
             let k = Tensor::zeros(shape, DType::F32, device)?;
             let v = Tensor::zeros(shape, DType::F32, device)?;
-            if let (Some((ok, ov)), true) = (&layer.cache, self.filled > 0) {
-                k.slice_set(&ok.narrow(2, 0, self.filled)?.contiguous()?, 2, 0)?;
-                v.slice_set(&ov.narrow(2, 0, self.filled)?.contiguous()?, 2, 0)?;
+            if let (Some((ok, ov)), true) = (cache.layers.get(li), cache.filled > 0) {
+                k.slice_set(&ok.narrow(2, 0, cache.filled)?.contiguous()?, 2, 0)?;
+                v.slice_set(&ov.narrow(2, 0, cache.filled)?.contiguous()?, 2, 0)?;
             }
-            layer.cache = Some((k, v));
+            layers.push((k, v));
         }
-        self.capacity = cap;
+        cache.layers = layers;
+        cache.capacity = cap;
         Ok(())
     }
 
@@ -385,8 +413,8 @@ impl Transformer {
     fn decode_attention(
         &self,
         q: &Tensor,
-        kc: &Tensor,
-        vc: &Tensor,
+        (kc, vc): (&Tensor, &Tensor),
+        cap: usize,
         start: usize,
         total: usize,
     ) -> Result<Option<Tensor>> {
@@ -406,7 +434,6 @@ impl Transformer {
             return Ok(None);
         };
         let (k, v) = (&k[kl.start_offset()..], &v[vl.start_offset()..]);
-        let cap = self.capacity;
         let mut out = vec![0f32; n_head * hd];
         let mut scores = vec![0f32; total - start];
         let scale = self.attn_scale as f32;
@@ -444,12 +471,38 @@ impl Transformer {
         }
     }
 
+    /// Rotary embedding of rows (dimension 2 of `x`) at the positions
+    /// `positions`, one each: the same products as [`Transformer::rope`]
+    /// computes for each row at its position.
+    fn rope_at(&self, x: &Tensor, positions: &[u32], local: bool) -> Result<Tensor> {
+        let (cos, sin) = match (&self.local_rope, local) {
+            (Some((c, s)), true) => (c, s),
+            _ => (&self.cos, &self.sin),
+        };
+        let at = Tensor::new(positions, cos.device())?;
+        let cos = cos.index_select(&at, 0)?;
+        let sin = sin.index_select(&at, 0)?;
+        if self.neox {
+            candle_nn::rotary_emb::rope(x, &cos, &sin)
+        } else {
+            candle_nn::rotary_emb::rope_i(x, &cos, &sin)
+        }
+    }
+
     /// Logits of the last position of `ids` (shape `(1, n)`) placed at
-    /// `pos`; `pos == 0` starts a new sequence.
+    /// `pos` in the model's own cache; `pos == 0` starts a new sequence.
     pub fn forward(&mut self, ids: &Tensor, pos: usize) -> Result<Tensor> {
+        let mut cache = std::mem::take(&mut self.cache);
+        let out = self.forward_in(&mut cache, ids, pos);
+        self.cache = cache;
+        out
+    }
+
+    /// [`Transformer::forward`] on the sequence of `cache`.
+    pub fn forward_in(&mut self, cache: &mut KvCache, ids: &Tensor, pos: usize) -> Result<Tensor> {
         let (_, seq) = ids.dims2()?;
-        if pos > self.filled {
-            candle_core::bail!("position {pos} after {} cached tokens", self.filled);
+        if pos > cache.filled {
+            candle_core::bail!("position {pos} after {} cached tokens", cache.filled);
         }
         if pos + seq > self.max_positions {
             candle_core::bail!(
@@ -458,23 +511,91 @@ impl Transformer {
                 self.max_positions
             );
         }
-        self.filled = pos;
-        self.grow_cache(pos + seq, ids.device())?;
+        cache.filled = pos;
+        self.grow_cache(cache, pos + seq, ids.device())?;
         let rows = pieces(seq, self.prefill_rows);
         let mut x = self.embed.embedding(ids)?;
         if let Some(s) = self.embed_scale {
             x = (x * s)?;
         }
         for li in 0..self.layers.len() {
-            let q = self.queries(li, &x, pos, &rows)?;
-            let y = self.attention(li, &q, pos, seq)?;
+            let q = self.queries(li, cache, &x, pos, &rows)?;
+            let (kc, vc) = &cache.layers[li];
+            let y = self.attention(li, (kc, vc), cache.capacity, &q, pos, seq)?;
             drop(q);
             x = self.output_and_mlp(li, &x, &y, &rows)?;
         }
-        self.filled = pos + seq;
+        cache.filled = pos + seq;
         let last = x.narrow(1, seq - 1, 1)?.squeeze(1)?;
         let last = self.norm.forward(&last)?;
         let logits = self.output.forward(&last)?;
+        self.settle()?;
+        match self.softcap {
+            Some(c) => (logits / c)?.tanh()? * c,
+            None => Ok(logits),
+        }
+    }
+
+    /// One decode step of several sequences at once: `tokens[i]` placed
+    /// after the `caches[i].filled()` positions of sequence `i`. Returns
+    /// the next-token logits of every sequence, shape `(n, vocab)`.
+    ///
+    /// The rows of all sequences go through each weight together (one pass
+    /// over the weights for all of them); attention runs per sequence over
+    /// its own cache. Each sequence's logits are bit for bit those of
+    /// [`Transformer::forward_in`] on it alone: every kernel computes a row
+    /// the same way whatever the other rows are (see [`Linear`]).
+    pub fn decode(&mut self, caches: &mut [&mut KvCache], tokens: &[u32]) -> Result<Tensor> {
+        let n = tokens.len();
+        if n == 0 || caches.len() != n {
+            candle_core::bail!("{} tokens for {} sequences", n, caches.len());
+        }
+        let device = self.cos.device().clone();
+        let mut positions = Vec::with_capacity(n);
+        for cache in caches.iter_mut() {
+            let pos = cache.filled;
+            if pos == 0 || pos + 1 > self.max_positions {
+                candle_core::bail!("decode at position {pos} of {}", self.max_positions);
+            }
+            self.grow_cache(cache, pos + 1, &device)?;
+            positions.push(pos as u32);
+        }
+        let ids = Tensor::new(tokens, &device)?.unsqueeze(0)?;
+        let mut x = self.embed.embedding(&ids)?;
+        if let Some(s) = self.embed_scale {
+            x = (x * s)?;
+        }
+        for li in 0..self.layers.len() {
+            let local = self.layers[li].window.is_some();
+            let (q, k, v) = self.qkv(li, &x, n)?;
+            let q = self.rope_at(&q, &positions, local)?;
+            let k = self.rope_at(&k, &positions, local)?;
+            let mut ys = Vec::with_capacity(n);
+            for (i, cache) in caches.iter_mut().enumerate() {
+                let pos = positions[i] as usize;
+                let (kc, vc) = &cache.layers[li];
+                kc.slice_set(&k.narrow(2, i, 1)?.contiguous()?, 2, pos)?;
+                vc.slice_set(&v.narrow(2, i, 1)?.contiguous()?, 2, pos)?;
+                let qi = q.narrow(2, i, 1)?.contiguous()?;
+                ys.push(self.attention(li, (kc, vc), cache.capacity, &qi, pos, 1)?);
+            }
+            let y = Tensor::cat(&ys, 1)?;
+            x = self.output_and_mlp(li, &x, &y, &[(0, n)])?;
+        }
+        for cache in caches.iter_mut() {
+            cache.filled += 1;
+        }
+        let last = self.norm.forward(&x.squeeze(0)?)?;
+        let logits = self.output.forward(&last)?;
+        self.settle()?;
+        match self.softcap {
+            Some(c) => (logits / c)?.tanh()? * c,
+            None => Ok(logits),
+        }
+    }
+
+    /// After a forward pass: see [`Linear::settle`].
+    fn settle(&mut self) -> Result<()> {
         for layer in &mut self.layers {
             for w in [
                 &mut layer.wq,
@@ -488,11 +609,44 @@ impl Transformer {
                 w.settle()?;
             }
         }
-        self.output.settle()?;
-        match self.softcap {
-            Some(c) => (logits / c)?.tanh()? * c,
-            None => Ok(logits),
+        self.output.settle()
+    }
+
+    /// Layer `li`'s queries, keys and values of the `len` rows of `x`
+    /// before the rotary embedding, each `(1, heads, len, head_dim)`.
+    fn qkv(&self, li: usize, x: &Tensor, len: usize) -> Result<(Tensor, Tensor, Tensor)> {
+        let (n_head, n_kv, hd) = (self.n_head, self.n_kv_head, self.head_dim);
+        let layer = &self.layers[li];
+        let h = layer.attn_norm.forward(x)?;
+        let mut q = layer.wq.forward(&h)?;
+        let mut k = layer.wk.forward(&h)?;
+        let mut v = layer.wv.forward(&h)?;
+        if let Some(b) = &layer.bq {
+            q = q.broadcast_add(b)?;
         }
+        if let Some(b) = &layer.bk {
+            k = k.broadcast_add(b)?;
+        }
+        if let Some(b) = &layer.bv {
+            v = v.broadcast_add(b)?;
+        }
+        let q = q
+            .reshape((1, len, n_head, hd))?
+            .transpose(1, 2)?
+            .contiguous()?;
+        let k = k
+            .reshape((1, len, n_kv, hd))?
+            .transpose(1, 2)?
+            .contiguous()?;
+        let v = v
+            .reshape((1, len, n_kv, hd))?
+            .transpose(1, 2)?
+            .contiguous()?;
+        let (q, k) = match (&layer.q_norm, &layer.k_norm) {
+            (Some(qn), Some(kn)) => (qn.forward(&q)?, kn.forward(&k)?),
+            _ => (q, k),
+        };
+        Ok((q, k, v))
     }
 
     /// Layer `li`'s queries of the positions of `x` (placed at `pos`), shape
@@ -501,45 +655,16 @@ impl Transformer {
     fn queries(
         &self,
         li: usize,
+        cache: &KvCache,
         x: &Tensor,
         pos: usize,
         rows: &[(usize, usize)],
     ) -> Result<Tensor> {
-        let (n_head, n_kv, hd) = (self.n_head, self.n_kv_head, self.head_dim);
-        let layer = &self.layers[li];
-        let local = layer.window.is_some();
-        let (kc, vc) = layer.cache.as_ref().expect("grown above");
+        let local = self.layers[li].window.is_some();
+        let (kc, vc) = &cache.layers[li];
         let mut queries = Vec::with_capacity(rows.len());
         for &(start, len) in rows {
-            let h = layer.attn_norm.forward(&x.narrow(1, start, len)?)?;
-            let mut q = layer.wq.forward(&h)?;
-            let mut k = layer.wk.forward(&h)?;
-            let mut v = layer.wv.forward(&h)?;
-            if let Some(b) = &layer.bq {
-                q = q.broadcast_add(b)?;
-            }
-            if let Some(b) = &layer.bk {
-                k = k.broadcast_add(b)?;
-            }
-            if let Some(b) = &layer.bv {
-                v = v.broadcast_add(b)?;
-            }
-            let q = q
-                .reshape((1, len, n_head, hd))?
-                .transpose(1, 2)?
-                .contiguous()?;
-            let k = k
-                .reshape((1, len, n_kv, hd))?
-                .transpose(1, 2)?
-                .contiguous()?;
-            let v = v
-                .reshape((1, len, n_kv, hd))?
-                .transpose(1, 2)?
-                .contiguous()?;
-            let (q, k) = match (&layer.q_norm, &layer.k_norm) {
-                (Some(qn), Some(kn)) => (qn.forward(&q)?, kn.forward(&k)?),
-                _ => (q, k),
-            };
+            let (q, k, v) = self.qkv(li, &x.narrow(1, start, len)?, len)?;
             let q = self.rope(&q, pos + start, len, local)?;
             let k = self.rope(&k, pos + start, len, local)?;
             kc.slice_set(&k, 2, pos + start)?;
@@ -553,17 +678,24 @@ impl Transformer {
     }
 
     /// Layer `li`'s attention of the queries `q` of `seq` positions placed
-    /// at `pos` over the cache, shape `(1, seq, n_head * head_dim)`.
-    fn attention(&self, li: usize, q: &Tensor, pos: usize, seq: usize) -> Result<Tensor> {
+    /// at `pos` over the cache `(kc, vc)` of `cap` positions, shape
+    /// `(1, seq, n_head * head_dim)`.
+    fn attention(
+        &self,
+        li: usize,
+        (kc, vc): (&Tensor, &Tensor),
+        cap: usize,
+        q: &Tensor,
+        pos: usize,
+        seq: usize,
+    ) -> Result<Tensor> {
         let (n_head, n_kv, hd) = (self.n_head, self.n_kv_head, self.head_dim);
         let n_rep = n_head / n_kv;
         let total = pos + seq;
-        let layer = &self.layers[li];
-        let window = layer.window;
-        let (kc, vc) = layer.cache.as_ref().expect("grown above");
+        let window = self.layers[li].window;
         if seq == 1 {
             let start = window.map_or(0, |w| total.saturating_sub(w));
-            if let Some(y) = self.decode_attention(q, kc, vc, start, total)? {
+            if let Some(y) = self.decode_attention(q, (kc, vc), cap, start, total)? {
                 return Ok(y);
             }
         }
@@ -924,5 +1056,63 @@ mod tests {
         let rows = m.embed.embedding(&t.unsqueeze(0).unwrap()).unwrap();
         assert_eq!(rows.dims(), [1, 5, HIDDEN]);
         assert_eq!(bits(&rows), bits(&table.index_select(&t, 0).unwrap()));
+    }
+
+    /// Logits of one decode step of several sequences together are, row by
+    /// row, those of each sequence decoded alone, bit for bit, also when
+    /// sequences leave the batch and when the Gemma 3 window slides.
+    #[test]
+    fn decode_batches_compute_what_each_sequence_alone_computes() {
+        let dir = tempfile::tempdir().unwrap();
+        for arch in ["qwen2", "gemma3"] {
+            let path = dir.path().join(format!("{arch}.gguf"));
+            write_tiny(&path, arch);
+            let mut m = load(&path, arch);
+            let lens = [3usize, 40, 1, 17, 60];
+            let prompt = |s: usize| -> Vec<u32> {
+                (0..lens[s])
+                    .map(|i| ((i * 31 + s * 7) % VOCAB) as u32)
+                    .collect()
+            };
+            let token = |s: usize, step: usize| ((s * 13 + step * 29 + 1) % VOCAB) as u32;
+            let steps = 12;
+            // Sequence s stops after `steps - s` steps: the batch shrinks.
+            let last = |s: usize| steps - s;
+            let ids = |v: &[u32]| Tensor::new(v, &Device::Cpu).unwrap().unsqueeze(0).unwrap();
+            let mut alone = Vec::new();
+            for s in 0..lens.len() {
+                let mut cache = KvCache::default();
+                let mut rows = Vec::new();
+                m.forward_in(&mut cache, &ids(&prompt(s)), 0).unwrap();
+                for step in 0..last(s) {
+                    let pos = lens[s] + step;
+                    let l = m
+                        .forward_in(&mut cache, &ids(&[token(s, step)]), pos)
+                        .unwrap();
+                    rows.push(bits(&l));
+                }
+                alone.push(rows);
+            }
+            let mut caches: Vec<KvCache> = (0..lens.len()).map(|_| KvCache::default()).collect();
+            for (s, cache) in caches.iter_mut().enumerate() {
+                m.forward_in(cache, &ids(&prompt(s)), 0).unwrap();
+            }
+            for step in 0..steps {
+                let live: Vec<usize> = (0..lens.len()).filter(|&s| step < last(s)).collect();
+                let tokens: Vec<u32> = live.iter().map(|&s| token(s, step)).collect();
+                let mut refs: Vec<&mut KvCache> = caches
+                    .iter_mut()
+                    .enumerate()
+                    .filter(|(s, _)| live.contains(s))
+                    .map(|(_, c)| c)
+                    .collect();
+                let logits = m.decode(&mut refs, &tokens).unwrap();
+                assert_eq!(logits.dims(), [live.len(), VOCAB]);
+                for (row, &s) in live.iter().enumerate() {
+                    let got = bits(&logits.narrow(0, row, 1).unwrap());
+                    assert_eq!(got, alone[s][step], "{arch}: sequence {s}, step {step}");
+                }
+            }
+        }
     }
 }

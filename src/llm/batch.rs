@@ -1,0 +1,459 @@
+//! Continuous batching: many generations on one model at once.
+//!
+//! A [`Batcher`] keeps up to [`BatchOptions::max_batch`] sequences in flight.
+//! Each step it admits waiting requests into free slots (while their KV
+//! caches fit [`BatchOptions::kv_budget_bytes`]), runs the prompt of each
+//! newly admitted one, samples one token for every sequence in flight, and
+//! runs one decode forward pass for all of those that go on: one pass over
+//! the weights for every sequence instead of one each. A sequence that ends
+//! leaves the batch at once and its slot goes to the next waiting request,
+//! so the batch stays full while there is work.
+//!
+//! Batch invariance: a sequence's tokens do not depend on the batch it runs
+//! in. Its prompt runs alone (as [`ChatModel::generate_ids`] runs it), and
+//! the decode pass computes each row with the same kernels whatever the
+//! other rows are (see `Transformer::decode`), so with greedy decoding a
+//! request gives the same tokens alone, in a batch of 16, or next to
+//! requests admitted and retired around it. Sampling state (seed, repeat
+//! penalty, constraint) is per request.
+//!
+//! Memory: each admitted request reserves the KV cache of its whole prompt
+//! plus `max_new_tokens` against the budget before it runs, so the budget is
+//! never exceeded; a request that could not fit even alone gets an error of
+//! its own while the others go on.
+use super::model::Weights;
+use super::sampling::Sampler;
+use super::stream::Utf8Stream;
+use super::transformer::KvCache;
+use super::{ChatModel, Generation, StopReason, TokenConstraint};
+use crate::llm::GenerationParams;
+use crate::{Error, Result};
+use candle_core::Tensor;
+use serde::Serialize;
+use std::collections::VecDeque;
+use std::time::Instant;
+
+/// One generation to run in a batch.
+pub struct BatchRequest<'c> {
+    /// The prompt's token ids (e.g. from [`ChatModel::chat_prompt`]).
+    pub prompt: Vec<u32>,
+    pub params: GenerationParams,
+    /// Restricts which tokens may be generated (e.g. a JSON schema).
+    pub constraint: Option<Box<dyn TokenConstraint + 'c>>,
+}
+
+impl BatchRequest<'_> {
+    pub fn new(prompt: Vec<u32>, params: GenerationParams) -> Self {
+        Self {
+            prompt,
+            params,
+            constraint: None,
+        }
+    }
+}
+
+/// How many sequences run at once, and the memory their caches may take.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct BatchOptions {
+    /// Sequences in flight at most (1 to [`MAX_BATCH`]).
+    pub max_batch: usize,
+    /// Bytes the KV caches of the sequences in flight may take together.
+    pub kv_budget_bytes: usize,
+}
+
+/// The largest batch: Candle's x86 kernels for `Q4_K` switch to AMX tiles
+/// from 32 rows, which would break batch invariance on machines with AMX.
+pub const MAX_BATCH: usize = 31;
+
+impl Default for BatchOptions {
+    fn default() -> Self {
+        Self {
+            max_batch: 8,
+            kv_budget_bytes: 1 << 30,
+        }
+    }
+}
+
+/// What a batched run did.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct BatchStats {
+    pub requests: usize,
+    /// Decode forward passes, and the sequences they computed together.
+    pub decode_steps: usize,
+    pub decode_rows: usize,
+    pub max_in_flight: usize,
+    /// The most KV cache bytes reserved at once.
+    pub peak_kv_bytes: usize,
+    pub prefill_secs: f64,
+    pub decode_secs: f64,
+}
+
+impl BatchStats {
+    /// Mean sequences per decode pass.
+    pub fn mean_batch(&self) -> f64 {
+        self.decode_rows as f64 / self.decode_steps.max(1) as f64
+    }
+}
+
+/// A sequence in flight.
+struct Running<'c> {
+    id: usize,
+    cache: KvCache,
+    kv_bytes: usize,
+    sampler: Sampler,
+    params: GenerationParams,
+    constraint: Option<Box<dyn TokenConstraint + 'c>>,
+    history: Vec<u32>,
+    prompt_len: usize,
+    text: String,
+    utf8: Utf8Stream,
+    generated: usize,
+    /// Logits of the next position.
+    logits: Vec<f32>,
+    prompt_secs: f64,
+    decode_start: Instant,
+}
+
+/// Runs requests on one model with continuous batching; see the module
+/// docs. Results come back from [`Batcher::step`] as each request ends.
+pub struct Batcher<'m, 'c> {
+    model: &'m mut ChatModel,
+    options: BatchOptions,
+    waiting: VecDeque<(usize, BatchRequest<'c>)>,
+    running: Vec<Running<'c>>,
+    next_id: usize,
+    kv_in_use: usize,
+    stats: BatchStats,
+}
+
+impl ChatModel {
+    /// A batcher over this model. Models run by candle-transformers' code
+    /// (not this crate's decoder) run one request at a time.
+    pub fn batcher<'c>(&mut self, options: BatchOptions) -> Batcher<'_, 'c> {
+        Batcher {
+            model: self,
+            options: BatchOptions {
+                max_batch: options.max_batch.clamp(1, MAX_BATCH),
+                ..options
+            },
+            waiting: VecDeque::new(),
+            running: Vec::new(),
+            next_id: 0,
+            kv_in_use: 0,
+            stats: BatchStats::default(),
+        }
+    }
+
+    /// Run `requests` with continuous batching; the results in request
+    /// order. An error of one request (too long, over the KV budget, every
+    /// token masked) is its result; an error of the engine ends the run.
+    pub fn generate_batch<'c>(
+        &mut self,
+        requests: Vec<BatchRequest<'c>>,
+        options: BatchOptions,
+    ) -> Result<(Vec<Result<Generation>>, BatchStats)> {
+        let n = requests.len();
+        let mut batcher = self.batcher(options);
+        for r in requests {
+            batcher.submit(r);
+        }
+        let mut out: Vec<Option<Result<Generation>>> = (0..n).map(|_| None).collect();
+        batcher.run(&mut |id, r| out[id] = Some(r))?;
+        let stats = batcher.stats().clone();
+        let out = out
+            .into_iter()
+            .map(|r| r.expect("every request ends"))
+            .collect();
+        Ok((out, stats))
+    }
+
+    /// KV cache bytes of one sequence of `positions` positions.
+    pub fn kv_bytes(&self, positions: usize) -> Option<usize> {
+        match &self.weights {
+            Weights::Fast(t) => {
+                let cap = KvCache::capacity_for(positions)
+                    .min(t.max_positions())
+                    .max(positions);
+                Some(cap * t.kv_bytes_per_position())
+            }
+            _ => None,
+        }
+    }
+
+    /// Check a prompt and its budget against the model.
+    pub(crate) fn check_prompt(&self, prompt: &[u32], params: &GenerationParams) -> Result<()> {
+        if prompt.is_empty() {
+            return Err(Error::Generation("empty prompt".into()));
+        }
+        let needed = prompt.len() + params.max_new_tokens;
+        if needed > self.info.context_length {
+            return Err(Error::Generation(format!(
+                "prompt of {} tokens + max_new_tokens {} exceeds the context length {} of {}",
+                prompt.len(),
+                params.max_new_tokens,
+                self.info.context_length,
+                self.info.path.display()
+            )));
+        }
+        if let Some(&bad) = prompt.iter().find(|&&t| t as usize >= self.info.vocab_size) {
+            return Err(Error::Generation(format!(
+                "token id {bad} outside the vocabulary"
+            )));
+        }
+        Ok(())
+    }
+
+    fn logit_rows(&self, logits: &Tensor) -> Result<Vec<Vec<f32>>> {
+        let mut rows: Vec<Vec<f32>> = logits.to_dtype(candle_core::DType::F32)?.to_vec2()?;
+        for r in &mut rows {
+            // The output layer may be padded past the tokenizer's vocabulary.
+            r.truncate(self.info.vocab_size);
+        }
+        Ok(rows)
+    }
+}
+
+/// MiB, for messages.
+fn mib(bytes: usize) -> String {
+    format!("{:.0} MiB", bytes as f64 / (1 << 20) as f64)
+}
+
+impl<'c> Batcher<'_, 'c> {
+    /// Queue a request; its id is the number of requests submitted before.
+    pub fn submit(&mut self, request: BatchRequest<'c>) -> usize {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.stats.requests += 1;
+        self.waiting.push_back((id, request));
+        id
+    }
+
+    /// Nothing waiting and nothing in flight.
+    pub fn is_idle(&self) -> bool {
+        self.waiting.is_empty() && self.running.is_empty()
+    }
+
+    /// Sequences in flight now.
+    pub fn in_flight(&self) -> usize {
+        self.running.len()
+    }
+
+    /// KV cache bytes reserved by the sequences in flight.
+    pub fn kv_in_use(&self) -> usize {
+        self.kv_in_use
+    }
+
+    pub fn stats(&self) -> &BatchStats {
+        &self.stats
+    }
+
+    pub fn options(&self) -> BatchOptions {
+        self.options
+    }
+
+    /// Step until every request has ended; `on_done` gets each result as
+    /// its request ends (so a caller can write it out at once).
+    pub fn run(&mut self, on_done: &mut dyn FnMut(usize, Result<Generation>)) -> Result<()> {
+        while !self.is_idle() {
+            for (id, r) in self.step()? {
+                on_done(id, r);
+            }
+        }
+        Ok(())
+    }
+
+    /// Admit what fits, give every sequence in flight one token, and return
+    /// the requests that ended.
+    pub fn step(&mut self) -> Result<Vec<(usize, Result<Generation>)>> {
+        let mut done = Vec::new();
+        if !matches!(self.model.weights, Weights::Fast(_)) {
+            // No batched decoder: one request at a time, whole.
+            if let Some((id, mut r)) = self.waiting.pop_front() {
+                let g = self.model.generate_ids(
+                    &r.prompt,
+                    &r.params,
+                    r.constraint
+                        .as_deref_mut()
+                        .map(|c| c as &mut dyn TokenConstraint),
+                    &mut |_| {},
+                );
+                done.push((id, g));
+            }
+            return Ok(done);
+        }
+        self.admit(&mut done)?;
+        // One token for each sequence; those that go on decode together.
+        let mut i = 0;
+        while i < self.running.len() {
+            match self.running[i].advance(self.model) {
+                Ok(None) => i += 1,
+                Ok(Some(stop)) => {
+                    let r = self.running.swap_remove(i);
+                    self.kv_in_use -= r.kv_bytes;
+                    done.push((r.id, Ok(r.finish(stop))));
+                }
+                Err(e) => {
+                    let r = self.running.swap_remove(i);
+                    self.kv_in_use -= r.kv_bytes;
+                    done.push((r.id, Err(e)));
+                }
+            }
+        }
+        if !self.running.is_empty() {
+            let t = Instant::now();
+            let tokens: Vec<u32> = self
+                .running
+                .iter()
+                .map(|r| *r.history.last().expect("a token was just sampled"))
+                .collect();
+            let Weights::Fast(model) = &mut self.model.weights else {
+                unreachable!("checked above")
+            };
+            let mut caches: Vec<&mut KvCache> =
+                self.running.iter_mut().map(|r| &mut r.cache).collect();
+            let logits = model.decode(&mut caches, &tokens)?;
+            let rows = self.model.logit_rows(&logits)?;
+            for (r, row) in self.running.iter_mut().zip(rows) {
+                r.logits = row;
+            }
+            self.stats.decode_steps += 1;
+            self.stats.decode_rows += tokens.len();
+            self.stats.decode_secs += t.elapsed().as_secs_f64();
+        }
+        // Keep the order of admission (swap_remove reorders): ids rise.
+        self.running.sort_by_key(|r| r.id);
+        Ok(done)
+    }
+
+    /// Admit waiting requests, in order, while a slot is free and their
+    /// caches fit; run each one's prompt.
+    fn admit(&mut self, done: &mut Vec<(usize, Result<Generation>)>) -> Result<()> {
+        while self.running.len() < self.options.max_batch {
+            let Some((_, front)) = self.waiting.front() else {
+                break;
+            };
+            if let Err(e) = self.model.check_prompt(&front.prompt, &front.params) {
+                let (id, _) = self.waiting.pop_front().expect("a front");
+                done.push((id, Err(e)));
+                continue;
+            }
+            let (prompt_len, max_new) = (front.prompt.len(), front.params.max_new_tokens);
+            let positions = prompt_len + max_new;
+            let need = self.model.kv_bytes(positions).expect("a batched decoder");
+            if need > self.options.kv_budget_bytes {
+                let (id, _) = self.waiting.pop_front().expect("a front");
+                done.push((
+                    id,
+                    Err(Error::Generation(format!(
+                        "a prompt of {prompt_len} tokens + max_new_tokens {max_new} needs {} \
+                         of KV cache, more than the whole budget of {} (llm.kv_budget_mb in \
+                         models.toml)",
+                        mib(need),
+                        mib(self.options.kv_budget_bytes)
+                    ))),
+                ));
+                continue;
+            }
+            if self.kv_in_use + need > self.options.kv_budget_bytes {
+                break; // waits until sequences in flight end
+            }
+            let (id, request) = self.waiting.pop_front().expect("a front");
+            let t = Instant::now();
+            let mut cache = KvCache::default();
+            cache.reserve(positions);
+            let device = self.model.device.clone();
+            let input = Tensor::new(request.prompt.as_slice(), &device)?.unsqueeze(0)?;
+            let Weights::Fast(model) = &mut self.model.weights else {
+                unreachable!("checked by the caller")
+            };
+            let logits = model.forward_in(&mut cache, &input, 0)?;
+            let logits = self
+                .model
+                .logit_rows(&logits)?
+                .pop()
+                .expect("one row of logits");
+            let prompt_secs = t.elapsed().as_secs_f64();
+            self.stats.prefill_secs += prompt_secs;
+            self.kv_in_use += need;
+            self.stats.peak_kv_bytes = self.stats.peak_kv_bytes.max(self.kv_in_use);
+            self.running.push(Running {
+                id,
+                cache,
+                kv_bytes: need,
+                sampler: Sampler::new(&request.params),
+                history: request.prompt.clone(),
+                prompt_len: request.prompt.len(),
+                params: request.params,
+                constraint: request.constraint,
+                text: String::new(),
+                utf8: Utf8Stream::default(),
+                generated: 0,
+                logits,
+                prompt_secs,
+                decode_start: Instant::now(),
+            });
+            self.stats.max_in_flight = self.stats.max_in_flight.max(self.running.len());
+        }
+        Ok(())
+    }
+}
+
+impl Running<'_> {
+    /// Sample this sequence's next token from its logits, exactly as
+    /// [`ChatModel::generate_ids`] does: `Some(reason)` when it has ended,
+    /// `None` when the new token needs a forward pass.
+    fn advance(&mut self, model: &ChatModel) -> Result<Option<StopReason>> {
+        if self.constraint.as_ref().is_some_and(|c| c.is_complete()) {
+            return Ok(Some(StopReason::ConstraintComplete));
+        }
+        if self.generated == self.params.max_new_tokens {
+            return Ok(Some(StopReason::MaxTokens));
+        }
+        let logits = &mut self.logits;
+        self.sampler.apply_repeat_penalty(logits, &self.history);
+        if let Some(c) = self.constraint.as_deref_mut() {
+            c.mask(&model.vocabulary, logits)?;
+        }
+        let token = self.sampler.sample(logits).ok_or_else(|| {
+            Error::Generation("every token was masked out; nothing to sample".into())
+        })?;
+        if !self.params.ignore_eos && model.tokenizer.is_end_of_generation(token) {
+            return Ok(Some(StopReason::EndOfTurn));
+        }
+        if let Some(c) = self.constraint.as_deref_mut() {
+            c.accept(&model.vocabulary, token)?;
+        }
+        self.generated += 1;
+        self.history.push(token);
+        let piece = self.utf8.push(model.tokenizer.token_bytes(token));
+        self.text.push_str(&piece);
+        let complete = self.constraint.as_ref().is_some_and(|c| c.is_complete());
+        if complete {
+            return Ok(Some(StopReason::ConstraintComplete));
+        }
+        if self.generated == self.params.max_new_tokens {
+            return Ok(Some(StopReason::MaxTokens));
+        }
+        Ok(None)
+    }
+
+    fn finish(mut self, stop: StopReason) -> Generation {
+        let tail = self.utf8.finish();
+        self.text.push_str(&tail);
+        if let Some(c) = self.constraint.as_deref() {
+            if !c.is_complete() {
+                // Out of budget: close the structure so the output stays valid.
+                self.text.push_str(&c.completion());
+            }
+        }
+        Generation {
+            text: self.text,
+            prompt_tokens: self.prompt_len,
+            generated_tokens: self.generated,
+            token_ids: self.history[self.prompt_len..].to_vec(),
+            prompt_secs: self.prompt_secs,
+            decode_secs: self.decode_start.elapsed().as_secs_f64(),
+            stop,
+        }
+    }
+}
