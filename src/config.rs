@@ -50,7 +50,7 @@ pub struct ModelsConfig {
     pub models: BTreeMap<String, ModelSpec>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Runtime {
     /// Worker threads for the tensor kernels; 0 means all cores.
@@ -62,6 +62,35 @@ pub struct Runtime {
     /// (or `$UKDIGEST_CACHE`).
     #[serde(default)]
     pub cache_dir: Option<PathBuf>,
+    /// Chat-model sequences decoded together (1 to 31; 1 = one at a time);
+    /// also how many articles a run works on at once. Outputs do not
+    /// depend on it.
+    #[serde(default = "default_max_batch")]
+    pub max_batch: usize,
+    /// MiB the chat model's KV caches may take together; a request that
+    /// alone needs more gets an error.
+    #[serde(default = "default_kv_budget_mb")]
+    pub kv_budget_mb: usize,
+}
+
+impl Default for Runtime {
+    fn default() -> Self {
+        Runtime {
+            threads: 0,
+            device: DeviceKind::default(),
+            cache_dir: None,
+            max_batch: default_max_batch(),
+            kv_budget_mb: default_kv_budget_mb(),
+        }
+    }
+}
+
+fn default_max_batch() -> usize {
+    8
+}
+
+fn default_kv_budget_mb() -> usize {
+    2048
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -438,6 +467,19 @@ impl ModelsConfig {
     /// Validate what a command uses: the stages' candidate lists, and the
     /// models they name (defined, with sources that fit their engine).
     pub fn check(&self, uses: Uses) -> Result<()> {
+        let r = &self.runtime;
+        if r.max_batch == 0 || r.max_batch > crate::llm::MAX_BATCH {
+            return Err(Error::Config(format!(
+                "[runtime] max_batch = {} is out of range 1..={}",
+                r.max_batch,
+                crate::llm::MAX_BATCH
+            )));
+        }
+        if r.kv_budget_mb == 0 {
+            return Err(Error::Config(
+                "[runtime] kv_budget_mb must be at least 1".into(),
+            ));
+        }
         let stages: [(&str, bool, &[String], &[Engine]); 3] = [
             (
                 "translate",

@@ -43,9 +43,10 @@ pub enum ModelStage {
 }
 
 /// Loaded chat models, shared between stages by file.
-#[derive(Default)]
 struct LlmPool {
     models: Vec<(PathBuf, ChatModel)>,
+    /// How every chat model batches.
+    batch: crate::llm::BatchOptions,
 }
 
 impl LlmPool {
@@ -60,7 +61,8 @@ impl LlmPool {
             return Ok(i);
         }
         reporter.report(Event::Loading { model: name, path });
-        let m = ChatModel::load(path, device)?;
+        let mut m = ChatModel::load(path, device)?;
+        m.set_batch_options(self.batch);
         self.models.push((path.to_path_buf(), m));
         Ok(self.models.len() - 1)
     }
@@ -161,7 +163,10 @@ impl Engines {
             settings,
             identity,
             translator: None,
-            pool: LlmPool::default(),
+            pool: LlmPool {
+                models: Vec::new(),
+                batch: plan.batch,
+            },
             marian_config: None,
         })
     }
@@ -228,6 +233,41 @@ impl Engines {
         let device = self.device()?;
         let i = self.pool.load(&m.path, &device, &m.name, reporter)?;
         Ok(&mut self.pool.models[i].1)
+    }
+
+    /// Whether a chat model translates (no Marian model resolved).
+    pub fn translator_is_llm(&self) -> bool {
+        self.translate_model.engine == Engine::Gguf
+    }
+
+    /// The chat model that translates, loaded on first use, with how it
+    /// translates; `None` when a Marian model translates.
+    pub fn llm_translator(
+        &mut self,
+        reporter: &dyn Reporter,
+    ) -> Result<Option<(&mut ChatModel, translate::LlmTranslateSettings)>> {
+        if !self.translator_is_llm() {
+            return Ok(None);
+        }
+        self.load_translator(reporter)?;
+        let settings = self
+            .settings
+            .translate
+            .llm
+            .clone()
+            .expect("a chat-model translator has LLM settings");
+        match self.translator.as_ref().expect("loaded above") {
+            Translator::Llm(i) => Ok(Some((&mut self.pool.models[*i].1, settings))),
+            Translator::Marian(_) => Ok(None),
+        }
+    }
+
+    /// Whether the facts stage runs the same chat model file as summarize.
+    pub fn facts_uses_summarizer(&self) -> bool {
+        match (&self.facts_model, &self.summarize_model) {
+            (Some(f), Some(s)) => f.path == s.path,
+            _ => false,
+        }
     }
 
     /// Whether the run has an LLM facts model.

@@ -22,6 +22,11 @@ struct Cli {
     /// Worker threads for the model kernels (default: models.toml, 0 = all cores).
     #[arg(long, global = true)]
     threads: Option<usize>,
+    /// Chat-model sequences decoded together, and articles worked on at
+    /// once (default: models.toml `runtime.max_batch`; 1 = one at a time).
+    /// Outputs do not depend on it.
+    #[arg(long, global = true, value_name = "N")]
+    max_batch: Option<usize>,
     #[command(subcommand)]
     command: Command,
 }
@@ -199,6 +204,7 @@ fn main() -> Result<()> {
     let cfg = load_config(cli.config.as_deref())?;
     let overrides = |translator: Option<String>, llm: Option<String>| Overrides {
         threads: cli.threads,
+        max_batch: cli.max_batch,
         translator,
         llm,
     };

@@ -3,7 +3,7 @@
 //! once. Jobs read the plan; nothing downstream re-derives a setting.
 use crate::config::{DeviceKind, Engine, ModelsConfig, SummarizeStage, Uses};
 use crate::error::Result;
-use crate::llm::GenerationParams;
+use crate::llm::{BatchOptions, GenerationParams};
 use crate::marian::Quant;
 use crate::translate::LlmTranslateSettings;
 use std::path::PathBuf;
@@ -13,6 +13,8 @@ use std::path::PathBuf;
 pub struct Overrides {
     /// Worker threads (`--threads`).
     pub threads: Option<usize>,
+    /// Chat-model sequences (and articles) at once (`--max-batch`).
+    pub max_batch: Option<usize>,
     /// The translation model (`--translator`): the only candidate.
     pub translator: Option<String>,
     /// The chat model (`--llm`) for summarize and facts, and the LLM
@@ -58,6 +60,9 @@ pub struct Plan {
     pub threads: usize,
     pub device: DeviceKind,
     pub cache_dir: PathBuf,
+    /// How chat models batch: sequences at once and their KV budget. Also
+    /// the number of articles a run works on at once.
+    pub batch: BatchOptions,
     pub translate: TranslatePlan,
     /// `None` for commands that do not summarize.
     pub summarize: Option<SummarizePlan>,
@@ -68,6 +73,10 @@ pub struct Plan {
 impl Plan {
     /// The plan of a command that runs the stages in `uses`.
     pub fn new(config: ModelsConfig, uses: Uses, o: &Overrides) -> Result<Plan> {
+        let mut config = config;
+        if let Some(b) = o.max_batch {
+            config.runtime.max_batch = b;
+        }
         config.check(uses)?;
         let threads = match o.threads.unwrap_or(config.runtime.threads) {
             0 => std::thread::available_parallelism()
@@ -106,8 +115,13 @@ impl Plan {
             candidates: config.facts.llm_facts.then(|| chat(&config.facts.models)),
             max_new_tokens: config.facts.max_new_tokens,
         });
+        let batch = BatchOptions {
+            max_batch: config.runtime.max_batch,
+            kv_budget_bytes: config.runtime.kv_budget_mb.saturating_mul(1 << 20),
+        };
         Ok(Plan {
             threads,
+            batch,
             device: config.runtime.device,
             cache_dir: config.cache_dir(),
             translate,

@@ -70,7 +70,7 @@ pub enum Event<'a> {
 
 /// Receives events. Implementations must be cheap: events come from the
 /// inner loops (one per translated chunk).
-pub trait Reporter {
+pub trait Reporter: Sync {
     fn report(&self, event: Event<'_>);
 }
 

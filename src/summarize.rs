@@ -7,7 +7,7 @@ use crate::chunk::chunk_by_budget;
 use crate::config::SummarizeStage;
 use crate::entities::{EntityTable, Grounding, Ungrounded};
 use crate::error::Result;
-use crate::llm::{ChatMessage, ChatModel, GenerationParams};
+use crate::llm::{Chat, ChatMessage, ChatRequest, GenerationParams};
 use crate::segment::split_sentences;
 use serde::Serialize;
 
@@ -244,7 +244,7 @@ pub fn cap_words(s: &str, max_words: usize) -> String {
 
 /// What every request of one article shares.
 struct Requests<'m, 'c> {
-    model: &'m mut ChatModel,
+    model: &'m mut dyn Chat,
     title: &'c str,
     /// The entity table's names and roles, one per line.
     names: String,
@@ -257,15 +257,13 @@ impl Requests<'_, '_> {
     /// The headline and summary text of the model's answer for `body`,
     /// asking for `n` sentences and not to mention `avoid`.
     fn ask(&mut self, body: &str, n: usize, avoid: &[String]) -> Result<(String, String)> {
-        let g = self.model.chat(
-            &[
+        let g = self.model.answer(ChatRequest::new(
+            vec![
                 ChatMessage::system(SYSTEM),
                 ChatMessage::user(prompt(self.title, body, n, &self.names, avoid)),
             ],
-            &params(self.cfg.max_new_tokens),
-            None,
-            &mut |_| {},
-        )?;
+            params(self.cfg.max_new_tokens),
+        ))?;
         self.tokens.0 += g.prompt_tokens;
         self.tokens.1 += g.generated_tokens;
         Ok(parse_answer(&g.text))
@@ -321,7 +319,7 @@ impl Draft {
 /// them found in the article (a draft that names something else is asked
 /// for once more; what is still ungrounded is dropped).
 pub fn summarize(
-    model: &mut ChatModel,
+    model: &mut dyn Chat,
     title: &str,
     paragraphs: &[String],
     cfg: &SummarizeStage,
@@ -333,7 +331,7 @@ pub fn summarize(
     if inputs.held_out > 0 {
         flags.push(SummaryFlag::HeldOut(inputs.held_out));
     }
-    let window = model.info().context_length;
+    let window = model.context_length();
     let budget = window.saturating_sub(cfg.max_new_tokens + 256);
     let target = cfg.max_sentences.min(3).max(cfg.min_sentences);
     let mut rq = Requests {

@@ -11,7 +11,7 @@ use crate::article::Article;
 use crate::chunk::chunk_by_budget;
 use crate::entities::{has_cyrillic, transliterate_cyrillic, EntityTable, Term};
 use crate::error::{Error, Result};
-use crate::llm::{ChatMessage, ChatModel, GenerationParams};
+use crate::llm::{Chat, ChatMessage, ChatRequest, Generation, GenerationParams};
 use crate::marian::tokenizer::MarianTokenizer;
 use crate::marian::{DecodeOptions, MarianModel};
 use crate::segment::split_to_limit;
@@ -397,13 +397,14 @@ fn clean_single(answer: &str) -> String {
         .to_string()
 }
 
-/// Translate sentences with a chat model: numbered chunks of sentences,
-/// parsed back line by line; a chunk whose answer does not align, and a
-/// sentence whose digits did not survive, are redone one sentence at a
-/// time (the second time with a stricter prompt); what still fails is
-/// flagged in the output, never hidden.
+/// Translate `sentences` with a chat model: chunks of sentences per
+/// request (numbered lines), a sentence per request where a chunk's answer
+/// does not parse, then a stricter request for each sentence whose names,
+/// digits or script came out wrong (the better of the two stays). Each of
+/// those three rounds goes to the model as one batch ([`Chat::answer_all`]);
+/// greedy outputs do not depend on the batching.
 pub fn translate_llm(
-    model: &mut ChatModel,
+    model: &mut dyn Chat,
     sentences: &[String],
     settings: &LlmTranslateSettings,
     table: &EntityTable,
@@ -411,8 +412,8 @@ pub fn translate_llm(
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Vec<TranslatedSentence>> {
     let t0 = Instant::now();
-    let mut out: Vec<Option<TranslatedSentence>> = vec![None; sentences.len()];
-    let budget = model.info().context_length;
+    let n = sentences.len();
+    let budget = model.context_length();
     // Chunks grow while the prompt and its answer fit the window.
     let glossary_of = |refs: &[&str]| -> String {
         let terms: Vec<Term> = refs.iter().flat_map(|s| table.glossary(s)).collect();
@@ -422,9 +423,21 @@ pub fn translate_llm(
         let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
         Ok(model.count_tokens(&chunk_prompt(&refs, &glossary_of(&refs)))? * 3 + 64 <= budget)
     })?;
-    for range in chunks {
-        let (start, end) = (range.start, range.end);
-        let refs: Vec<&str> = sentences[start..end].iter().map(String::as_str).collect();
+    let tally = |g: &Generation, stats: &mut TranslateStats| {
+        stats.source_tokens += g.prompt_tokens;
+        stats.generated_tokens += g.generated_tokens;
+    };
+    // Round 1: the chunks of more than one sentence.
+    let mut requests = Vec::new();
+    let mut asked = Vec::new();
+    for range in &chunks {
+        if range.len() < 2 {
+            continue;
+        }
+        let refs: Vec<&str> = sentences[range.clone()]
+            .iter()
+            .map(String::as_str)
+            .collect();
         let mut params = settings.params.clone();
         let prompt = chunk_prompt(&refs, &glossary_of(&refs));
         let prompt_tokens = model.count_tokens(&prompt)?;
@@ -434,74 +447,89 @@ pub fn translate_llm(
             .sum::<usize>()
             .min(budget.saturating_sub(prompt_tokens + 64))
             .max(16);
-        let msgs = [
+        let msgs = vec![
             ChatMessage::system(SYSTEM_TRANSLATE),
             ChatMessage::user(prompt),
         ];
-        let gen = if refs.len() > 1 {
-            Some(model.chat(&msgs, &params, None, &mut |_| {})?)
-        } else {
-            None
-        };
-        if let Some(g) = &gen {
-            stats.source_tokens += g.prompt_tokens;
-            stats.generated_tokens += g.generated_tokens;
-        }
-        let parsed = gen
-            .as_ref()
-            .and_then(|g| parse_numbered(&g.text, refs.len()));
-        for (k, src) in refs.iter().enumerate() {
-            let i = start + k;
-            let glossary = glossary_text(&table.glossary(src));
-            let first = parsed.as_ref().map(|p| p[k].clone());
-            let en = match first {
-                Some(t) => t,
-                None => translate_one(model, src, false, &glossary, &settings.params, stats)?,
-            };
-            let mut review = Review::of(table, src, &en);
-            if review.problems() > 0 {
-                // Names, digits or script wrong: once more, one sentence,
-                // with the stricter prompt; the better candidate stays.
-                stats.retries += 1;
-                let again = translate_one(model, src, true, &glossary, &settings.params, stats)?;
-                let second = Review::of(table, src, &again);
-                if second.problems() < review.problems() {
-                    review = second;
-                }
-            }
-            out[i] = Some(review.finish(table, src));
-        }
-        progress(end, sentences.len());
+        requests.push(ChatRequest::new(msgs, params));
+        asked.push(range.clone());
     }
-    let out: Vec<TranslatedSentence> = out
-        .into_iter()
-        .map(|t| t.expect("every sentence visited"))
+    let mut first: Vec<Option<String>> = vec![None; n];
+    for (range, g) in asked.into_iter().zip(model.answer_all(requests)?) {
+        let g = g?;
+        tally(&g, stats);
+        if let Some(parsed) = parse_numbered(&g.text, range.len()) {
+            for (i, t) in range.zip(parsed) {
+                first[i] = Some(t);
+            }
+        }
+    }
+    progress(first.iter().filter(|t| t.is_some()).count(), n);
+    // Round 2: one sentence per request where no chunk answer parsed.
+    let glossaries: Vec<String> = sentences
+        .iter()
+        .map(|s| glossary_text(&table.glossary(s)))
         .collect();
-    stats.sentences += sentences.len();
+    let single = |i: usize, strict: bool| {
+        single_request(
+            &sentences[i],
+            strict,
+            &glossaries[i],
+            &settings.params,
+            budget,
+        )
+    };
+    let missing: Vec<usize> = (0..n).filter(|&i| first[i].is_none()).collect();
+    let answers = model.answer_all(missing.iter().map(|&i| single(i, false)).collect())?;
+    for (&i, g) in missing.iter().zip(answers) {
+        let g = g?;
+        tally(&g, stats);
+        first[i] = Some(clean_single(&g.text));
+    }
+    // Round 3: names, digits or script wrong: once more, one sentence,
+    // with the stricter prompt; the better candidate stays.
+    let mut reviews: Vec<Review> = (0..n)
+        .map(|i| Review::of(table, &sentences[i], first[i].as_deref().expect("round 2")))
+        .collect();
+    let retry: Vec<usize> = (0..n).filter(|&i| reviews[i].problems() > 0).collect();
+    stats.retries += retry.len();
+    let answers = model.answer_all(retry.iter().map(|&i| single(i, true)).collect())?;
+    for (&i, g) in retry.iter().zip(answers) {
+        let g = g?;
+        tally(&g, stats);
+        let second = Review::of(table, &sentences[i], &clean_single(&g.text));
+        if second.problems() < reviews[i].problems() {
+            reviews[i] = second;
+        }
+    }
+    let out: Vec<TranslatedSentence> = reviews
+        .into_iter()
+        .zip(sentences)
+        .map(|(r, src)| r.finish(table, src))
+        .collect();
+    progress(n, n);
+    stats.sentences += n;
     stats.flagged += out.iter().filter(|t| !t.flags.is_empty()).count();
     stats.secs += t0.elapsed().as_secs_f64();
     Ok(out)
 }
 
-fn translate_one(
-    model: &mut ChatModel,
+/// The request for one sentence alone.
+fn single_request(
     sentence: &str,
     strict: bool,
     glossary: &str,
     params: &GenerationParams,
-    stats: &mut TranslateStats,
-) -> Result<String> {
+    context_length: usize,
+) -> ChatRequest {
     let prompt = single_prompt(sentence, strict, glossary);
     let mut params = params.clone();
-    params.max_new_tokens = english_token_budget(sentence).min(model.info().context_length / 2);
-    let msgs = [
+    params.max_new_tokens = english_token_budget(sentence).min(context_length / 2);
+    let msgs = vec![
         ChatMessage::system(SYSTEM_TRANSLATE),
         ChatMessage::user(prompt),
     ];
-    let g = model.chat(&msgs, &params, None, &mut |_| {})?;
-    stats.source_tokens += g.prompt_tokens;
-    stats.generated_tokens += g.generated_tokens;
-    Ok(clean_single(&g.text))
+    ChatRequest::new(msgs, params)
 }
 
 /// The article's sentences as owned strings, in reading order.

@@ -9,7 +9,7 @@ use super::{llm_fact, Fact, FactKind};
 use crate::article::Article;
 use crate::chunk::chunk_by_budget;
 use crate::error::Result;
-use crate::llm::{ChatMessage, ChatModel, GenerationParams, JsonSchemaConstraint};
+use crate::llm::{Chat, ChatMessage, ChatRequest, GenerationParams, JsonSchemaConstraint};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -174,7 +174,7 @@ pub fn ground_items(
 /// Ask the model for facts, paragraph chunk by chunk within its window;
 /// `progress(done, total)` after each request.
 pub fn propose(
-    model: &mut ChatModel,
+    model: &mut dyn Chat,
     article: &Article,
     source_text: &str,
     known: &[Fact],
@@ -185,10 +185,7 @@ pub fn propose(
     let schema = schema();
     let mut params = GenerationParams::greedy(max_new_tokens);
     params.repeat_penalty = 1.0;
-    let budget = model
-        .info()
-        .context_length
-        .saturating_sub(max_new_tokens + 128);
+    let budget = model.context_length().saturating_sub(max_new_tokens + 128);
     // Sentences that read like instructions to a model are held out.
     let paragraphs: Vec<String> = article
         .paragraphs
@@ -217,13 +214,11 @@ pub fn propose(
     let mut added = Vec::new();
     progress(0, chunks.len());
     for (i, c) in chunks.iter().enumerate() {
-        let mut constraint = JsonSchemaConstraint::new(&schema)?;
-        let g = model.chat(
-            &[ChatMessage::system(SYSTEM), ChatMessage::user(prompt(c))],
-            &params,
-            Some(&mut constraint),
-            &mut |_| {},
-        )?;
+        let g = model.answer(ChatRequest {
+            messages: vec![ChatMessage::system(SYSTEM), ChatMessage::user(prompt(c))],
+            params: params.clone(),
+            constraint: Some(Box::new(JsonSchemaConstraint::new(&schema)?)),
+        })?;
         stats.generated_tokens += g.generated_tokens;
         let items = parse_items(&g.text);
         let new = ground_items(&items, article, source_text, &all, &mut stats);

@@ -1,23 +1,39 @@
 //! `digest`: ingest → translate → summarize → facts → the article record,
 //! for each input; then the daily digests, the site, the feed and the
 //! JSON Lines, rebuilt from every record in the output folder.
-use super::{InputMode, JobContext, Outcome, Step};
+use super::{progress_of, InputMode, JobContext, Outcome, Step, Translated};
 use crate::calendar::utc_now;
 use crate::engines::ModelStage;
 use crate::error::{Error, Result};
 use crate::facts;
+use crate::llm::Chat;
 use crate::report::Stage;
+use crate::report::{Event, Reporter};
+use crate::store::claim::Claim;
 use crate::store::{
     rate, tool, ArticleDigest, DigestCounts, DigestTimings, Provenance, RecordKind,
 };
+use crate::store::{Settings, StageModels, Store};
 use crate::summarize;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// Digest every input, then rebuild the daily digests, the site, the
 /// feed and the JSON Lines.
+///
+/// Articles go in groups of `runtime.max_batch`: a group's translations
+/// run at once, then its summaries, each article on its own thread and
+/// every chat-model request of the group in one continuous batch; an
+/// article's record is written the moment its summary is done. With one
+/// article per group (or a Marian translator), the stages run as before,
+/// one article at a time. The records do not depend on the grouping.
 pub fn run(ctx: &mut JobContext, inputs: &[PathBuf]) -> Result<Vec<Outcome>> {
-    let outcomes = ctx.run_batch("digest", inputs, one);
+    let inputs = ctx.start_batch("digest", inputs);
+    let size = ctx.plan.batch.max_batch.max(1);
+    let mut outcomes = Vec::with_capacity(inputs.len());
+    for (g, paths) in inputs.chunks(size).enumerate() {
+        outcomes.extend(group(ctx, paths, g * size));
+    }
     rebuild(&ctx.store, ctx.reporter, ctx.lease)?;
     Ok(outcomes)
 }
@@ -40,19 +56,227 @@ pub fn rebuild(
     crate::render::write_all(store)
 }
 
-fn one(ctx: &mut JobContext, path: &Path) -> Result<Outcome> {
-    let (prepared, claim) = match ctx.prepare(RecordKind::Digest, path, InputMode::Page)? {
-        Step::Skip(done) => return Ok(done),
-        Step::Work(p, claim) => (*p, claim),
-    };
-    let t = ctx.translate_checkpointed(prepared)?;
-    let id = t.prepared.article.id.clone();
+/// Digest one group of inputs; the outcomes in input order.
+fn group(ctx: &mut JobContext, paths: &[PathBuf], first: usize) -> Vec<Outcome> {
     let reporter = ctx.reporter;
-    let plan = ctx
-        .plan
-        .summarize
-        .as_ref()
-        .ok_or_else(|| Error::Config("the digest plan has no summarize stage".into()))?;
+    let mut outcomes: Vec<Option<Outcome>> = (0..paths.len()).map(|_| None).collect();
+    let finish = |outcomes: &mut Vec<Option<Outcome>>, k: usize, o: Outcome| {
+        reporter.report(Event::Finished(&o));
+        outcomes[k] = Some(o);
+    };
+    let failed = |path: &Path, e: Error| Outcome::Failed {
+        path: path.to_path_buf(),
+        error: e.to_string(),
+    };
+    let mut preps = Vec::new();
+    let mut meta = Vec::new();
+    for (k, path) in paths.iter().enumerate() {
+        reporter.report(Event::Input {
+            index: first + k,
+            path,
+        });
+        match ctx.prepare(RecordKind::Digest, path, InputMode::Page) {
+            Ok(Step::Skip(o)) => finish(&mut outcomes, k, o),
+            Ok(Step::Work(p, claim)) => {
+                preps.push(*p);
+                meta.push((k, claim));
+            }
+            Err(e) => finish(&mut outcomes, k, failed(path, e)),
+        }
+    }
+    let mut ready = Vec::new();
+    for ((k, claim), t) in meta.into_iter().zip(ctx.translate_group(preps)) {
+        match t {
+            Ok(t) => ready.push(Pending { k, t, claim }),
+            Err(e) => finish(&mut outcomes, k, failed(&paths[k], e)),
+        }
+    }
+    for (k, o) in summarize_group(ctx, ready, &paths) {
+        outcomes[k] = Some(o);
+    }
+    outcomes
+        .into_iter()
+        .map(|o| o.expect("every input decided"))
+        .collect()
+}
+
+/// A translated article waiting for its summary.
+struct Pending {
+    /// Its place in the group.
+    k: usize,
+    t: Translated,
+    claim: Claim,
+}
+
+/// What the summary and record of an article need besides the article.
+struct Shared<'s> {
+    store: &'s Store,
+    reporter: &'s dyn Reporter,
+    stage: &'s crate::config::SummarizeStage,
+    facts_max_new_tokens: usize,
+    settings: Settings,
+    models: StageModels,
+}
+
+/// Summaries, facts and records of the translated articles of a group:
+/// each article's [`Outcome`] with its place, reported as it finishes.
+fn summarize_group(
+    ctx: &mut JobContext,
+    ready: Vec<Pending>,
+    paths: &[PathBuf],
+) -> Vec<(usize, Outcome)> {
+    let reporter = ctx.reporter;
+    let report = |k: usize, r: Result<Outcome>| {
+        let o = r.unwrap_or_else(|e| Outcome::Failed {
+            path: paths[k].clone(),
+            error: e.to_string(),
+        });
+        reporter.report(Event::Finished(&o));
+        (k, o)
+    };
+    let Some(plan) = ctx.plan.summarize.as_ref() else {
+        let e = || Error::Config("the digest plan has no summarize stage".into());
+        return ready.into_iter().map(|p| report(p.k, Err(e()))).collect();
+    };
+    // Summaries saved by an interrupted run are used as they are.
+    let keyed: Vec<(Pending, String, Option<summarize::Summary>)> = ready
+        .into_iter()
+        .map(|p| {
+            let key = ctx.stage_key(&p.t.prepared, Stage::Summarize);
+            let id = &p.t.prepared.article.id;
+            let saved = ctx.store.read_checkpoint(id, Stage::Summarize.name(), &key);
+            if saved.is_some() {
+                reporter.report(Event::Reused {
+                    id,
+                    stage: Stage::Summarize,
+                });
+            }
+            (p, key, saved)
+        })
+        .collect();
+    let to_make = keyed.iter().filter(|(_, _, s)| s.is_none()).count();
+    if keyed.is_empty() {
+        return Vec::new();
+    }
+    // The models a stage will run are loaded before the provenance is
+    // taken (a stage whose outputs are all saved loads none).
+    let facts_llm = ctx.engines.has_facts_llm();
+    let loaded = match to_make > 0 || facts_llm {
+        true => ctx
+            .engines
+            .chat(ModelStage::Summarize, reporter)
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+        false => Ok(()),
+    };
+    if facts_llm {
+        if let Err(e) = ctx.engines.chat(ModelStage::Facts, reporter) {
+            let why = e.to_string();
+            return keyed
+                .into_iter()
+                .map(|(p, _, _)| report(p.k, Err(Error::Config(why.clone()))))
+                .collect();
+        }
+    }
+    let shared = Shared {
+        store: &ctx.store,
+        reporter,
+        stage: &plan.stage,
+        facts_max_new_tokens: ctx.plan.facts.as_ref().map_or(0, |f| f.max_new_tokens),
+        settings: ctx.engines.settings().clone(),
+        models: ctx.engines.provenance(),
+    };
+    let facts_in_batch = !facts_llm || ctx.engines.facts_uses_summarizer();
+    if let Err(why) = loaded {
+        return keyed
+            .into_iter()
+            .map(|(p, _, _)| report(p.k, Err(Error::Config(why.clone()))))
+            .collect();
+    }
+    if to_make < 2 || !facts_in_batch {
+        // One at a time, on the model itself.
+        let mut out = Vec::new();
+        let mut waiting = Vec::new();
+        for (p, key, saved) in keyed {
+            let summary = match saved {
+                Some(s) => Ok(s),
+                None => ctx
+                    .engines
+                    .chat(ModelStage::Summarize, reporter)
+                    .and_then(|m| summary_of(&shared, &p.t, &key, m)),
+            };
+            match summary {
+                Err(e) => out.push(report(p.k, Err(e))),
+                Ok(s) if !facts_llm => {
+                    let r = write_record(&shared, p.t, s, None, p.claim);
+                    out.push(report(p.k, r));
+                }
+                Ok(s) => waiting.push((p, s)),
+            }
+        }
+        for (p, s) in waiting {
+            let r = ctx
+                .engines
+                .chat(ModelStage::Facts, reporter)
+                .and_then(|m| write_record(&shared, p.t, s, Some(m), p.claim));
+            out.push(report(p.k, r));
+        }
+        return out;
+    }
+    let shared = &shared;
+    let model = match ctx.engines.chat(ModelStage::Summarize, reporter) {
+        Ok(m) => m,
+        Err(e) => {
+            let why = e.to_string();
+            return keyed
+                .into_iter()
+                .map(|(p, _, _)| report(p.k, Err(Error::Config(why.clone()))))
+                .collect();
+        }
+    };
+    let (out, served) = crate::llm::serve(model, |client| {
+        std::thread::scope(|scope| {
+            let threads: Vec<_> = keyed
+                .into_iter()
+                .map(|(p, key, saved)| {
+                    let mut chat = client.clone();
+                    scope.spawn(move || {
+                        let summary = match saved {
+                            Some(s) => Ok(s),
+                            None => summary_of(shared, &p.t, &key, &mut chat),
+                        };
+                        let facts: Option<&mut dyn Chat> = match facts_llm {
+                            true => Some(&mut chat),
+                            false => None,
+                        };
+                        let r = summary.and_then(|s| write_record(shared, p.t, s, facts, p.claim));
+                        report(p.k, r)
+                    })
+                })
+                .collect();
+            drop(client);
+            threads
+                .into_iter()
+                .map(|t| t.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect::<Vec<_>>()
+        })
+    });
+    if let Err(e) = served {
+        // The articles still waiting failed with "the model's thread
+        // stopped": say why.
+        reporter.report(Event::Note(&format!("the summarizer failed: {e}")));
+    }
+    out
+}
+
+/// The summary of `t`, made now and checkpointed under `key`.
+fn summary_of(
+    shared: &Shared,
+    t: &Translated,
+    key: &str,
+    model: &mut dyn Chat,
+) -> Result<summarize::Summary> {
+    let id = &t.prepared.article.id;
     // Sentences that read like instructions to a model are held out of
     // the summary's input and of what grounds it.
     let mut held_out = 0;
@@ -88,33 +312,43 @@ fn one(ctx: &mut JobContext, path: &Path) -> Result<Outcome> {
         grounding: &grounding,
         held_out,
     };
-    let summary = ctx.checkpointed(&t.prepared, Stage::Summarize, |ctx| {
-        let mut progress = ctx.progress(&id, Stage::Summarize);
-        let model = ctx.engines.chat(ModelStage::Summarize, reporter)?;
-        summarize::summarize(
-            model,
-            &t.title_en,
-            &body,
-            &plan.stage,
-            &inputs,
-            &mut progress,
-        )
-    })?;
+    let mut progress = progress_of(shared.reporter, id, Stage::Summarize);
+    let summary = summarize::summarize(
+        model,
+        &t.title_en,
+        &body,
+        shared.stage,
+        &inputs,
+        &mut progress,
+    )?;
+    shared
+        .store
+        .write_checkpoint(id, Stage::Summarize.name(), key, &summary)?;
+    Ok(summary)
+}
 
+/// The facts and the record of `t` with its summary, written to the store;
+/// `facts_model` adds LLM facts.
+fn write_record(
+    shared: &Shared,
+    t: Translated,
+    summary: summarize::Summary,
+    facts_model: Option<&mut dyn Chat>,
+    claim: Claim,
+) -> Result<Outcome> {
+    let id = t.prepared.article.id.clone();
     let tf = Instant::now();
     let (article, source_text) = (&t.prepared.article, &t.prepared.source_text);
     let mut facts = facts::extract(article, source_text);
     let mut facts_llm_stats = None;
-    if ctx.engines.has_facts_llm() {
-        let max_new_tokens = ctx.plan.facts.as_ref().map_or(0, |f| f.max_new_tokens);
-        let mut progress = ctx.progress(&id, Stage::Facts);
-        let model = ctx.engines.chat(ModelStage::Facts, reporter)?;
+    if let Some(model) = facts_model {
+        let mut progress = progress_of(shared.reporter, &id, Stage::Facts);
         let (added, stats) = facts::llm::propose(
             model,
             article,
             source_text,
             &facts,
-            max_new_tokens,
+            shared.facts_max_new_tokens,
             &mut progress,
         )?;
         facts = facts::merge(facts, added);
@@ -126,7 +360,7 @@ fn one(ctx: &mut JobContext, path: &Path) -> Result<Outcome> {
     let facts_secs = tf.elapsed().as_secs_f64();
 
     let total_secs = t.prepared.started.elapsed().as_secs_f64();
-    let models = ctx.engines.provenance();
+    let models = shared.models.clone();
     let article = t.prepared.article;
     let record = ArticleDigest {
         schema_version: crate::store::SCHEMA_VERSION,
@@ -150,7 +384,7 @@ fn one(ctx: &mut JobContext, path: &Path) -> Result<Outcome> {
             tool: tool(),
             generated_at: utc_now(),
             models,
-            settings: ctx.engines.settings().clone(),
+            settings: shared.settings.clone(),
             timings: DigestTimings {
                 ingest_secs: t.prepared.ingest_secs,
                 translate_secs: t.stats.secs,
@@ -175,10 +409,10 @@ fn one(ctx: &mut JobContext, path: &Path) -> Result<Outcome> {
             why: "another run took the article over (this run's claim ran out)".into(),
         });
     }
-    let files = ctx
+    let files = shared
         .store
         .write_article(&record, &crate::render::article_markdown(&record))?;
-    ctx.store.remove_checkpoints(&record.id);
+    shared.store.remove_checkpoints(&record.id);
     drop(claim);
     let line = format!(
         "{}  {}  {} sentences, {} facts, {total_secs:.1}s  → {}",

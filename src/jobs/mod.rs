@@ -141,92 +141,189 @@ impl<'a> JobContext<'a> {
         }
     }
 
-    /// The translation of `p`, from its checkpoint when an interrupted run
-    /// saved one with the same key, else made and checkpointed now.
-    fn translate_checkpointed(&mut self, p: Prepared) -> Result<Translated> {
+    /// The translations of `preps`: from their checkpoints where an
+    /// interrupted run saved them, else made now and checkpointed. With a
+    /// chat-model translator, the articles are translated at once, each on
+    /// its own thread, and all their requests run in one continuous batch
+    /// (see [`crate::llm::serve`]); the translations are the same as one
+    /// article at a time.
+    fn translate_group(&mut self, preps: Vec<Prepared>) -> Vec<Result<Translated>> {
+        let mut out: Vec<Option<Result<Translated>>> = (0..preps.len()).map(|_| None).collect();
+        let mut todo = Vec::new();
+        for (i, p) in preps.into_iter().enumerate() {
+            match self.translation_checkpoint(p) {
+                Ok(t) => out[i] = Some(Ok(t)),
+                Err(p) => todo.push((i, p)),
+            }
+        }
+        if todo.len() > 1 && self.engines.translator_is_llm() {
+            let reporter = self.reporter;
+            let made = match self.engines.llm_translator(reporter) {
+                Ok(Some((model, settings))) => Ok(crate::llm::serve(model, |client| {
+                    std::thread::scope(|scope| {
+                        let threads: Vec<_> = todo
+                            .into_iter()
+                            .map(|(i, p)| {
+                                let mut chat = client.clone();
+                                let settings = &settings;
+                                scope.spawn(move || {
+                                    (i, translate_with_chat(p, &mut chat, settings, reporter))
+                                })
+                            })
+                            .collect();
+                        drop(client);
+                        threads
+                            .into_iter()
+                            .map(|t| t.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                            .collect::<Vec<_>>()
+                    })
+                })),
+                Ok(None) => unreachable!("the translator is a chat model"),
+                Err(e) => Err(e),
+            };
+            match made {
+                Ok((made, served)) => {
+                    if let Err(e) = served {
+                        let note = format!("the translator failed: {e}");
+                        self.reporter.report(Event::Note(&note));
+                    }
+                    for (i, t) in made {
+                        out[i] = Some(t.and_then(|t| self.checkpoint_translation(t)));
+                    }
+                }
+                Err(e) => {
+                    let why = e.to_string();
+                    for slot in out.iter_mut().filter(|o| o.is_none()) {
+                        *slot = Some(Err(Error::Generation(why.clone())));
+                    }
+                }
+            }
+        } else {
+            for (i, p) in todo {
+                out[i] = Some(
+                    self.translate(p)
+                        .and_then(|t| self.checkpoint_translation(t)),
+                );
+            }
+        }
+        out.into_iter()
+            .map(|o| o.expect("every article decided"))
+            .collect()
+    }
+
+    /// `p`'s translation from its checkpoint, or `p` back when there is none.
+    fn translation_checkpoint(&self, p: Prepared) -> std::result::Result<Translated, Prepared> {
         let key = self.stage_key(&p, Stage::Translate);
         let id = p.article.id.clone();
-        if let Some(c) = self
+        let Some(c) = self
             .store
             .read_checkpoint::<TranslationCheckpoint>(&id, "translate", &key)
-        {
-            self.reporter.report(Event::Reused {
-                id: &id,
-                stage: Stage::Translate,
-            });
-            let paragraphs = BilingualParagraph::pair(&p.article, &c.sentences);
-            let entities = Translated::entities_of(&p, &c.title_en, &c.sentences);
-            return Ok(Translated {
-                prepared: p,
-                title_en: c.title_en,
-                sentences: c.sentences,
-                paragraphs,
-                stats: c.stats,
-                entities,
-            });
-        }
-        let t = self.translate(p)?;
+        else {
+            return Err(p);
+        };
+        self.reporter.report(Event::Reused {
+            id: &id,
+            stage: Stage::Translate,
+        });
+        let paragraphs = BilingualParagraph::pair(&p.article, &c.sentences);
+        let entities = Translated::entities_of(&p, &c.title_en, &c.sentences);
+        Ok(Translated {
+            prepared: p,
+            title_en: c.title_en,
+            sentences: c.sentences,
+            paragraphs,
+            stats: c.stats,
+            entities,
+        })
+    }
+
+    /// Save `t` as its article's translation checkpoint.
+    fn checkpoint_translation(&self, t: Translated) -> Result<Translated> {
+        let key = self.stage_key(&t.prepared, Stage::Translate);
         let c = TranslationCheckpoint {
             title_en: t.title_en.clone(),
             sentences: t.sentences.clone(),
             stats: t.stats.clone(),
         };
-        self.store.write_checkpoint(&id, "translate", &key, &c)?;
+        self.store
+            .write_checkpoint(&t.prepared.article.id, "translate", &key, &c)?;
         Ok(t)
     }
+}
 
-    /// A stage after translation, from its checkpoint or made and
-    /// checkpointed now.
-    fn checkpointed<T: serde::Serialize + serde::de::DeserializeOwned>(
-        &mut self,
-        p: &Prepared,
-        stage: Stage,
-        make: impl FnOnce(&mut Self) -> Result<T>,
-    ) -> Result<T> {
-        let key = self.stage_key(p, stage);
-        let id = &p.article.id;
-        if let Some(v) = self.store.read_checkpoint::<T>(id, stage.name(), &key) {
-            self.reporter.report(Event::Reused { id, stage });
-            return Ok(v);
-        }
-        let v = make(self)?;
-        self.store.write_checkpoint(id, stage.name(), &key, &v)?;
-        Ok(v)
+/// Translate `p` with a chat model (its title, when it has one, first).
+fn translate_with_chat(
+    p: Prepared,
+    chat: &mut dyn crate::llm::Chat,
+    settings: &crate::translate::LlmTranslateSettings,
+    reporter: &dyn Reporter,
+) -> Result<Translated> {
+    let (all, has_title) = translation_inputs(&p);
+    let mut stats = TranslateStats::default();
+    let id = p.article.id.clone();
+    let mut progress = progress_of(reporter, &id, Stage::Translate);
+    progress(0, all.len());
+    let table = crate::entities::table_of(&p.article, &p.source_text);
+    let sentences =
+        crate::translate::translate_llm(chat, &all, settings, &table, &mut stats, &mut progress)?;
+    crate::translate::check_aligned(&all, &sentences)?;
+    Ok(Translated::assemble(p, has_title, sentences, stats))
+}
+
+/// What a translation of `p` translates: its title (when it has one) and
+/// its sentences; and whether the first is the title.
+fn translation_inputs(p: &Prepared) -> (Vec<String>, bool) {
+    let has_title = !p.article.title.trim().is_empty();
+    let mut all: Vec<String> = has_title
+        .then(|| p.article.title.clone())
+        .into_iter()
+        .collect();
+    all.extend(crate::translate::article_sentences(&p.article));
+    (all, has_title)
+}
+
+/// A progress callback reporting stage `stage` of article `id`.
+pub(crate) fn progress_of<'r>(
+    reporter: &'r dyn Reporter,
+    id: &'r str,
+    stage: Stage,
+) -> impl FnMut(usize, usize) + 'r {
+    move |done, total| {
+        reporter.report(Event::Progress {
+            id,
+            stage,
+            done,
+            total,
+        })
     }
+}
 
-    /// A progress callback reporting stage `stage` of article `id`.
-    fn progress<'r>(&self, id: &'r str, stage: Stage) -> impl FnMut(usize, usize) + 'r
-    where
-        'a: 'r,
-    {
-        let reporter = self.reporter;
-        move |done, total| {
-            reporter.report(Event::Progress {
-                id,
-                stage,
-                done,
-                total,
-            })
-        }
-    }
-
+impl<'a> JobContext<'a> {
     /// Translate an article's title (when it has one) and sentences in one
     /// engine pass.
     fn translate(&mut self, p: Prepared) -> Result<Translated> {
-        let has_title = !p.article.title.trim().is_empty();
-        let mut all: Vec<String> = has_title
-            .then(|| p.article.title.clone())
-            .into_iter()
-            .collect();
-        all.extend(crate::translate::article_sentences(&p.article));
+        let (all, has_title) = translation_inputs(&p);
         let mut stats = TranslateStats::default();
         let id = p.article.id.clone();
-        let mut progress = self.progress(&id, Stage::Translate);
+        let mut progress = progress_of(self.reporter, &id, Stage::Translate);
         progress(0, all.len());
         let table = crate::entities::table_of(&p.article, &p.source_text);
-        let mut sentences =
+        let sentences =
             self.engines
                 .translate(&all, &table, &mut stats, self.reporter, &mut progress)?;
+        Ok(Translated::assemble(p, has_title, sentences, stats))
+    }
+}
+
+impl Translated {
+    /// The translation of `p` from the engine's sentences (the title
+    /// first when `has_title`), in the settled entity table's spelling.
+    fn assemble(
+        p: Prepared,
+        has_title: bool,
+        mut sentences: Vec<TranslatedSentence>,
+        stats: TranslateStats,
+    ) -> Translated {
         let title_en = if has_title {
             sentences.remove(0).en
         } else {
@@ -240,14 +337,39 @@ impl<'a> JobContext<'a> {
         }
         let title_en = entities.canonicalize(&title_en);
         let paragraphs = BilingualParagraph::pair(&p.article, &sentences);
-        Ok(Translated {
+        Translated {
             prepared: p,
             title_en,
             sentences,
             paragraphs,
             stats,
             entities,
-        })
+        }
+    }
+}
+
+impl<'a> JobContext<'a> {
+    /// Start a batch job: clean up what an interrupted run left, keep
+    /// the inputs of this run's shard, and report the start.
+    fn start_batch(&mut self, job: &str, inputs: &[PathBuf]) -> Vec<PathBuf> {
+        let cleaned = self.store.clean_up().len();
+        if cleaned > 0 {
+            self.reporter.report(Event::CleanedUp { files: cleaned });
+        }
+        let inputs: Vec<PathBuf> = inputs
+            .iter()
+            .filter(|p| match (&self.shard, crate::ingest::article_id(p)) {
+                (Some(shard), Ok(id)) => shard.contains(&id),
+                // No shard, or no id: the input is reported where it fails.
+                _ => true,
+            })
+            .cloned()
+            .collect();
+        self.reporter.report(Event::BatchStarted {
+            job,
+            inputs: inputs.len(),
+        });
+        inputs
     }
 
     /// Run `one` over every input: a failed article is reported and the
@@ -258,24 +380,9 @@ impl<'a> JobContext<'a> {
         inputs: &[PathBuf],
         mut one: impl FnMut(&mut Self, &Path) -> Result<Outcome>,
     ) -> Vec<Outcome> {
-        let cleaned = self.store.clean_up().len();
-        if cleaned > 0 {
-            self.reporter.report(Event::CleanedUp { files: cleaned });
-        }
-        let inputs: Vec<&PathBuf> = inputs
-            .iter()
-            .filter(|p| match (&self.shard, crate::ingest::article_id(p)) {
-                (Some(shard), Ok(id)) => shard.contains(&id),
-                // No shard, or no id: the input is reported where it fails.
-                _ => true,
-            })
-            .collect();
-        self.reporter.report(Event::BatchStarted {
-            job,
-            inputs: inputs.len(),
-        });
+        let inputs = self.start_batch(job, inputs);
         let mut outcomes = Vec::new();
-        for (index, path) in inputs.into_iter().enumerate() {
+        for (index, path) in inputs.iter().enumerate() {
             self.reporter.report(Event::Input { index, path });
             let outcome = one(self, path).unwrap_or_else(|e| Outcome::Failed {
                 path: path.clone(),

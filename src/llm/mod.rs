@@ -12,6 +12,7 @@ mod gguf;
 mod mapped;
 mod model;
 mod sampling;
+mod serve;
 mod stream;
 mod template;
 mod tokenizer;
@@ -24,6 +25,7 @@ pub use constraint::{
 };
 pub use model::{Architecture, Implementation};
 pub use sampling::GenerationParams;
+pub use serve::{serve, Chat, ChatClient, ChatRequest};
 pub use template::{ChatFormat, ChatMessage, PromptFormat, Role, Segment};
 pub use tokenizer::{GgufTokenizer, TokenKind};
 
@@ -138,10 +140,12 @@ impl Generation {
 pub struct ChatModel {
     info: ModelInfo,
     weights: Weights,
-    tokenizer: GgufTokenizer,
+    tokenizer: std::sync::Arc<GgufTokenizer>,
     vocabulary: Vocabulary,
     format: Option<ChatFormat>,
     device: Device,
+    /// How [`Chat::answer_all`] batches.
+    batch_options: BatchOptions,
 }
 
 fn file_type_name(t: u64) -> Option<&'static str> {
@@ -242,10 +246,11 @@ impl ChatModel {
         Ok(Self {
             info,
             weights,
-            tokenizer,
+            tokenizer: std::sync::Arc::new(tokenizer),
             vocabulary,
             format,
             device: device.clone(),
+            batch_options: BatchOptions::default(),
         })
     }
 
@@ -282,20 +287,16 @@ impl ChatModel {
     /// Token ids of the chat prompt for `messages`, ending with the opening
     /// of the assistant's turn.
     pub fn chat_prompt(&self, messages: &[ChatMessage]) -> Result<Vec<u32>> {
-        let format = self.format.ok_or_else(|| {
-            Error::model_file(&self.info.path, "no known chat format for this model")
-        })?;
-        let mut ids = Vec::new();
-        for seg in format.render(messages, self.tokenizer.bos.is_some()) {
-            match seg {
-                Segment::Bos => ids.extend(self.tokenizer.bos),
-                Segment::Special(s) => ids.push(self.tokenizer.token_id(s).ok_or_else(|| {
-                    Error::model_file(&self.info.path, format!("no special token {s}"))
-                })?),
-                Segment::Text(t) => ids.extend(self.tokenizer.encode(&t, false)?),
-            }
-        }
-        Ok(ids)
+        render_prompt(&self.info, &self.tokenizer, self.format, messages)
+    }
+
+    /// How [`Chat::answer_all`] batches requests on this model.
+    pub fn set_batch_options(&mut self, options: BatchOptions) {
+        self.batch_options = options;
+    }
+
+    pub fn batch_options(&self) -> BatchOptions {
+        self.batch_options
     }
 
     /// Answer a conversation. `on_text` receives each decoded piece as it is
@@ -413,4 +414,29 @@ impl ChatModel {
         v.truncate(self.info.vocab_size);
         Ok(v)
     }
+}
+
+/// The token ids of the chat prompt for `messages` in `format`, ending with
+/// the opening of the assistant's turn.
+fn render_prompt(
+    info: &ModelInfo,
+    tokenizer: &GgufTokenizer,
+    format: Option<ChatFormat>,
+    messages: &[ChatMessage],
+) -> Result<Vec<u32>> {
+    let format = format
+        .ok_or_else(|| Error::model_file(&info.path, "no known chat format for this model"))?;
+    let mut ids = Vec::new();
+    for seg in format.render(messages, tokenizer.bos.is_some()) {
+        match seg {
+            Segment::Bos => ids.extend(tokenizer.bos),
+            Segment::Special(s) => {
+                ids.push(tokenizer.token_id(s).ok_or_else(|| {
+                    Error::model_file(&info.path, format!("no special token {s}"))
+                })?)
+            }
+            Segment::Text(t) => ids.extend(tokenizer.encode(&t, false)?),
+        }
+    }
+    Ok(ids)
 }

@@ -413,28 +413,50 @@ impl Transformer {
     fn decode_attention(
         &self,
         q: &Tensor,
-        (kc, vc): (&Tensor, &Tensor),
+        cache: (&Tensor, &Tensor),
         cap: usize,
         start: usize,
         total: usize,
     ) -> Result<Option<Tensor>> {
-        use candle_core::{CpuStorage, Storage};
         if !q.device().is_cpu() {
             return Ok(None);
         }
-        let (n_head, n_kv, hd) = (self.n_head, self.n_kv_head, self.head_dim);
         let q: Vec<f32> = q.flatten_all()?.to_vec1()?;
+        let mut out = vec![0f32; self.n_head * self.head_dim];
+        if !self.attend_host(&q, cache, cap, start, total, &mut out)? {
+            return Ok(None);
+        }
+        Ok(Some(Tensor::from_vec(
+            out,
+            (1, 1, self.n_head * self.head_dim),
+            cache.0.device(),
+        )?))
+    }
+
+    /// [`Transformer::decode_attention`] of the query heads `q` (`n_head ×
+    /// head_dim`, head-major) into `out`; `false` when the cache is not a
+    /// contiguous f32 CPU buffer.
+    fn attend_host(
+        &self,
+        q: &[f32],
+        (kc, vc): (&Tensor, &Tensor),
+        cap: usize,
+        start: usize,
+        total: usize,
+        out: &mut [f32],
+    ) -> Result<bool> {
+        use candle_core::{CpuStorage, Storage};
+        let (n_head, n_kv, hd) = (self.n_head, self.n_kv_head, self.head_dim);
         let (ks, kl) = kc.storage_and_layout();
         let (vs, vl) = vc.storage_and_layout();
         if !kl.is_contiguous() || !vl.is_contiguous() {
-            return Ok(None);
+            return Ok(false);
         }
         let (Storage::Cpu(CpuStorage::F32(k)), Storage::Cpu(CpuStorage::F32(v))) = (&*ks, &*vs)
         else {
-            return Ok(None);
+            return Ok(false);
         };
         let (k, v) = (&k[kl.start_offset()..], &v[vl.start_offset()..]);
-        let mut out = vec![0f32; n_head * hd];
         let mut scores = vec![0f32; total - start];
         let scale = self.attn_scale as f32;
         for h in 0..n_head {
@@ -449,12 +471,7 @@ impl Transformer {
                 &mut out[h * hd..(h + 1) * hd],
             );
         }
-        drop((ks, vs));
-        Ok(Some(Tensor::from_vec(
-            out,
-            (1, 1, n_head * hd),
-            kc.device(),
-        )?))
+        Ok(true)
     }
 
     fn rope(&self, x: &Tensor, pos: usize, len: usize, local: bool) -> Result<Tensor> {
@@ -570,6 +587,11 @@ impl Transformer {
             let (q, k, v) = self.qkv(li, &x, n)?;
             let q = self.rope_at(&q, &positions, local)?;
             let k = self.rope_at(&k, &positions, local)?;
+            if device.is_cpu() {
+                let y = self.decode_attention_host(li, caches, &positions, &q, &k, &v)?;
+                x = self.output_and_mlp(li, &x, &y, &[(0, n)])?;
+                continue;
+            }
             let mut ys = Vec::with_capacity(n);
             for (i, cache) in caches.iter_mut().enumerate() {
                 let pos = positions[i] as usize;
@@ -592,6 +614,55 @@ impl Transformer {
             Some(c) => (logits / c)?.tanh()? * c,
             None => Ok(logits),
         }
+    }
+
+    /// Layer `li` of a decode step on the CPU: the keys and values `k`, `v`
+    /// (`(1, heads, n, head_dim)`) written to each sequence's cache, and
+    /// each sequence's attention of its query row of `q` over its cache
+    /// (the same [`attend`] as one sequence alone), as `(1, n, n_head *
+    /// head_dim)`. One copy of the rows to the host per layer, instead of
+    /// tensor operations per sequence.
+    fn decode_attention_host(
+        &self,
+        li: usize,
+        caches: &mut [&mut KvCache],
+        positions: &[u32],
+        q: &Tensor,
+        k: &Tensor,
+        v: &Tensor,
+    ) -> Result<Tensor> {
+        let n = positions.len();
+        let (n_head, n_kv, hd) = (self.n_head, self.n_kv_head, self.head_dim);
+        let window = self.layers[li].window;
+        let device = q.device();
+        let (qh, kh, vh): (Vec<f32>, Vec<f32>, Vec<f32>) = (
+            q.flatten_all()?.to_vec1()?,
+            k.flatten_all()?.to_vec1()?,
+            v.flatten_all()?.to_vec1()?,
+        );
+        // Row i of every head of a `(1, heads, n, hd)` tensor.
+        let row = |src: &[f32], heads: usize, i: usize| -> Vec<f32> {
+            (0..heads)
+                .flat_map(|h| src[(h * n + i) * hd..(h * n + i + 1) * hd].iter().copied())
+                .collect()
+        };
+        let width = n_head * hd;
+        let mut out = vec![0f32; n * width];
+        for (i, cache) in caches.iter_mut().enumerate() {
+            let pos = positions[i] as usize;
+            let (kc, vc) = &cache.layers[li];
+            let shape = (1, n_kv, 1, hd);
+            kc.slice_set(&Tensor::from_vec(row(&kh, n_kv, i), shape, device)?, 2, pos)?;
+            vc.slice_set(&Tensor::from_vec(row(&vh, n_kv, i), shape, device)?, 2, pos)?;
+            let total = pos + 1;
+            let start = window.map_or(0, |w| total.saturating_sub(w));
+            let qi = row(&qh, n_head, i);
+            let dst = &mut out[i * width..(i + 1) * width];
+            if !self.attend_host(&qi, (kc, vc), cache.capacity, start, total, dst)? {
+                candle_core::bail!("a KV cache off the host buffer layout");
+            }
+        }
+        Tensor::from_vec(out, (1, n, width), device)
     }
 
     /// After a forward pass: see [`Linear::settle`].

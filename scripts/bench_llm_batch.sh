@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Aggregate decode tok/s with N sequences decoded together, ukdigest's
+# continuous batching against llama.cpp's batched decode (llama-cpp-python,
+# same GGUF, same prompt ids, same threads), with each process's peak RSS,
+# for N in BATCHES. One process at a time; notes the load average.
+#
+#   scripts/bench_llm_batch.sh [MODEL.gguf ...]
+#
+# BATCHES (default "1 2 4 8 16"), PROMPT (128), GEN (32), THREADS (2);
+# PYTHON: a Python with llama-cpp-python and numpy (default
+# /tmp/gemma-venv/bin/python). Models: default the cached Qwen2.5-Coder-1.5B
+# and SmolLM2-135M of models.toml.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BATCHES=${BATCHES:-1 2 4 8 16}
+PROMPT=${PROMPT:-128}
+GEN=${GEN:-32}
+THREADS=${THREADS:-2}
+PYTHON=${PYTHON:-/tmp/gemma-venv/bin/python}
+CACHE=${UKDIGEST_CACHE:-$HOME/.cache/ukdigest}/models
+if [ $# -eq 0 ]; then
+  set -- "$CACHE/qwen2.5-coder-1.5b-instruct/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf" \
+    "$CACHE"/smollm2-135m-instruct/*.gguf
+fi
+TARGET=${CARGO_TARGET_DIR:-target}
+cargo build --release --quiet --example llm_batch_bench
+OUT=$(mktemp -d)
+trap 'rm -rf "$OUT"' EXIT
+echo "$(date -u +%F) $(git rev-parse --short HEAD), prompt $PROMPT, $GEN generated per sequence, $THREADS threads"
+for model in "$@"; do
+  echo
+  echo "$(basename "$model")"
+  echo
+  echo "| batch | ukdigest tok/s | llama.cpp tok/s | ratio | vs our batch 1 | ukdigest peak RSS MiB | KV reserved MiB | llama.cpp peak RSS MiB | same greedy ids | load avg |"
+  echo "|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"
+  base=""
+  for b in $BATCHES; do
+    load=$(uptime | sed 's/.*load average: //; s/,.*//')
+    /usr/bin/time -v "$TARGET/release/examples/llm_batch_bench" "$model" "$b" "$PROMPT" "$GEN" "$THREADS" \
+      > "$OUT/ours.json" 2> "$OUT/ours.time"
+    /usr/bin/time -v "$PYTHON" scripts/llamacpp_batch.py "$model" "$OUT/ours.json" "$THREADS" \
+      > "$OUT/theirs.json" 2> "$OUT/theirs.time"
+    row=$("$PYTHON" - "$OUT" "$b" "${base:-0}" "$load" <<'PY'
+import json, re, sys
+out, b, base, load = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+ours, theirs = (json.load(open(f"{out}/{n}.json")) for n in ("ours", "theirs"))
+def peak(n):
+    t = open(f"{out}/{n}.time").read()
+    return int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", t).group(1)) / 1024
+a, c = ours["decode_tokens_per_sec"], theirs["decode_tokens_per_sec"]
+base = base or a
+same = sum(x == y for x, y in zip(ours["generated_ids"], theirs["generated_ids"]))
+print(f"{a}@@| {b} | {a:.1f} | {c:.1f} | {a / c:.2f}x | {a / base:.2f}x | {peak('ours'):.0f} | "
+      f"{ours['peak_kv_bytes'] / 2**20:.0f} | {peak('theirs'):.0f} | {same} of {b} | {load} |")
+PY
+)
+    [ -z "$base" ] && base=${row%%@@*}
+    echo "${row#*@@}"
+  done
+done
