@@ -15,7 +15,8 @@
 # PYTHON: a Python with llama-cpp-python (default /tmp/gemma-venv/bin/python);
 # BEFORE_TARGET: the target folder of the BEFORE build (default
 # ../target-mem-before); CARGO_TARGET_DIR is honoured for the working tree.
-# Runs one process at a time (peak RSS is per process); notes `uptime`.
+# BEFORE_TREE: an existing checkout of BEFORE to build in. Runs one process
+# at a time (peak RSS is per process); notes `uptime`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BEFORE=${1:-main}
@@ -28,11 +29,17 @@ TARGET=${CARGO_TARGET_DIR:-target}
 BEFORE_TARGET=${BEFORE_TARGET:-$(cd .. && pwd)/target-mem-before}
 SEED=seeds/002_1e12a2d0a498dcd6.txt
 OUT=$(mktemp -d)
-BEFORE_TREE=$OUT/before-tree
-trap 'git worktree remove --force "$BEFORE_TREE" 2>/dev/null || true; rm -rf "$OUT"' EXIT
+# BEFORE_TREE: a checkout of BEFORE to build in (default: a temporary
+# worktree; a kept one reuses its build).
+if [ -n "${BEFORE_TREE:-}" ]; then
+  trap 'rm -rf "$OUT"' EXIT
+else
+  BEFORE_TREE=$OUT/before-tree
+  trap 'git worktree remove --force "$BEFORE_TREE" 2>/dev/null || true; rm -rf "$OUT"' EXIT
+  git worktree add --quiet --detach "$BEFORE_TREE" "$BEFORE"
+fi
 
 # The same example program in both trees (it uses only long-standing API).
-git worktree add --quiet --detach "$BEFORE_TREE" "$BEFORE"
 cp examples/llm_memory.rs "$BEFORE_TREE/examples/"
 bins="--example llm_memory --example llm_bench"
 [ "${JOB:-0}" = 1 ] && bins="$bins --bin ukdigest"

@@ -262,6 +262,15 @@ impl Engines {
         }
     }
 
+    /// Whether a chat model translates and it is the summarizer's file.
+    pub fn translator_is_summarizer(&self) -> bool {
+        self.translator_is_llm()
+            && self
+                .summarize_model
+                .as_ref()
+                .is_some_and(|s| s.path == self.translate_model.path)
+    }
+
     /// Whether the facts stage runs the same chat model file as summarize.
     pub fn facts_uses_summarizer(&self) -> bool {
         match (&self.facts_model, &self.summarize_model) {

@@ -85,13 +85,35 @@ fn group(ctx: &mut JobContext, paths: &[PathBuf], first: usize) -> Vec<Outcome> 
         }
     }
     let mut ready = Vec::new();
-    for ((k, claim), t) in meta.into_iter().zip(ctx.translate_group(preps)) {
-        match t {
-            Ok(t) => ready.push(Pending { k, t, claim }),
-            Err(e) => finish(&mut outcomes, k, failed(&paths[k], e)),
+    // One chat model translates and summarizes: each article goes from its
+    // translation straight to its summary, so the batch stays full while
+    // the others still translate.
+    let one_model = ctx.engines.translator_is_summarizer()
+        && (!ctx.engines.has_facts_llm() || ctx.engines.facts_uses_summarizer());
+    if one_model && preps.len() > 1 {
+        for ((k, claim), p) in meta.into_iter().zip(preps) {
+            let work = match ctx.translation_checkpoint(p) {
+                Ok(t) => Work::Translated(t),
+                Err(p) => {
+                    let key = ctx.stage_key(&p, Stage::Translate);
+                    Work::Translate(*p, key)
+                }
+            };
+            ready.push(Pending { k, work, claim });
+        }
+    } else {
+        for ((k, claim), t) in meta.into_iter().zip(ctx.translate_group(preps, true)) {
+            match t {
+                Ok(t) => ready.push(Pending {
+                    k,
+                    work: Work::Translated(t),
+                    claim,
+                }),
+                Err(e) => finish(&mut outcomes, k, failed(&paths[k], e)),
+            }
         }
     }
-    for (k, o) in summarize_group(ctx, ready, &paths) {
+    for (k, o) in summarize_group(ctx, ready, paths) {
         outcomes[k] = Some(o);
     }
     outcomes
@@ -100,12 +122,29 @@ fn group(ctx: &mut JobContext, paths: &[PathBuf], first: usize) -> Vec<Outcome> 
         .collect()
 }
 
-/// A translated article waiting for its summary.
+/// An article of a group waiting for its summary.
 struct Pending {
     /// Its place in the group.
     k: usize,
-    t: Translated,
+    work: Work,
     claim: Claim,
+}
+
+/// Where an article is.
+enum Work {
+    Translated(Translated),
+    /// To translate with the summarizer's chat model first, checkpointed
+    /// under the key.
+    Translate(super::Prepared, String),
+}
+
+impl Pending {
+    fn prepared(&self) -> &super::Prepared {
+        match &self.work {
+            Work::Translated(t) => &t.prepared,
+            Work::Translate(p, _) => p,
+        }
+    }
 }
 
 /// What the summary and record of an article need besides the article.
@@ -142,8 +181,8 @@ fn summarize_group(
     let keyed: Vec<(Pending, String, Option<summarize::Summary>)> = ready
         .into_iter()
         .map(|p| {
-            let key = ctx.stage_key(&p.t.prepared, Stage::Summarize);
-            let id = &p.t.prepared.article.id;
+            let key = ctx.stage_key(p.prepared(), Stage::Summarize);
+            let id = &p.prepared().article.id;
             let saved = ctx.store.read_checkpoint(id, Stage::Summarize.name(), &key);
             if saved.is_some() {
                 reporter.report(Event::Reused {
@@ -154,7 +193,11 @@ fn summarize_group(
             (p, key, saved)
         })
         .collect();
-    let to_make = keyed.iter().filter(|(_, _, s)| s.is_none()).count();
+    let to_make = keyed
+        .iter()
+        .filter(|(p, _, s)| s.is_none() || matches!(p.work, Work::Translate(..)))
+        .count();
+    let translate_settings = ctx.engines.settings().translate.llm.clone();
     if keyed.is_empty() {
         return Vec::new();
     }
@@ -198,28 +241,48 @@ fn summarize_group(
         let mut out = Vec::new();
         let mut waiting = Vec::new();
         for (p, key, saved) in keyed {
+            let t = match p.work {
+                Work::Translated(t) => t,
+                Work::Translate(prep, tkey) => {
+                    let made = match &translate_settings {
+                        Some(settings) => ctx
+                            .engines
+                            .chat(ModelStage::Translate, reporter)
+                            .and_then(|m| super::translate_with_chat(prep, m, settings, reporter))
+                            .and_then(|t| super::save_translation(shared.store, &tkey, t)),
+                        None => Err(Error::Config("no chat-model translator".into())),
+                    };
+                    match made {
+                        Ok(t) => t,
+                        Err(e) => {
+                            out.push(report(p.k, Err(e)));
+                            continue;
+                        }
+                    }
+                }
+            };
             let summary = match saved {
                 Some(s) => Ok(s),
                 None => ctx
                     .engines
                     .chat(ModelStage::Summarize, reporter)
-                    .and_then(|m| summary_of(&shared, &p.t, &key, m)),
+                    .and_then(|m| summary_of(&shared, &t, &key, m)),
             };
             match summary {
                 Err(e) => out.push(report(p.k, Err(e))),
                 Ok(s) if !facts_llm => {
-                    let r = write_record(&shared, p.t, s, None, p.claim);
+                    let r = write_record(&shared, t, s, None, p.claim);
                     out.push(report(p.k, r));
                 }
-                Ok(s) => waiting.push((p, s)),
+                Ok(s) => waiting.push((p.k, t, s, p.claim)),
             }
         }
-        for (p, s) in waiting {
+        for (k, t, s, claim) in waiting {
             let r = ctx
                 .engines
                 .chat(ModelStage::Facts, reporter)
-                .and_then(|m| write_record(&shared, p.t, s, Some(m), p.claim));
-            out.push(report(p.k, r));
+                .and_then(|m| write_record(&shared, t, s, Some(m), claim));
+            out.push(report(k, r));
         }
         return out;
     }
@@ -240,17 +303,30 @@ fn summarize_group(
                 .into_iter()
                 .map(|(p, key, saved)| {
                     let mut chat = client.clone();
+                    let translate_settings = &translate_settings;
                     scope.spawn(move || {
-                        let summary = match saved {
-                            Some(s) => Ok(s),
-                            None => summary_of(shared, &p.t, &key, &mut chat),
-                        };
+                        let Pending { k, work, claim } = p;
+                        let t =
+                            match work {
+                                Work::Translated(t) => Ok(t),
+                                Work::Translate(prep, tkey) => match translate_settings {
+                                    Some(settings) => super::translate_with_chat(
+                                        prep, &mut chat, settings, reporter,
+                                    )
+                                    .and_then(|t| super::save_translation(shared.store, &tkey, t)),
+                                    None => Err(Error::Config("no chat-model translator".into())),
+                                },
+                            };
+                        let summary = t.and_then(|t| match saved {
+                            Some(s) => Ok((t, s)),
+                            None => summary_of(shared, &t, &key, &mut chat).map(|s| (t, s)),
+                        });
                         let facts: Option<&mut dyn Chat> = match facts_llm {
                             true => Some(&mut chat),
                             false => None,
                         };
-                        let r = summary.and_then(|s| write_record(shared, p.t, s, facts, p.claim));
-                        report(p.k, r)
+                        let r = summary.and_then(|(t, s)| write_record(shared, t, s, facts, claim));
+                        report(k, r)
                     })
                 })
                 .collect();

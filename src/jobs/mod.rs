@@ -141,21 +141,33 @@ impl<'a> JobContext<'a> {
         }
     }
 
-    /// The translations of `preps`: from their checkpoints where an
-    /// interrupted run saved them, else made now and checkpointed. With a
+    /// The translations of `preps`: with `checkpoints`, from their
+    /// checkpoints where an interrupted run saved them, else made now (and
+    /// checkpointed, with `checkpoints`). With a
     /// chat-model translator, the articles are translated at once, each on
     /// its own thread, and all their requests run in one continuous batch
     /// (see [`crate::llm::serve`]); the translations are the same as one
     /// article at a time.
-    fn translate_group(&mut self, preps: Vec<Prepared>) -> Vec<Result<Translated>> {
+    fn translate_group(
+        &mut self,
+        preps: Vec<Prepared>,
+        checkpoints: bool,
+    ) -> Vec<Result<Translated>> {
         let mut out: Vec<Option<Result<Translated>>> = (0..preps.len()).map(|_| None).collect();
         let mut todo = Vec::new();
         for (i, p) in preps.into_iter().enumerate() {
-            match self.translation_checkpoint(p) {
-                Ok(t) => out[i] = Some(Ok(t)),
-                Err(p) => todo.push((i, p)),
+            match checkpoints {
+                true => match self.translation_checkpoint(p) {
+                    Ok(t) => out[i] = Some(Ok(t)),
+                    Err(p) => todo.push((i, *p)),
+                },
+                false => todo.push((i, p)),
             }
         }
+        let save = |ctx: &Self, t: Translated| match checkpoints {
+            true => ctx.checkpoint_translation(t),
+            false => Ok(t),
+        };
         if todo.len() > 1 && self.engines.translator_is_llm() {
             let reporter = self.reporter;
             let made = match self.engines.llm_translator(reporter) {
@@ -188,7 +200,7 @@ impl<'a> JobContext<'a> {
                         self.reporter.report(Event::Note(&note));
                     }
                     for (i, t) in made {
-                        out[i] = Some(t.and_then(|t| self.checkpoint_translation(t)));
+                        out[i] = Some(t.and_then(|t| save(self, t)));
                     }
                 }
                 Err(e) => {
@@ -200,10 +212,7 @@ impl<'a> JobContext<'a> {
             }
         } else {
             for (i, p) in todo {
-                out[i] = Some(
-                    self.translate(p)
-                        .and_then(|t| self.checkpoint_translation(t)),
-                );
+                out[i] = Some(self.translate(p).and_then(|t| save(self, t)));
             }
         }
         out.into_iter()
@@ -212,14 +221,17 @@ impl<'a> JobContext<'a> {
     }
 
     /// `p`'s translation from its checkpoint, or `p` back when there is none.
-    fn translation_checkpoint(&self, p: Prepared) -> std::result::Result<Translated, Prepared> {
+    fn translation_checkpoint(
+        &self,
+        p: Prepared,
+    ) -> std::result::Result<Translated, Box<Prepared>> {
         let key = self.stage_key(&p, Stage::Translate);
         let id = p.article.id.clone();
         let Some(c) = self
             .store
             .read_checkpoint::<TranslationCheckpoint>(&id, "translate", &key)
         else {
-            return Err(p);
+            return Err(Box::new(p));
         };
         self.reporter.report(Event::Reused {
             id: &id,
@@ -240,15 +252,19 @@ impl<'a> JobContext<'a> {
     /// Save `t` as its article's translation checkpoint.
     fn checkpoint_translation(&self, t: Translated) -> Result<Translated> {
         let key = self.stage_key(&t.prepared, Stage::Translate);
-        let c = TranslationCheckpoint {
-            title_en: t.title_en.clone(),
-            sentences: t.sentences.clone(),
-            stats: t.stats.clone(),
-        };
-        self.store
-            .write_checkpoint(&t.prepared.article.id, "translate", &key, &c)?;
-        Ok(t)
+        save_translation(&self.store, &key, t)
     }
+}
+
+/// Save `t` as its article's translation checkpoint under `key`.
+fn save_translation(store: &Store, key: &str, t: Translated) -> Result<Translated> {
+    let c = TranslationCheckpoint {
+        title_en: t.title_en.clone(),
+        sentences: t.sentences.clone(),
+        stats: t.stats.clone(),
+    };
+    store.write_checkpoint(&t.prepared.article.id, "translate", key, &c)?;
+    Ok(t)
 }
 
 /// Translate `p` with a chat model (its title, when it has one, first).

@@ -3,18 +3,69 @@
 //! translated from the same source with the same models and settings are
 //! skipped, so the job can run on a folder as new articles arrive), or as
 //! English text only ([`run_text`], for pipes and standard input).
-use super::{InputMode, JobContext, Outcome, Prepared, Step};
+use super::{InputMode, JobContext, Outcome, Prepared, Step, Translated};
 use crate::ingest::plain::Layout;
+use crate::report::Event;
+use crate::store::claim::Claim;
 use crate::store::english_text;
 
 const LINES: InputMode = InputMode::Plain(Layout::Lines);
 use crate::calendar::utc_now;
 use crate::error::Result;
 use crate::store::{tool, Provenance, RecordKind, TranslationRecord, TranslationTimings};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
+/// Translate every input, in groups of `runtime.max_batch` articles whose
+/// chat-model requests run in one continuous batch (see
+/// [`JobContext::translate_group`]); a record is written per article.
 pub fn run(ctx: &mut JobContext, inputs: &[PathBuf], mode: InputMode) -> Result<Vec<Outcome>> {
-    Ok(ctx.run_batch("translate", inputs, |ctx, path| one(ctx, path, mode)))
+    let inputs = ctx.start_batch("translate", inputs);
+    let size = ctx.plan.batch.max_batch.max(1);
+    let mut outcomes = Vec::with_capacity(inputs.len());
+    for (g, paths) in inputs.chunks(size).enumerate() {
+        outcomes.extend(group(ctx, paths, g * size, mode));
+    }
+    Ok(outcomes)
+}
+
+/// Translate one group of inputs; the outcomes in input order.
+fn group(ctx: &mut JobContext, paths: &[PathBuf], first: usize, mode: InputMode) -> Vec<Outcome> {
+    let reporter = ctx.reporter;
+    let mut outcomes: Vec<Option<Outcome>> = (0..paths.len()).map(|_| None).collect();
+    let failed = |k: usize, e: crate::Error| Outcome::Failed {
+        path: paths[k].clone(),
+        error: e.to_string(),
+    };
+    let mut preps = Vec::new();
+    let mut meta = Vec::new();
+    for (k, path) in paths.iter().enumerate() {
+        reporter.report(Event::Input {
+            index: first + k,
+            path,
+        });
+        match ctx.prepare(RecordKind::Translation, path, mode) {
+            Ok(Step::Skip(o)) => outcomes[k] = Some(o),
+            Ok(Step::Work(p, claim)) => {
+                preps.push(*p);
+                meta.push((k, claim));
+            }
+            Err(e) => outcomes[k] = Some(failed(k, e)),
+        }
+        if let Some(o) = &outcomes[k] {
+            reporter.report(Event::Finished(o));
+        }
+    }
+    for ((k, claim), t) in meta.into_iter().zip(ctx.translate_group(preps, false)) {
+        let o = t
+            .and_then(|t| write(ctx, t, mode, claim))
+            .unwrap_or_else(|e| failed(k, e));
+        reporter.report(Event::Finished(&o));
+        outcomes[k] = Some(o);
+    }
+    outcomes
+        .into_iter()
+        .map(|o| o.expect("every input decided"))
+        .collect()
 }
 
 /// Translate each input and write only its English to `out`: the title
@@ -41,12 +92,8 @@ pub fn run_text(
     })
 }
 
-fn one(ctx: &mut JobContext, path: &Path, mode: InputMode) -> Result<Outcome> {
-    let (prepared, claim) = match ctx.prepare(RecordKind::Translation, path, mode)? {
-        Step::Skip(done) => return Ok(done),
-        Step::Work(p, claim) => (*p, claim),
-    };
-    let t = ctx.translate(prepared)?;
+/// The translation record of `t`, written to the store.
+fn write(ctx: &mut JobContext, t: Translated, mode: InputMode, claim: Claim) -> Result<Outcome> {
     let total_secs = t.prepared.started.elapsed().as_secs_f64();
     let line = format!(
         "{}  {} sentences, {} flagged, {total_secs:.1}s  → {}",

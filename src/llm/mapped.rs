@@ -183,7 +183,7 @@ impl<T: GgmlType> MappedBlocks<T> {
     fn new(map: Arc<Mapping>, bytes: Range<usize>, uses: Arc<Uses>) -> Option<Self> {
         let size = std::mem::size_of::<T>();
         let addr = map.bytes(bytes.clone()).as_ptr() as usize;
-        if bytes.len() % size != 0 || addr % std::mem::align_of::<T>() != 0 {
+        if !bytes.len().is_multiple_of(size) || !addr.is_multiple_of(std::mem::align_of::<T>()) {
             return None;
         }
         Some(Self {
@@ -229,7 +229,7 @@ impl<T: GgmlType> QuantizedType for MappedBlocks<T> {
     /// The rows of `ids`, each dequantized by itself (as Candle's own
     /// storage does): a lookup reads only those rows' pages.
     fn embedding(&self, ids: &[u32], rows: usize, hidden: usize) -> Result<CpuStorage> {
-        if hidden % T::BLCK_SIZE != 0 || self.count != rows * (hidden / T::BLCK_SIZE) {
+        if !hidden.is_multiple_of(T::BLCK_SIZE) || self.count != rows * (hidden / T::BLCK_SIZE) {
             candle_core::bail!(
                 "embedding of {rows} × {hidden} over {} blocks of {:?}",
                 self.count,

@@ -1133,6 +1133,7 @@ mod tests {
     /// row, those of each sequence decoded alone, bit for bit, also when
     /// sequences leave the batch and when the Gemma 3 window slides.
     #[test]
+    #[allow(clippy::needless_range_loop)] // steps index two tables
     fn decode_batches_compute_what_each_sequence_alone_computes() {
         let dir = tempfile::tempdir().unwrap();
         for arch in ["qwen2", "gemma3"] {
@@ -1151,12 +1152,12 @@ mod tests {
             let last = |s: usize| steps - s;
             let ids = |v: &[u32]| Tensor::new(v, &Device::Cpu).unwrap().unsqueeze(0).unwrap();
             let mut alone = Vec::new();
-            for s in 0..lens.len() {
+            for (s, &len) in lens.iter().enumerate() {
                 let mut cache = KvCache::default();
                 let mut rows = Vec::new();
                 m.forward_in(&mut cache, &ids(&prompt(s)), 0).unwrap();
                 for step in 0..last(s) {
-                    let pos = lens[s] + step;
+                    let pos = len + step;
                     let l = m
                         .forward_in(&mut cache, &ids(&[token(s, step)]), pos)
                         .unwrap();
