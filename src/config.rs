@@ -17,6 +17,8 @@
 //! [runtime]
 //! threads = 0            # 0 = all cores
 //! device = "cpu"         # or "cuda" (build with --features cuda)
+//! max_batch = 8          # chat-model sequences (and articles) at once
+//! kv_budget_mb = 2048    # MiB of KV cache for the sequences in flight
 //!
 //! [translate]
 //! models = ["opus-mt-tc-big-zle-en", "opus-mt-uk-en", "qwen2.5-coder-1.5b-instruct"]
