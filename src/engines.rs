@@ -250,12 +250,7 @@ impl Engines {
             return Ok(None);
         }
         self.load_translator(reporter)?;
-        let settings = self
-            .settings
-            .translate
-            .llm
-            .clone()
-            .expect("a chat-model translator has LLM settings");
+        let settings = llm_translate_settings(&self.settings);
         match self.translator.as_ref().expect("loaded above") {
             Translator::Llm(i) => Ok(Some((&mut self.pool.models[*i].1, settings))),
             Translator::Marian(_) => Ok(None),
@@ -304,12 +299,7 @@ impl Engines {
                 r
             }
             Translator::Llm(i) => {
-                let settings = self
-                    .settings
-                    .translate
-                    .llm
-                    .clone()
-                    .expect("a chat-model translator has LLM settings");
+                let settings = llm_translate_settings(&self.settings);
                 let model = &mut self.pool.models[*i].1;
                 translate::translate_llm(model, sentences, &settings, table, stats, progress)?
             }
@@ -346,4 +336,13 @@ impl Engines {
         }
         models
     }
+}
+
+/// How the chat-model translator of a run with `settings` translates.
+fn llm_translate_settings(settings: &Settings) -> translate::LlmTranslateSettings {
+    settings
+        .translate
+        .llm
+        .clone()
+        .expect("a chat-model translator has LLM settings")
 }
