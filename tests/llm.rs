@@ -340,7 +340,6 @@ fn gemma3_gguf() -> PathBuf {
 
 #[derive(serde::Deserialize)]
 struct GenFixture {
-    llama_cpp_python: String,
     new_tokens: usize,
     cases: Vec<GenCase>,
 }
@@ -352,6 +351,14 @@ struct GenCase {
     prompt_ids: Vec<u32>,
     output_ids: Vec<u32>,
     /// Per step, llama.cpp's best two `[id, logit]`.
+    top2: Vec<[(u32, f32); 2]>,
+    /// The exact model's greedy decoding (scripts/dev/gemma3_reference.py).
+    reference: Reference,
+}
+
+#[derive(serde::Deserialize)]
+struct Reference {
+    output_ids: Vec<u32>,
     top2: Vec<[(u32, f32); 2]>,
 }
 
@@ -424,19 +431,37 @@ fn gemma3_chat_template_matches_jinja_and_llama_cpp() {
     }
 }
 
-/// Greedy output equals llama.cpp's, token for token, on the fixture's
-/// prompts (KV-cache decoding after a batched prompt, EOS ignored). On a
-/// difference the message says where and how close llama.cpp's two best
-/// logits were there, and what ours are.
+/// A step where the two best logits are closer than this is a near-tie:
+/// rounding alone may pick either token. Gemma 3 270M is unusually sensitive
+/// to rounding (post-norm weights of several hundred): both this engine and
+/// llama.cpp are 0.3 logits from the exact model on average and up to 2 at
+/// worst, and llama.cpp's own greedy output changes with its KV-cache
+/// precision (BENCHMARKS.md, Chat LLM, Gemma 3).
+const NEAR_TIE: f32 = 0.5;
+
+/// The first step where two token sequences differ (their common length if
+/// one is a prefix of the other).
+fn first_difference(a: &[u32], b: &[u32]) -> usize {
+    a.iter()
+        .zip(b)
+        .position(|(x, y)| x != y)
+        .unwrap_or(a.len().min(b.len()))
+}
+
+/// Gemma 3 270M against the exact model and against llama.cpp, on the
+/// fixture's prompts (KV-cache decoding after a batched prompt, EOS ignored).
+/// The exact model is `scripts/dev/gemma3_reference.py`: the file's weights
+/// dequantized and every activation in float64.
 ///
-/// Fails today on 2 of the 4 prompts (first difference at step 7 of prompt 0
-/// and step 9 of prompt 3): our logits differ from llama.cpp's by 0.1 to 1.1
-/// already at the first generated token of every prompt (same top token),
-/// which is more than rounding; the cause is not found yet (see
-/// BENCHMARKS.md, Chat LLM, Gemma 3). Run with `--ignored`.
+/// - Teacher-forced along the reference's greedy tokens, our best token is the
+///   reference's at every step that is not a near-tie, and our logits of the
+///   reference's two best tokens are within 0.4 of the exact ones on average
+///   and 1.5 at worst.
+/// - Free-running, our greedy tokens are the reference's up to its first
+///   near-tie, and llama.cpp's (default settings, f16 KV cache) up to the
+///   first step where llama.cpp's own two best logits are a near-tie.
 #[test]
-#[ignore = "Gemma 3 greedy output differs from llama.cpp on 2 of 4 prompts (logits off by up to 1.1)"]
-fn gemma3_greedy_output_matches_llama_cpp() {
+fn gemma3_follows_the_exact_model_and_llama_cpp_up_to_near_ties() {
     ukdigest::llm::set_threads(2);
     let fx = gemma3_fixture();
     let mut m = ChatModel::load(&gemma3_gguf(), &common::device()).unwrap();
@@ -444,42 +469,65 @@ fn gemma3_greedy_output_matches_llama_cpp() {
         ignore_eos: true,
         ..GenerationParams::greedy(fx.new_tokens)
     };
-    let mut failures = Vec::new();
+    let margin = |t: &[(u32, f32); 2]| t[0].1 - t[1].1;
+    let (mut errors, mut failures) = (Vec::new(), Vec::new());
     for (n, c) in fx.cases.iter().enumerate() {
-        let g = m
+        let r = &c.reference;
+        let steps = r.output_ids.len();
+        m.teacher_forced(&c.prompt_ids, &r.output_ids[..steps - 1], &mut |s, lg| {
+            let [(a, la), (b, lb)] = r.top2[s];
+            errors.push((lg[a as usize] - la).abs().max((lg[b as usize] - lb).abs()));
+            let best = (0..lg.len())
+                .max_by(|&i, &j| lg[i].total_cmp(&lg[j]))
+                .unwrap();
+            if best != a as usize && margin(&r.top2[s]) >= NEAR_TIE {
+                failures.push(format!(
+                    "prompt {n}, step {s} (teacher-forced): ours picks {best} ({}), the \
+                     exact model {a} ({la}, ours {}) by a margin of {}",
+                    lg[best],
+                    lg[a as usize],
+                    la - lb
+                ));
+            }
+        })
+        .unwrap();
+        let ours = m
             .generate_ids(&c.prompt_ids, &params, None, &mut |_| {})
-            .unwrap();
-        if g.token_ids == c.output_ids {
-            continue;
+            .unwrap()
+            .token_ids;
+        let tie = |top2: &[[(u32, f32); 2]]| {
+            top2.iter()
+                .position(|t| margin(t) < NEAR_TIE)
+                .unwrap_or(top2.len())
+        };
+        for (whose, theirs, top2) in [
+            ("the exact model", &r.output_ids, &r.top2),
+            ("llama.cpp", &c.output_ids, &c.top2),
+        ] {
+            let step = first_difference(&ours, theirs);
+            if step < tie(top2) {
+                failures.push(format!(
+                    "prompt {n}: greedy differs from {whose} at step {step} (ours {:?}, theirs \
+                     {:?}), before its first near-tie (step {})",
+                    ours.get(step),
+                    theirs.get(step),
+                    tie(top2)
+                ));
+            }
         }
-        let step = g
-            .token_ids
-            .iter()
-            .zip(&c.output_ids)
-            .position(|(a, b)| a != b)
-            .unwrap_or(g.token_ids.len().min(c.output_ids.len()));
-        let mut prefix = c.prompt_ids.clone();
-        prefix.extend(&c.output_ids[..step]);
-        let ours = m.next_token_logits(&prefix).unwrap();
-        let [(a, la), (b, lb)] = c.top2[step];
-        failures.push(format!(
-            "prompt {n}: first difference at step {step}: ours {:?}, llama.cpp {:?}\n  \
-             llama.cpp logits: {a} = {la}, {b} = {lb} (margin {})\n  \
-             ours (same prefix): {a} = {}, {b} = {}, ours picks {:?}",
-            g.token_ids.get(step),
-            c.output_ids.get(step),
-            la - lb,
-            ours[a as usize],
-            ours[b as usize],
-            g.token_ids.get(step).map(|&t| (t, ours[t as usize])),
-        ));
     }
-    assert!(
-        failures.is_empty(),
-        "llama-cpp-python {}:\n{}",
-        fx.llama_cpp_python,
-        failures.join("\n")
+    let mean = errors.iter().sum::<f32>() / errors.len() as f32;
+    let worst = errors.iter().cloned().fold(0f32, f32::max);
+    eprintln!(
+        "Gemma 3 vs the exact model over {} steps: mean |logit error| {mean:.3}, worst {worst:.3}",
+        errors.len()
     );
+    // Measured 0.29 / 0.94; llama.cpp's along the same tokens 0.34 / 2.06.
+    assert!(
+        mean <= 0.4 && worst <= 1.5,
+        "|logit error| against the exact model: mean {mean}, worst {worst}"
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 /// The engine's embedding lookup (each row dequantized on its own from the

@@ -404,6 +404,35 @@ impl ChatModel {
         self.logits(&input, 0)
     }
 
+    /// Teacher forcing: the logits after `prompt` and after each token of
+    /// `forced` appended in turn, computed as generation computes them (the
+    /// prompt in one pass, then one cached pass per token), handed to
+    /// `on_logits(step, logits)` for steps `0..=forced.len()`. For scoring a
+    /// given continuation and for comparing the decoder with a reference
+    /// along the reference's own tokens.
+    pub fn teacher_forced(
+        &mut self,
+        prompt: &[u32],
+        forced: &[u32],
+        on_logits: &mut dyn FnMut(usize, &[f32]),
+    ) -> Result<()> {
+        let total = prompt.len() + forced.len();
+        if prompt.is_empty() || total > self.info.context_length {
+            return Err(Error::Generation(format!(
+                "{total} tokens for a context of {}",
+                self.info.context_length
+            )));
+        }
+        self.weights.reserve(total);
+        let input = Tensor::new(prompt, &self.device)?.unsqueeze(0)?;
+        on_logits(0, &self.logits(&input, 0)?);
+        for (step, &token) in forced.iter().enumerate() {
+            let input = Tensor::new(&[token], &self.device)?.unsqueeze(0)?;
+            on_logits(step + 1, &self.logits(&input, prompt.len() + step)?);
+        }
+        Ok(())
+    }
+
     fn logits(&mut self, input: &Tensor, index_pos: usize) -> Result<Vec<f32>> {
         let out = self.weights.forward(input, index_pos)?;
         let mut v: Vec<f32> = out
