@@ -9,7 +9,7 @@
 //! nothing is truncated.
 use crate::article::Article;
 use crate::chunk::chunk_by_budget;
-use crate::entities::{has_cyrillic, transliterate_cyrillic, EntityTable, Term};
+use crate::entities::{has_cyrillic, scale, transliterate_cyrillic, EntityTable, Term};
 use crate::error::{Error, Result};
 use crate::llm::{Chat, ChatMessage, ChatRequest, Generation, GenerationParams};
 use crate::marian::tokenizer::MarianTokenizer;
@@ -44,6 +44,9 @@ pub enum TranslateFlag {
     EntityMissing(String),
     /// Words left in Cyrillic by the translator, transliterated (KMU 2010).
     Cyrillic(usize),
+    /// Numbers whose scale word contradicts the source's (`1.5 trillion`
+    /// for «1,5 млрд») and could not be corrected (comma-separated).
+    NumberScale(String),
 }
 
 impl std::fmt::Display for TranslateFlag {
@@ -54,6 +57,7 @@ impl std::fmt::Display for TranslateFlag {
             TranslateFlag::EmptyTranslation => f.write_str("empty_translation"),
             TranslateFlag::EntityMissing(e) => write!(f, "entity_missing: {e}"),
             TranslateFlag::Cyrillic(n) => write!(f, "cyrillic: {n} words transliterated"),
+            TranslateFlag::NumberScale(n) => write!(f, "number_scale: {n}"),
         }
     }
 }
@@ -71,6 +75,9 @@ impl std::str::FromStr for TranslateFlag {
         }
         if let Some(e) = s.strip_prefix("entity_missing: ") {
             return Ok(TranslateFlag::EntityMissing(e.to_string()));
+        }
+        if let Some(n) = s.strip_prefix("number_scale: ") {
+            return Ok(TranslateFlag::NumberScale(n.to_string()));
         }
         if let Some(n) = s
             .strip_prefix("cyrillic: ")
@@ -222,15 +229,19 @@ struct Review {
     digits_missing: Option<String>,
     entities_missing: Vec<String>,
     cyrillic: bool,
+    /// Scaled numbers the source contradicts and [`scale::correct`] could
+    /// not settle.
+    scales_wrong: Vec<String>,
 }
 
 impl Review {
     fn of(table: &EntityTable, src: &str, en: &str) -> Review {
-        let en = table.canonicalize(en.trim());
+        let en = scale::correct(src, &table.canonicalize(en.trim()));
         Review {
             digits_missing: missing_digits(src, &en),
             entities_missing: table.missing(src, &en),
             cyrillic: has_cyrillic(&en),
+            scales_wrong: scale::contradicted(src, &en),
             en,
         }
     }
@@ -240,6 +251,7 @@ impl Review {
         usize::from(self.digits_missing.is_some())
             + self.entities_missing.len()
             + usize::from(self.cyrillic)
+            + self.scales_wrong.len()
             + usize::from(self.en.is_empty())
     }
 
@@ -265,6 +277,9 @@ impl Review {
         }
         if let Some(n) = transliterated {
             flags.push(TranslateFlag::Cyrillic(n));
+        }
+        if !review.scales_wrong.is_empty() {
+            flags.push(TranslateFlag::NumberScale(review.scales_wrong.join(", ")));
         }
         if en.is_empty() {
             flags.push(TranslateFlag::EmptyTranslation);
@@ -598,6 +613,7 @@ mod tests {
             TranslateFlag::EmptyTranslation,
             TranslateFlag::EntityMissing("Umerov, Kyiv".into()),
             TranslateFlag::Cyrillic(2),
+            TranslateFlag::NumberScale("1.5 trillion".into()),
         ] {
             assert_eq!(f.to_string().parse::<TranslateFlag>().unwrap(), f, "{f}");
         }
@@ -638,6 +654,28 @@ mod tests {
                 TranslateFlag::EntityMissing("Umerov".into()),
                 TranslateFlag::Cyrillic(1),
             ]
+        );
+    }
+
+    #[test]
+    fn reviews_correct_a_contradicted_scale_and_flag_an_unsettled_one() {
+        let table = EntityTable::default();
+        let src = "Мобілізовано близько 1,5 млрд доларів допомоги.";
+        let r = Review::of(
+            &table,
+            src,
+            "About 1.5 trillion dollars of aid was mobilized.",
+        );
+        assert_eq!(r.problems(), 0, "{r:?}");
+        assert_eq!(r.en, "About 1.5 billion dollars of aid was mobilized.");
+        // The source gives the number 2 two scales: no rewrite, a problem, then a flag.
+        let src = "Спершу 2 млн, потім 2 млрд.";
+        let r = Review::of(&table, src, "First 2 trillion, then 2 trillion.");
+        assert_eq!(r.problems(), 2, "{r:?}");
+        let t = r.finish(&table, src);
+        assert_eq!(
+            t.flags,
+            vec![TranslateFlag::NumberScale("2 trillion, 2 trillion".into())]
         );
     }
 }

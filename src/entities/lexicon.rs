@@ -17,6 +17,40 @@ struct File {
     role: Vec<RoleRow>,
     #[serde(default)]
     place_variant: Vec<PlaceVariant>,
+    #[serde(default)]
+    spelling: Vec<Spelling>,
+    #[serde(default)]
+    term: Vec<TermEntry>,
+}
+
+/// A house-style spelling: `wrong` (whole words, either case of its first
+/// letter) is written `en`, except inside one of the `keep` phrases
+/// (official names spelled otherwise).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spelling {
+    pub wrong: String,
+    pub en: String,
+    #[serde(default)]
+    pub keep: Vec<String>,
+    /// An English sentence with `wrong`, and the same with the rule applied.
+    pub example: [String; 2],
+}
+
+/// A common word the translator must render one way (`мир` is peace,
+/// which chat models trained mostly on Russian render as "world").
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TermEntry {
+    /// The Ukrainian word forms, lower case (a capitalised word is a name
+    /// and does not count).
+    pub uk: Vec<String>,
+    /// The English for the glossary.
+    pub en: String,
+    /// English words any one of which shows the term was kept.
+    pub check: Vec<String>,
+    /// A Ukrainian sentence with the term.
+    pub example: String,
 }
 
 /// A person whose English spelling is fixed by the lexicon.
@@ -83,6 +117,8 @@ pub struct Lexicon {
     pub people: Vec<PersonEntry>,
     pub roles: Vec<RoleEntry>,
     pub place_variants: Vec<PlaceVariant>,
+    pub spellings: Vec<Spelling>,
+    pub terms: Vec<TermEntry>,
 }
 
 /// The words of a phrase as folded stems (acronyms kept whole, lower case).
@@ -116,6 +152,8 @@ fn parse(text: &str) -> Result<Lexicon, String> {
         people: f.person,
         roles,
         place_variants: f.place_variant,
+        spellings: f.spelling,
+        terms: f.term,
     })
 }
 
@@ -197,6 +235,37 @@ mod tests {
         }
         for v in &l.place_variants {
             assert!(!cyr(&v.wrong) && !cyr(&v.en) && v.wrong != v.en, "{v:?}");
+        }
+        for sp in &l.spellings {
+            assert!(
+                !cyr(&sp.wrong) && !cyr(&sp.en) && sp.wrong != sp.en,
+                "{sp:?}"
+            );
+            assert_eq!(
+                crate::entities::apply_spellings(&sp.example[0]),
+                sp.example[1],
+                "spelling `{}`",
+                sp.wrong
+            );
+            for k in &sp.keep {
+                assert_eq!(crate::entities::apply_spellings(k), *k, "kept `{k}`");
+            }
+        }
+        for t in &l.terms {
+            assert!(
+                !t.uk.is_empty() && !t.check.is_empty() && !cyr(&t.en),
+                "{t:?}"
+            );
+            for f in &t.uk {
+                assert_eq!(f, &f.to_lowercase(), "term forms are lower case: {f}");
+                assert!(cyr(f), "{f}");
+            }
+            assert_eq!(
+                crate::entities::terms_in(&t.example),
+                vec![t],
+                "term `{}`: its example must mention it",
+                t.en
+            );
         }
     }
 

@@ -19,6 +19,7 @@
 //! * and grounds the names and numbers of a summary ([`Grounding`]).
 pub mod lexicon;
 pub mod roles;
+pub mod scale;
 
 use crate::article::Article;
 use crate::facts::english::{capitalized_words, fold_spelling, similar};
@@ -254,7 +255,7 @@ impl EntityTable {
     }
 
     /// The glossary of a Ukrainian sentence: the enforced entities it
-    /// mentions.
+    /// mentions, then the lexicon's terms it uses.
     pub fn glossary(&self, uk_text: &str) -> Vec<Term> {
         self.mentioned_in(uk_text)
             .into_iter()
@@ -263,6 +264,10 @@ impl EntityTable {
                 uk: e.uk.clone(),
                 en: e.en.clone(),
             })
+            .chain(terms_in(uk_text).into_iter().map(|t| Term {
+                uk: t.uk[0].clone(),
+                en: t.en.clone(),
+            }))
             .collect()
     }
 
@@ -289,7 +294,7 @@ impl EntityTable {
     /// spellings of a person's name (`Umierov`, `Umєrov` → `Umerov`), the
     /// lexicon's variants, Russian-derived place names (`Kiev` → `Kyiv`).
     pub fn canonicalize(&self, en: &str) -> String {
-        let mut out = replace_place_variants(en);
+        let mut out = apply_spellings(&replace_place_variants(en));
         for e in &self.entities {
             for v in &e.variants {
                 if v != &e.en {
@@ -303,12 +308,19 @@ impl EntityTable {
         out
     }
 
-    /// The glossary entities of `uk_text` that `en` does not name.
+    /// The glossary entities of `uk_text` that `en` does not name, then
+    /// the glossary terms it does not render.
     pub fn missing(&self, uk_text: &str, en: &str) -> Vec<String> {
         self.mentions(uk_text, true)
             .into_iter()
             .filter(|e| e.enforced && !self.names(e, en))
             .map(|e| e.key().to_string())
+            .chain(
+                terms_in(uk_text)
+                    .into_iter()
+                    .filter(|t| !t.check.iter().any(|w| has_word(en, w)))
+                    .map(|t| t.en.clone()),
+            )
             .collect()
     }
 
@@ -453,6 +465,72 @@ fn replace_place_variants(en: &str) -> String {
     for v in &lexicon().place_variants {
         out = replace_word(&out, &v.wrong, &v.en);
     }
+    out
+}
+
+/// The lexicon's terms that the Ukrainian `uk_text` uses: one of a term's
+/// word forms, written in lower case (a capitalised form is a name:
+/// «Мирний» the town).
+pub fn terms_in(uk_text: &str) -> Vec<&'static lexicon::TermEntry> {
+    let words: HashSet<&str> = uk_text
+        .split(|c: char| !c.is_alphabetic() && c != '\'' && c != '’')
+        .filter(|w| w.chars().next().is_some_and(char::is_lowercase))
+        .collect();
+    lexicon()
+        .terms
+        .iter()
+        .filter(|t| t.uk.iter().any(|f| words.contains(f.as_str())))
+        .collect()
+}
+
+/// `en` in the lexicon's house-style spellings (`Minister of Defense` →
+/// `Minister of Defence`; official names in a rule's `keep` list stay).
+pub fn apply_spellings(en: &str) -> String {
+    let mut out = en.to_string();
+    for sp in &lexicon().spellings {
+        for (wrong, right) in [
+            (sp.wrong.clone(), sp.en.clone()),
+            (upper_first(&sp.wrong), upper_first(&sp.en)),
+        ] {
+            out = replace_word_outside(&out, &wrong, &right, &sp.keep);
+        }
+    }
+    out
+}
+
+fn upper_first(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+/// Like [`replace_word`], but occurrences inside one of the `keep`
+/// phrases of `hay` stay as they are.
+fn replace_word_outside(hay: &str, from: &str, to: &str, keep: &[String]) -> String {
+    if keep.is_empty() {
+        return replace_word(hay, from, to);
+    }
+    let kept: Vec<std::ops::Range<usize>> = keep
+        .iter()
+        .flat_map(|k| hay.match_indices(k.as_str()).map(|(i, m)| i..i + m.len()))
+        .collect();
+    let mut out = String::with_capacity(hay.len());
+    let mut last = 0;
+    for (pos, _) in hay.match_indices(from) {
+        let end = pos + from.len();
+        let before = hay[..pos].chars().next_back();
+        let after = hay[end..].chars().next();
+        let boundary = |c: Option<char>| !c.is_some_and(|c| c.is_alphanumeric());
+        let inside = kept.iter().any(|r| r.start <= pos && end <= r.end);
+        if boundary(before) && boundary(after) && !inside {
+            out.push_str(&hay[last..pos]);
+            out.push_str(to);
+            last = end;
+        }
+    }
+    out.push_str(&hay[last..]);
     out
 }
 
@@ -604,6 +682,8 @@ pub struct Grounding {
     /// words, for reading Title Case headlines).
     common: HashSet<String>,
     digits: HashSet<String>,
+    /// The Ukrainian source, for the scales of its numbers.
+    source: String,
 }
 
 /// Words a Title Case headline capitalises that are not names.
@@ -843,6 +923,7 @@ impl Grounding {
             words,
             common,
             digits,
+            source: source_text.to_string(),
         }
     }
 
@@ -905,6 +986,12 @@ impl Grounding {
                 out.push(Ungrounded::Number(d));
             }
         }
+        // `1.5 trillion` where the source says «1,5 млрд».
+        out.extend(
+            scale::contradicted(&self.source, text)
+                .into_iter()
+                .map(Ungrounded::Number),
+        );
         out
     }
 

@@ -167,3 +167,38 @@ fn summaries_are_grounded_in_the_article() {
         ]
     );
 }
+
+#[test]
+fn terms_go_into_the_glossary_and_are_checked() {
+    let text = "Умєров і Келлог обговорили, як досягти стабільного миру.";
+    let (t, _) = table_for(text);
+    let g = t.glossary(text);
+    assert!(
+        g.contains(&Term {
+            uk: "мир".into(),
+            en: "peace".into()
+        }),
+        "{g:?}"
+    );
+    let bad = "Umerov and Kellogg discussed how to achieve a stable world.";
+    assert!(t.missing(text, bad).contains(&"peace".to_string()));
+    let good = "Umerov and Kellogg discussed how to achieve a lasting peace.";
+    assert!(!t.missing(text, good).contains(&"peace".to_string()));
+    // A capitalised form is a name, not the word.
+    assert!(terms_in("Бої точаться біля Мирного і села Мир.").is_empty());
+}
+
+#[test]
+fn house_spellings_apply_everywhere_but_in_kept_names() {
+    let t = EntityTable::default();
+    assert_eq!(
+        t.canonicalize(
+            "The Minister of Defense asked for anti-aircraft defense; the Ukraine Defense \
+             Contact Group and the US Department of Defense agreed."
+        ),
+        "The Minister of Defence asked for air defence; the Ukraine Defence \
+         Contact Group and the US Department of Defense agreed."
+    );
+    // Whole words only.
+    assert_eq!(t.canonicalize("defenseless"), "defenseless");
+}

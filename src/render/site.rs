@@ -503,6 +503,9 @@ fn translate_flag(f: &TranslateFlag) -> FlagView {
         TranslateFlag::Cyrillic(n) => {
             format!("{n} words left in Cyrillic by the translator, transliterated")
         }
+        TranslateFlag::NumberScale(n) => {
+            format!("a number's scale contradicts the source: {n}")
+        }
     };
     FlagView {
         code: f.to_string(),
