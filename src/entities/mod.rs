@@ -565,9 +565,11 @@ fn same_name(w: &str, name: &str) -> bool {
     if !similar(w, name) {
         return false;
     }
+    // Letters compared after folding the known variants (`Sergyev` is
+    // `Serhyev`, three edits from `Serhieiev`).
     let (a, b): (Vec<char>, Vec<char>) = (
-        w.to_lowercase().chars().collect(),
-        name.to_lowercase().chars().collect(),
+        fold_spelling(w).chars().collect(),
+        fold_spelling(name).chars().collect(),
     );
     crate::facts::text::levenshtein(&a, &b) <= (a.len().max(b.len()) / 3).max(1)
 }

@@ -67,6 +67,7 @@ fn spellings_are_rewritten_to_the_canonical_form() {
         t.canonicalize("The European External Action Service and Oleksiy Sergeev"),
         "The European External Action Service and Oleksii Serhieiev"
     );
+    assert_eq!(t.canonicalize("Sergyev said so."), "Serhieiev said so.");
 }
 
 #[test]
