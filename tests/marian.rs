@@ -238,6 +238,27 @@ fn pytorch_bin_checkpoint_gives_the_same_translations() {
     assert_eq!(got, want);
 }
 
+/// Both checkpoint readers (memory-mapped safetensors, zip-member PyTorch)
+/// hand the model builder the same tensors, so q8 weights quantized tensor by
+/// tensor come out identical.
+#[test]
+fn q8_from_pytorch_bin_equals_q8_from_safetensors() {
+    let (st, exp) = load("uk_en_like", Quant::Q8);
+    let pth = MarianModel::load(&fixture("uk_en_like_pth"), &common::device(), Quant::Q8).unwrap();
+    let inputs = exp.inputs();
+    for p in exp.json["prefixes"].as_array().unwrap() {
+        let src = &inputs[p["input"].as_u64().unwrap() as usize];
+        let dec = Expected::ids(&p["decoder_input"]);
+        let a = st.forced_logits(src, &dec).unwrap();
+        let b = pth.forced_logits(src, &dec).unwrap();
+        assert_eq!(
+            max_abs_diff(&a, &b),
+            0.0,
+            "q8 logits differ by checkpoint format"
+        );
+    }
+}
+
 /// Q8_0 linear layers: logits stay close to f32 and greedy output mostly agrees.
 #[test]
 fn q8_weights_stay_close_to_f32() {

@@ -16,10 +16,11 @@ pub mod int8;
 mod kv;
 pub mod model;
 pub mod tokenizer;
+mod weights;
 
 use std::path::{Path, PathBuf};
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{Device, Tensor};
 use candle_nn::VarBuilder;
 
 pub use generate::{DecodeOptions, EarlyStopping, TokenRules};
@@ -52,18 +53,19 @@ fn generation_config(dir: &Path) -> Result<GenerationConfig> {
     }
 }
 
-/// Loads all checkpoint tensors (safetensors preferred, else PyTorch pickle).
-fn load_tensors(dir: &Path) -> Result<(PathBuf, std::collections::HashMap<String, Tensor>)> {
+/// The checkpoint of `dir` (safetensors preferred, else PyTorch pickle) as a
+/// `VarBuilder` that reads one tensor at a time (see `weights`).
+fn open_checkpoint(dir: &Path, device: &Device) -> Result<(PathBuf, VarBuilder<'static>)> {
     let st = dir.join("model.safetensors");
     let pth = dir.join("pytorch_model.bin");
     if st.exists() {
-        let map = candle_core::safetensors::load(&st, &Device::Cpu)
+        let vb = weights::lazy_var_builder(&st, device)
             .map_err(|e| Error::model_file(&st, format!("unreadable safetensors: {e}")))?;
-        Ok((st, map))
+        Ok((st, vb))
     } else if pth.exists() {
-        let list = candle_core::pickle::read_all(&pth)
+        let vb = weights::lazy_var_builder(&pth, device)
             .map_err(|e| Error::model_file(&pth, format!("unreadable PyTorch checkpoint: {e}")))?;
-        Ok((pth, list.into_iter().collect()))
+        Ok((pth, vb))
     } else {
         Err(Error::model_file(
             &st,
@@ -115,8 +117,7 @@ impl MarianModel {
                 .or_else(|| cfg.bad_words_ids.clone())
                 .unwrap_or_default(),
         };
-        let (weights_path, tensors) = load_tensors(dir)?;
-        let vb = VarBuilder::from_tensors(tensors, DType::F32, device);
+        let (weights_path, vb) = open_checkpoint(dir, device)?;
         let net = Marian::new(&cfg, quant, vb).map_err(|e| Error::model_file(&weights_path, e))?;
         Ok(Self {
             net,
