@@ -11,7 +11,9 @@
 #
 # Knobs: MODELS="uk_en tc_big", THREADS=2, MAX_NEW=64, N16 (sentences at batch 16),
 # N1 (sentences at batch 1), TC_N16 (tc_big sentences at batch 16), ENGINES,
-# SKIP (space-separated model:engine:beams combinations left out to bound the time).
+# SKIP (space-separated model:engine:beams combinations left out to bound the time),
+# BIN (a prebuilt bench_marian binary, e.g. of another commit; default: build this
+# tree's into ${CARGO_TARGET_DIR:-target}).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BENCH_DIR=${BENCH_DIR:-/root/.cache/ukdigest/bench-marian}
@@ -26,8 +28,10 @@ ENGINES=${ENGINES:-"ukdigest-q8 ukdigest-f32 ct2-int8 ct2-float32 torch-float32"
 SKIP=${SKIP:-"tc_big:ukdigest-f32:4 tc_big:ct2-float32:4 tc_big:torch-float32:4"}
 OUT=${OUT:-$BENCH_DIR/results.jsonl}
 
-cargo build --release --example bench_marian >&2
-BIN=target/release/examples/bench_marian
+if [ -z "${BIN:-}" ]; then
+  cargo build --release --example bench_marian >&2
+  BIN=${CARGO_TARGET_DIR:-target}/release/examples/bench_marian
+fi
 : > "$OUT"
 export RAYON_NUM_THREADS=$THREADS OMP_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS
 
