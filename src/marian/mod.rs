@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use candle_core::{Device, Tensor};
 use candle_nn::VarBuilder;
 
-pub use generate::{DecodeOptions, EarlyStopping, TokenRules};
+pub use generate::{DecodeOptions, DecodeStats, EarlyStopping, TokenRules};
 pub use model::{Config, Quant};
 
 use crate::{Error, Result};
@@ -201,8 +201,18 @@ impl MarianModel {
         batch: &[Vec<u32>],
         opts: &DecodeOptions,
     ) -> Result<Vec<Vec<u32>>> {
+        Ok(self.translate_ids_with_stats(batch, opts)?.0)
+    }
+
+    /// [`MarianModel::translate_ids`], also saying how many decoder rows ran
+    /// (sentences leave the batch once their output is final).
+    pub fn translate_ids_with_stats(
+        &mut self,
+        batch: &[Vec<u32>],
+        opts: &DecodeOptions,
+    ) -> Result<(Vec<Vec<u32>>, DecodeStats)> {
         if batch.is_empty() {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), DecodeStats::default()));
         }
         if opts.max_new_tokens + 1 > self.config().max_position_embeddings {
             return Err(Error::Generation(format!(
@@ -212,15 +222,15 @@ impl MarianModel {
             )));
         }
         if opts.max_new_tokens == 0 {
-            return Ok(vec![Vec::new(); batch.len()]);
+            return Ok((vec![Vec::new(); batch.len()], DecodeStats::default()));
         }
         let (ids, lengths) = self.pad_batch(batch)?;
         let (enc, mask) = self.net.encode(&ids, &lengths)?;
         let cross = self.net.cross_cache(&enc, &mask)?;
         if opts.num_beams <= 1 {
-            generate::greedy(&self.net, &cross, batch.len(), &self.rules, opts)
+            generate::greedy(&self.net, cross, batch.len(), &self.rules, opts)
         } else {
-            generate::beam_search(&self.net, &cross, batch.len(), &self.rules, opts)
+            generate::beam_search(&self.net, cross, batch.len(), &self.rules, opts)
         }
     }
 }

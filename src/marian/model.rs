@@ -465,6 +465,11 @@ impl SelfCache {
     pub fn reorder(&mut self, idx: &[u32]) {
         self.layers.iter_mut().for_each(|l| l.reorder(idx));
     }
+
+    /// Keeps only the rows `keep` (strictly increasing), in that order.
+    pub fn retain(&mut self, keep: &[usize]) {
+        self.layers.iter_mut().for_each(|l| l.retain(keep));
+    }
 }
 
 /// Per-batch encoder-side state: cross-attention keys/values of every decoder
@@ -475,6 +480,23 @@ pub struct CrossCache {
     /// `(b, 1, 1, s)`: 0 for real tokens, -inf for padding.
     mask: Tensor,
     batch: usize,
+}
+
+impl CrossCache {
+    /// The states of the sentences `keep` only (indices into this batch), in that order.
+    pub fn retain(&self, keep: &[usize]) -> candle_core::Result<Self> {
+        let idx: Vec<u32> = keep.iter().map(|&i| i as u32).collect();
+        let idx = Tensor::from_vec(idx, keep.len(), self.mask.device())?;
+        Ok(Self {
+            kv: self
+                .kv
+                .iter()
+                .map(|(k, v)| Ok((k.index_select(&idx, 0)?, v.index_select(&idx, 0)?)))
+                .collect::<candle_core::Result<_>>()?,
+            mask: self.mask.index_select(&idx, 0)?,
+            batch: keep.len(),
+        })
+    }
 }
 
 #[derive(Debug, Clone)]
