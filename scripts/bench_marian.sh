@@ -16,7 +16,9 @@
 # MAX_NEW tokens, on the <model>_eos variants whose final_logits_bias makes EOS come at
 # spread steps; there finished sentences leave the batch),
 # BIN (a prebuilt bench_marian binary, e.g. of another commit; default: build this
-# tree's into ${CARGO_TARGET_DIR:-target}).
+# tree's into ${CARGO_TARGET_DIR:-target}), BASE_BIN (another bench_marian binary, run as
+# the engines base-q8 / base-f32 when ENGINES names them: before/after in one run; its
+# ratio column is q8 / base q8).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BENCH_DIR=${BENCH_DIR:-/root/.cache/ukdigest/bench-marian}
@@ -28,7 +30,7 @@ N1=${N1:-4}
 TC_N16=${TC_N16:-16}
 MODELS=${MODELS:-"uk_en tc_big"}
 ENGINES=${ENGINES:-"ukdigest-q8 ukdigest-f32 ct2-int8 ct2-float32 torch-float32"}
-SKIP=${SKIP:-"tc_big:ukdigest-f32:4 tc_big:ct2-float32:4 tc_big:torch-float32:4"}
+SKIP=${SKIP:-"tc_big:ukdigest-f32:4 tc_big:base-f32:4 tc_big:ct2-float32:4 tc_big:torch-float32:4"}
 EOS=${EOS:-suppress}
 case $EOS in
   suppress) SUFFIX=""; EOS_FLAG="" ;;
@@ -49,6 +51,8 @@ run() { # model engine batch beams sentences
   case $e in
     # CANDLE_NUM_THREADS=1: candle's element-wise thread pool otherwise spins
     # against rayon's GEMM workers on the same cores (measured: -20 % CPU time).
+    base-*) line=$(CANDLE_NUM_THREADS=${CANDLE_NUM_THREADS:-1} $BASE_BIN --model "$BENCH_DIR/$m$SUFFIX" --inputs "$BENCH_DIR/ids_$m.json" \
+                  --batch "$b" --beams "$k" --quant "${e#base-}" --max-new-tokens "$MAX_NEW" --limit "$n" $EOS_FLAG) ;;
     ukdigest-*) line=$(CANDLE_NUM_THREADS=${CANDLE_NUM_THREADS:-1} $BIN --model "$BENCH_DIR/$m$SUFFIX" --inputs "$BENCH_DIR/ids_$m.json" \
                   --batch "$b" --beams "$k" --quant "${e#ukdigest-}" --max-new-tokens "$MAX_NEW" --limit "$n" $EOS_FLAG) ;;
     ct2-*) line=$($PY scripts/dev/marian_bench.py --engine ct2 --compute-type "${e#ct2-}" \
@@ -87,8 +91,10 @@ if eos == "allow":
 else:
     print(f"Target tokens/s (higher is better), {sys.argv[2]} threads, {sys.argv[3]} output tokens "
           "per sentence (EOS suppressed).\n")
-print("| model | batch | beams | sentences | " + " | ".join(engines) + " | q8 / CT2 int8 | q8 / PyTorch |")
-print("|---|---|---|---|" + "---|" * len(engines) + "---|---|")
+print("| model | batch | beams | sentences | " + " | ".join(engines) + " | q8 / CT2 int8 | q8 / PyTorch |"
+      + (" q8 / base q8 |" if "base-q8" in engines else ""))
+base = "base-q8" in engines
+print("|---|---|---|---|" + "---|" * len(engines) + "---|---|" + ("---|" if base else ""))
 keys = []
 for r in rows:
     k = (r["model"], r["batch"], r["beams"])
@@ -102,7 +108,8 @@ for k in keys:
     def ratio(a, b):
         return f"{tps[a] / tps[b]:.2f}×" if a in tps and b in tps else "—"
     print(f"| {k[0]} | {k[1]} | {k[2]} | {n} | " + " | ".join(cells)
-          + f" | {ratio('ukdigest-q8', 'ct2-int8')} | {ratio('ukdigest-q8', 'torch-float32')} |")
+          + f" | {ratio('ukdigest-q8', 'ct2-int8')} | {ratio('ukdigest-q8', 'torch-float32')} |"
+          + (f" {ratio('ukdigest-q8', 'base-q8')} |" if base else ""))
 if eos == "allow":
     print("\nMean output tokens per sentence (engines stop at their own EOS); ukdigest: mean "
           "decoder rows per step / rows of a full batch (finished sentences leave):\n")
