@@ -35,6 +35,7 @@ EOS_MEDIAN = int(os.environ.get("EOS_MEDIAN", "28"))
 EOS_RATIO = float(os.environ.get("EOS_RATIO", "0.6"))
 EOS_MAX_NEW = int(os.environ.get("EOS_MAX_NEW", "64"))
 EOS_PROBE = int(os.environ.get("EOS_PROBE", "32"))
+EOS_RIDGE = float(os.environ.get("EOS_RIDGE", "1e-3"))
 
 MODELS = {
     # opus-mt-uk-en: vocab 61587, eos 0, pad = last id.
@@ -133,7 +134,7 @@ def build_eos_variant(name, m):
     A random model never emits EOS on its own, and raising final_logits_bias[eos] alone makes
     outputs end at step 1 or never (its hidden states hardly depend on the source). But the
     decoder's last hidden state is, almost exactly, a linear function of the target position and
-    the source length: the EOS row is set to the least-squares direction g with
+    the source length: the EOS row is set to the (ridge) least-squares direction g with
     h_t . g + c ~ t - EOS_RATIO * len(source), and the EOS bias to c + b, b bisected so that
     the first EOS_PROBE sentences' median output length is EOS_MEDIAN."""
     src = os.path.join(OUT, name)
@@ -154,10 +155,17 @@ def build_eos_variant(name, m):
     B = h.shape[0]
     t = torch.arange(T, dtype=torch.float64).expand(B, T)
     lengths = torch.tensor([len(i) for i in ids], dtype=torch.float64).unsqueeze(1)
-    target = (t - EOS_RATIO * lengths).reshape(-1, 1)
-    hc = torch.cat([h.reshape(-1, h.shape[-1]), torch.ones(B * T, 1, dtype=torch.float64)], 1)
-    sol = torch.linalg.lstsq(hc, target).solution.squeeze(1)
-    g, c = sol[:-1], sol[-1].item()
+    target = (t - EOS_RATIO * lengths).reshape(-1)
+    # Ridge, not plain least squares: the exact fit has a huge-norm direction (|g| ~ 2e4 on
+    # tc_big) that int8 activations (CTranslate2's and ours) turn into noise of ~100 logits,
+    # so EOS fired at step 1; with the ridge term |g| ~ 13 and that noise ~0.1.
+    hf = h.reshape(-1, h.shape[-1])
+    mu, tm = hf.mean(0), target.mean()
+    hc = hf - mu
+    gram = hc.T @ hc
+    lam = EOS_RIDGE * gram.trace() / gram.shape[0]
+    g = torch.linalg.solve(gram + lam * torch.eye(gram.shape[0], dtype=torch.float64), hc.T @ (target - tm))
+    c = (tm - mu @ g).item()
     feature = h @ g + c
 
     def median_length(b):
@@ -194,6 +202,12 @@ def build_eos_variant(name, m):
                  (reloaded.lm_head, model.lm_head)):
         assert torch.equal(a.weight, b.weight), "saved weights do not reload as they were"
     lens = greedy_lengths(reloaded, ids, eos, T)
+    # What int8 activations do to the EOS feature (per-row absmax quantization, as both
+    # int8 engines quantize): its error in logits.
+    scale = h.abs().amax(-1, keepdim=True) / 127
+    q8_err = ((h / scale).round() * scale @ g - h @ g).std().item()
+    print(f"{name}_eos: |g| {g.norm().item():.1f}, int8-activation error of the EOS logit "
+          f"{q8_err:.3f} (std)", file=sys.stderr)
     print(f"{name}_eos: greedy output lengths of the first {len(ids)} sentences {lens} "
           f"(source lengths {[len(i) for i in ids]})", file=sys.stderr)
     import ctranslate2
