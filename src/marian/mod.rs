@@ -2,9 +2,11 @@
 //!
 //! [`MarianModel::load`] reads a model directory as the hub ships it
 //! (`config.json`, `model.safetensors` or `pytorch_model.bin`,
-//! `generation_config.json`); [`MarianModel::translate_ids`] translates a batch
+//! `generation_config.json`) tensor by tensor, never holding the whole f32
+//! checkpoint (`weights`); [`MarianModel::translate_ids`] translates a batch
 //! of source id sequences with greedy or beam search, giving the same ids as
-//! HF transformers' `generate`.
+//! HF transformers' `generate` (a sentence whose output is final leaves the
+//! batch, so the remaining steps decode fewer rows).
 //!
 //! Threads: the GEMMs run on rayon's pool (`RAYON_NUM_THREADS`). Candle's own
 //! element-wise thread pool spins against it on small machines; running with
