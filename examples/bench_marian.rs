@@ -1,7 +1,7 @@
 //! Marian engine throughput (run by `scripts/bench_marian.sh`).
 //!
 //! cargo run --release --example bench_marian -- --model DIR --inputs ids.json \
-//!     --batch 16 --beams 4 --quant q8 --max-new-tokens 64 [--limit 64] [--device cuda]
+//!     --batch 16 --beams 4 --quant q8 --max-new-tokens 64 [--limit 64] [--allow-eos] [--device cuda]
 use std::path::PathBuf;
 
 use clap::Parser;
@@ -25,6 +25,9 @@ struct Args {
     max_new_tokens: usize,
     #[arg(long)]
     limit: Option<usize>,
+    /// Let sentences stop at EOS (default: EOS suppressed, fixed output length).
+    #[arg(long)]
+    allow_eos: bool,
     /// `cpu` or `cuda` (a build with `--features cuda`).
     #[arg(long, default_value = "cpu")]
     device: String,
@@ -51,6 +54,7 @@ fn main() -> anyhow::Result<()> {
             beams: a.beams,
             quant,
             max_new_tokens: a.max_new_tokens,
+            allow_eos: a.allow_eos,
             limit: a.limit,
             device,
         },

@@ -223,6 +223,66 @@ fn padded_batch_matches_hf_batch_and_sentences_alone() {
     }
 }
 
+/// All inputs in one batch, in the fixture's order and reversed: the outputs
+/// end at very different steps (HF's own lengths, checked below), so
+/// sentences leave the batch one after another from any position. Every row
+/// must still be HF's translation of the sentence alone (and ours alone), and
+/// the decoder must actually have run fewer rows than `steps × batch`.
+#[test]
+fn sentences_leaving_the_batch_early_keep_the_alone_outputs() {
+    for name in CONFIGS {
+        let (mut model, exp) = load(name, Quant::F32);
+        let inputs = exp.inputs();
+        let greedy = greedy_options(name, &exp);
+        let beam = beam_options(name, &exp);
+        for (key, opts) in [("greedy", &greedy), ("beam", &beam)] {
+            let hf_alone = exp.case_outputs(key);
+            let ours_alone: Vec<Vec<u32>> = inputs
+                .iter()
+                .map(|src| {
+                    model
+                        .translate_ids(std::slice::from_ref(src), opts)
+                        .unwrap()
+                        .remove(0)
+                })
+                .collect();
+            assert_eq!(ours_alone, hf_alone, "{name} {key}: alone vs HF");
+            let lens: Vec<usize> = hf_alone.iter().map(Vec::len).collect();
+            let (short, long) = (*lens.iter().min().unwrap(), *lens.iter().max().unwrap());
+            let mut orders: Vec<Vec<usize>> = vec![(0..inputs.len()).collect()];
+            orders.push(orders[0].iter().rev().copied().collect());
+            for order in orders {
+                let batch: Vec<Vec<u32>> = order.iter().map(|&i| inputs[i].clone()).collect();
+                let (got, stats) = model.translate_ids_with_stats(&batch, opts).unwrap();
+                for (row, &i) in order.iter().enumerate() {
+                    assert_eq!(
+                        got[row], hf_alone[i],
+                        "{name} {key}: row {row} (case {i}) vs HF alone"
+                    );
+                }
+                let rows = batch.len() * opts.num_beams;
+                eprintln!(
+                    "{name} {key}: lengths {short}..{long}, {} steps, {} of {} row-steps",
+                    stats.steps,
+                    stats.row_steps,
+                    stats.steps * rows
+                );
+                assert!(stats.steps > 0 && stats.row_steps <= stats.steps * rows);
+                // Greedy: a sentence whose output is final after EOS; beam
+                // search: one whose finished set can no longer change. Where the
+                // lengths spread this far, some sentence left before the end.
+                if long >= short + 10 {
+                    assert!(
+                        stats.row_steps < stats.steps * rows,
+                        "{name} {key}: lengths {short}..{long} but every row decoded all {} steps",
+                        stats.steps
+                    );
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn pytorch_bin_checkpoint_gives_the_same_translations() {
     let mut model =
@@ -236,6 +296,27 @@ fn pytorch_bin_checkpoint_gives_the_same_translations() {
         .translate_ids(&inputs, &greedy_options("uk_en_like", &exp))
         .unwrap();
     assert_eq!(got, want);
+}
+
+/// Both checkpoint readers (memory-mapped safetensors, zip-member PyTorch)
+/// hand the model builder the same tensors, so q8 weights quantized tensor by
+/// tensor come out identical.
+#[test]
+fn q8_from_pytorch_bin_equals_q8_from_safetensors() {
+    let (st, exp) = load("uk_en_like", Quant::Q8);
+    let pth = MarianModel::load(&fixture("uk_en_like_pth"), &common::device(), Quant::Q8).unwrap();
+    let inputs = exp.inputs();
+    for p in exp.json["prefixes"].as_array().unwrap() {
+        let src = &inputs[p["input"].as_u64().unwrap() as usize];
+        let dec = Expected::ids(&p["decoder_input"]);
+        let a = st.forced_logits(src, &dec).unwrap();
+        let b = pth.forced_logits(src, &dec).unwrap();
+        assert_eq!(
+            max_abs_diff(&a, &b),
+            0.0,
+            "q8 logits differ by checkpoint format"
+        );
+    }
 }
 
 /// Q8_0 linear layers: logits stay close to f32 and greedy output mostly agrees.

@@ -2,8 +2,9 @@
 """Dev-only: CTranslate2 / PyTorch transformers side of scripts/bench_marian.sh.
 
 Translates the same source ids as the Rust engine in the same consecutive batches,
-with a fixed output length (EOS suppressed), on `--threads` threads, and prints one
-JSON line like examples/bench_marian.rs: tokens_per_second, peak_rss_mib, ...
+with a fixed output length (EOS suppressed; `--allow-eos`: up to EOS), on `--threads`
+threads, and prints one JSON line like examples/bench_marian.rs: tokens_per_second,
+peak_rss_mib, ...
 
     marian_bench.py --engine ct2 --compute-type int8 --model DIR_ct2 --tokens tokens.json ...
     marian_bench.py --engine torch --model DIR --inputs ids.json ...
@@ -36,8 +37,8 @@ def run_ct2(a):
     for i in range(0, len(sources), a.batch):
         res = tr.translate_batch(
             sources[i: i + a.batch], beam_size=a.beams, max_batch_size=0,
-            min_decoding_length=a.max_new_tokens, max_decoding_length=a.max_new_tokens,
-            return_scores=False,
+            min_decoding_length=0 if a.allow_eos else a.max_new_tokens,
+            max_decoding_length=a.max_new_tokens, return_scores=False,
         )
         n += sum(len(r.hypotheses[0]) for r in res)
     dt = time.perf_counter() - t1
@@ -64,12 +65,14 @@ def run_torch(a):
             s = max(len(x) for x in chunk)
             ids = torch.tensor([x + [pad] * (s - len(x)) for x in chunk])
             mask = torch.tensor([[1] * len(x) + [0] * (s - len(x)) for x in chunk])
+            fixed = {} if a.allow_eos else dict(min_new_tokens=a.max_new_tokens, forced_eos_token_id=None)
             out = model.generate(
                 input_ids=ids, attention_mask=mask, num_beams=a.beams, do_sample=False,
-                max_new_tokens=a.max_new_tokens, min_new_tokens=a.max_new_tokens,
-                forced_eos_token_id=None, early_stopping=False,
+                max_new_tokens=a.max_new_tokens, early_stopping=False, **fixed,
             )
-            n += (out.shape[1] - 1) * out.shape[0]
+            eos = model.generation_config.eos_token_id
+            for row in out[:, 1:].tolist():  # tokens before EOS (padding after it)
+                n += row.index(eos) if eos in row else len(row)
     dt = time.perf_counter() - t1
     return load, dt, len(sources), n
 
@@ -86,6 +89,7 @@ def main():
     p.add_argument("--max-new-tokens", type=int, default=64)
     p.add_argument("--limit", type=int)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--allow-eos", action="store_true")
     a = p.parse_args()
     load, dt, sentences, n = run_ct2(a) if a.engine == "ct2" else run_torch(a)
     print(json.dumps({"sentences": sentences, "target_tokens": n, "load_seconds": load,

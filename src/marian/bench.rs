@@ -15,8 +15,11 @@ pub struct BenchOptions {
     /// 1 = greedy.
     pub beams: usize,
     pub quant: Quant,
-    /// Every sentence decodes exactly this many tokens (EOS suppressed).
+    /// At most this many tokens per sentence; exactly this many unless `allow_eos`.
     pub max_new_tokens: usize,
+    /// Let sentences end at EOS (then finished sentences leave the batch);
+    /// `false` suppresses EOS so every sentence decodes `max_new_tokens`.
+    pub allow_eos: bool,
     /// Use only the first `limit` inputs.
     pub limit: Option<usize>,
     /// Where the model runs (CUDA: `--features cuda`).
@@ -31,6 +34,11 @@ pub struct BenchReport {
     pub load_seconds: f64,
     pub translate_seconds: f64,
     pub tokens_per_second: f64,
+    /// Decoder forward passes, summed over the batches.
+    pub decoder_steps: usize,
+    /// Decoder rows summed over those passes (what retiring finished
+    /// sentences saves: without it, steps × rows of each batch).
+    pub decoder_row_steps: usize,
     /// Peak resident set size of the process (VmHWM), MiB.
     pub peak_rss_mib: f64,
     /// `cpu` or `cuda`.
@@ -53,8 +61,8 @@ pub fn peak_rss_mib() -> f64 {
 }
 
 /// Loads `model_dir`, translates the id sequences of `inputs` (a JSON array of
-/// arrays of source ids) in consecutive batches with a fixed output length,
-/// and reports target tokens per second and peak memory.
+/// arrays of source ids) in consecutive batches with a fixed output length
+/// (or up to EOS with `allow_eos`), and reports target tokens per second and peak memory.
 pub fn bench(model_dir: &Path, inputs: &Path, opts: &BenchOptions) -> Result<BenchReport> {
     let text = std::fs::read_to_string(inputs).map_err(|e| Error::io(inputs, e))?;
     let mut sources: Vec<Vec<u32>> = serde_json::from_str(&text)
@@ -71,7 +79,7 @@ pub fn bench(model_dir: &Path, inputs: &Path, opts: &BenchOptions) -> Result<Ben
     let decode = DecodeOptions {
         num_beams: opts.beams.max(1),
         max_new_tokens: opts.max_new_tokens,
-        suppress_eos: true,
+        suppress_eos: !opts.allow_eos,
         ..DecodeOptions::default()
     };
     // Warm-up (allocator, thread pools), not timed: the engines compared do the same.
@@ -84,8 +92,12 @@ pub fn bench(model_dir: &Path, inputs: &Path, opts: &BenchOptions) -> Result<Ben
     }
     let t1 = Instant::now();
     let mut outputs = Vec::with_capacity(sources.len());
+    let (mut decoder_steps, mut decoder_row_steps) = (0, 0);
     for chunk in sources.chunks(opts.batch) {
-        outputs.extend(model.translate_ids(chunk, &decode)?);
+        let (out, stats) = model.translate_ids_with_stats(chunk, &decode)?;
+        outputs.extend(out);
+        decoder_steps += stats.steps;
+        decoder_row_steps += stats.row_steps;
     }
     let target_tokens = outputs.iter().map(Vec::len).sum::<usize>();
     let translate_seconds = t1.elapsed().as_secs_f64();
@@ -95,6 +107,8 @@ pub fn bench(model_dir: &Path, inputs: &Path, opts: &BenchOptions) -> Result<Ben
         load_seconds,
         translate_seconds,
         tokens_per_second: target_tokens as f64 / translate_seconds,
+        decoder_steps,
+        decoder_row_steps,
         peak_rss_mib: peak_rss_mib(),
         device: if opts.device.is_cuda() { "cuda" } else { "cpu" },
         outputs,

@@ -287,46 +287,84 @@ fn finish(seq: &[u32], eos: u32) -> Vec<u32> {
     body[..end].to_vec()
 }
 
+/// What one decoding call ran: a sentence leaves the decoder batch as soon as
+/// its output is final, so later steps run fewer rows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct DecodeStats {
+    /// Decoder forward passes.
+    pub steps: usize,
+    /// Decoder rows summed over the steps (greedy: one row per sentence still
+    /// decoding; beam search: `num_beams` rows per sentence still open).
+    pub row_steps: usize,
+}
+
+impl DecodeStats {
+    fn step(&mut self, rows: usize) {
+        self.steps += 1;
+        self.row_steps += rows;
+    }
+}
+
 /// Greedy search for a batch sharing `cross`. Returns ids without start/EOS.
+///
+/// A sentence that has produced EOS leaves the batch: its rows are dropped
+/// from the self-attention cache and the cross-attention states, so each
+/// step decodes only the sentences still running. Every row's arithmetic is
+/// its own (row-wise projections, per-row attention), so the ids are the
+/// same as with the finished rows kept (transformers pads them instead).
 pub(crate) fn greedy(
     net: &Marian,
-    cross: &CrossCache,
+    mut cross: CrossCache,
     batch: usize,
     rules: &TokenRules,
     opts: &DecodeOptions,
-) -> Result<Vec<Vec<u32>>> {
+) -> Result<(Vec<Vec<u32>>, DecodeStats)> {
     let procs = Processors::new(rules, opts);
     let mut cache = net.self_cache(batch, opts.max_new_tokens + 1)?;
     let mut seqs: Vec<Vec<u32>> = vec![vec![rules.decoder_start_token_id]; batch];
-    let mut unfinished = vec![true; batch];
+    // Decoder row `r` is sentence `live[r]`.
+    let mut live: Vec<usize> = (0..batch).collect();
+    let mut stats = DecodeStats::default();
     let dev = net.device();
     let mut logits = Vec::new();
-    while seqs[0].len() < procs.max_length && unfinished.iter().any(|&u| u) {
-        let last: Vec<u32> = seqs.iter().map(|s| *s.last().expect("non-empty")).collect();
-        net.decode_last_host(
-            &ids_tensor(&last, batch, dev)?,
-            cross,
-            &mut cache,
-            &mut logits,
-        )?;
-        let vocab = logits.len() / batch;
+    let mut cur_len = 1;
+    while cur_len < procs.max_length && !live.is_empty() {
+        let n = live.len();
+        let last: Vec<u32> = live
+            .iter()
+            .map(|&i| *seqs[i].last().expect("non-empty"))
+            .collect();
+        net.decode_last_host(&ids_tensor(&last, n, dev)?, &cross, &mut cache, &mut logits)?;
+        stats.step(n);
+        let vocab = logits.len() / n;
         let next: Vec<u32> = logits
             .par_chunks_mut(vocab)
-            .zip(seqs.par_iter())
-            .map(|(row, seq)| {
-                procs.apply(seq, row);
+            .zip(live.par_iter())
+            .map(|(row, &i)| {
+                procs.apply(&seqs[i], row);
                 argmax(row) as u32
             })
             .collect();
-        for (i, &t) in next.iter().enumerate() {
-            let t = if unfinished[i] { t } else { rules.pad_token_id };
+        let mut keep = Vec::with_capacity(n);
+        for (r, (&i, &t)) in live.iter().zip(&next).enumerate() {
             seqs[i].push(t);
-            if t == rules.eos_token_id {
-                unfinished[i] = false;
+            if t != rules.eos_token_id {
+                keep.push(r);
+            }
+        }
+        cur_len += 1;
+        if keep.len() < n {
+            live = keep.iter().map(|&r| live[r]).collect();
+            if !live.is_empty() && cur_len < procs.max_length {
+                cache.retain(&keep);
+                cross = cross.retain(&keep)?;
             }
         }
     }
-    Ok(seqs.iter().map(|s| finish(s, rules.eos_token_id)).collect())
+    Ok((
+        seqs.iter().map(|s| finish(s, rules.eos_token_id)).collect(),
+        stats,
+    ))
 }
 
 /// One sentence's finished hypotheses (transformers' `sequences` / `beam_scores`).
@@ -338,13 +376,24 @@ struct Finished {
 
 /// Beam search for a batch sharing `cross`. Returns the best hypothesis per
 /// sentence, ids without start/EOS.
+///
+/// A sentence whose finished hypotheses can no longer change leaves the
+/// batch (its `num_beams` rows are dropped from the caches): once its
+/// early-stop heuristic is satisfied, or under `early_stopping=True` once
+/// `num_beams` hypotheses are finished, transformers keeps decoding its beams
+/// but every candidate it could add to the finished set carries the `-1e9`
+/// sentinel and loses to the hypotheses already there. The loop's stopping
+/// test is unchanged while any sentence is open: an open sentence is one
+/// whose heuristic is unsatisfied (so "improvement possible" holds), and
+/// before `max_length` each of its steps has a candidate that is not EOS
+/// (at most one EOS candidate per beam among `2 * num_beams`).
 pub(crate) fn beam_search(
     net: &Marian,
-    cross: &CrossCache,
+    mut cross: CrossCache,
     batch: usize,
     rules: &TokenRules,
     opts: &DecodeOptions,
-) -> Result<Vec<Vec<u32>>> {
+) -> Result<(Vec<Vec<u32>>, DecodeStats)> {
     let nb = opts.num_beams;
     if nb == 0 {
         return Err(Error::Generation("num_beams must be at least 1".into()));
@@ -353,11 +402,13 @@ pub(crate) fn beam_search(
     let max_length = procs.max_length;
     let lp = opts.length_penalty;
     let keep = 2 * nb; // max(2, 1 + number of EOS ids) * num_beams with one EOS id
-    let rows = batch * nb;
     let dev = net.device();
-    let mut cache = net.self_cache(rows, opts.max_new_tokens + 1)?;
-    let mut running: Vec<Vec<u32>> = vec![vec![rules.decoder_start_token_id]; rows];
-    let mut running_scores: Vec<f32> = (0..rows)
+    let mut cache = net.self_cache(batch * nb, opts.max_new_tokens + 1)?;
+    // Open sentences: position `p` of the decoder batch (rows `p * nb ..
+    // (p + 1) * nb`) is sentence `live[p]`.
+    let mut live: Vec<usize> = (0..batch).collect();
+    let mut running: Vec<Vec<u32>> = vec![vec![rules.decoder_start_token_id]; batch * nb];
+    let mut running_scores: Vec<f32> = (0..batch * nb)
         .map(|r| if r % nb == 0 { 0.0 } else { SENTINEL })
         .collect();
     let mut fin: Vec<Finished> = (0..batch)
@@ -368,14 +419,17 @@ pub(crate) fn beam_search(
         })
         .collect();
     let mut unsatisfied = vec![true; batch];
+    let mut stats = DecodeStats::default();
     let mut cur_len = 1usize;
     let mut lps = Vec::new();
     loop {
+        let rows = live.len() * nb;
         let last: Vec<u32> = running
             .iter()
             .map(|s| *s.last().expect("non-empty"))
             .collect();
-        net.decode_last_host(&ids_tensor(&last, rows, dev)?, cross, &mut cache, &mut lps)?;
+        net.decode_last_host(&ids_tensor(&last, rows, dev)?, &cross, &mut cache, &mut lps)?;
+        stats.step(rows);
         let vocab = lps.len() / rows;
         // Per row: log-softmax, processors, add the beam score, keep the row's top `keep`.
         let row_best: Vec<Vec<(f32, usize)>> = lps
@@ -402,11 +456,12 @@ pub(crate) fn beam_search(
         let mut new_running = Vec::with_capacity(rows);
         let mut new_scores = Vec::with_capacity(rows);
         let mut reorder = Vec::with_capacity(rows);
-        for (b, f) in fin.iter_mut().enumerate() {
+        for (p, &b) in live.iter().enumerate() {
+            let f = &mut fin[b];
             // Candidates over the flattened (beam, token) space of this sentence.
             let cands = top_k(
                 (0..nb).flat_map(|j| {
-                    row_best[b * nb + j]
+                    row_best[p * nb + j]
                         .iter()
                         .map(move |&(x, t)| (x, j * vocab + t))
                 }),
@@ -420,7 +475,7 @@ pub(crate) fn beam_search(
                 .collect();
             any_not_hit |= hits.iter().any(|h| !h);
             let seq_of = |idx: usize| {
-                let mut s = running[b * nb + idx / vocab].clone();
+                let mut s = running[p * nb + idx / vocab].clone();
                 s.push((idx % vocab) as u32);
                 s
             };
@@ -435,7 +490,7 @@ pub(crate) fn beam_search(
                 let idx = cands[i].1;
                 new_running.push(seq_of(idx));
                 new_scores.push(score);
-                reorder.push((b * nb + idx / vocab) as u32);
+                reorder.push((p * nb + idx / vocab) as u32);
             }
             // Finished set: merge in candidates of the top `nb` that stopped.
             let full = f.done.iter().all(|&d| d) && opts.early_stopping == EarlyStopping::Always;
@@ -477,13 +532,14 @@ pub(crate) fn beam_search(
         cache.reorder(&reorder);
         cur_len += 1;
         // Early-stop heuristic, per sentence (sticky once satisfied).
-        for (b, f) in fin.iter().enumerate() {
+        for (p, &b) in live.iter().enumerate() {
+            let f = &fin[b];
             let best_len = if opts.early_stopping == EarlyStopping::Never && lp > 0.0 {
                 max_length - 1
             } else {
                 cur_len - 1
             };
-            let best_running = running_scores[b * nb] / (best_len as f64).powf(lp) as f32;
+            let best_running = running_scores[p * nb] / (best_len as f64).powf(lp) as f32;
             let worst = f.scores.iter().copied().fold(f32::INFINITY, f32::min);
             let improvable = f
                 .done
@@ -497,11 +553,39 @@ pub(crate) fn beam_search(
         if !(improvement_possible && open && any_not_hit) {
             break;
         }
+        // Sentences whose finished set is now final leave the batch.
+        let still_open: Vec<usize> = (0..live.len())
+            .filter(|&p| {
+                let b = live[p];
+                let full =
+                    fin[b].done.iter().all(|&d| d) && opts.early_stopping == EarlyStopping::Always;
+                unsatisfied[b] && !full
+            })
+            .collect();
+        if still_open.len() < live.len() {
+            if still_open.is_empty() {
+                break;
+            }
+            let keep_rows: Vec<usize> = still_open
+                .iter()
+                .flat_map(|&p| p * nb..(p + 1) * nb)
+                .collect();
+            running = keep_rows
+                .iter()
+                .map(|&r| std::mem::take(&mut running[r]))
+                .collect();
+            running_scores = keep_rows.iter().map(|&r| running_scores[r]).collect();
+            cache.retain(&keep_rows);
+            cross = cross.retain(&still_open)?;
+            live = still_open.iter().map(|&p| live[p]).collect();
+        }
     }
-    Ok(fin
-        .iter()
-        .map(|f| finish(&f.seqs[0], rules.eos_token_id))
-        .collect())
+    Ok((
+        fin.iter()
+            .map(|f| finish(&f.seqs[0], rules.eos_token_id))
+            .collect(),
+        stats,
+    ))
 }
 
 /// Parsed generation defaults of a model directory.

@@ -117,6 +117,33 @@ impl KvCache {
         out
     }
 
+    /// Keeps only the rows `keep` (strictly increasing), in that order: row
+    /// `i` becomes old row `keep[i]`. Copies filled positions only, forward
+    /// in place (`keep[i] >= i`, so no source is overwritten before it is read).
+    pub fn retain(&mut self, keep: &[usize]) {
+        assert!(
+            keep.windows(2).all(|w| w[0] < w[1]) && keep.last().is_none_or(|&r| r < self.rows),
+            "rows to keep must be increasing and below {}",
+            self.rows
+        );
+        let span = self.heads * self.cap * self.hd;
+        let (filled, stride) = (self.len * self.hd, self.cap * self.hd);
+        for (i, &j) in keep.iter().enumerate() {
+            if i == j {
+                continue;
+            }
+            for buf in [&mut self.k, &mut self.v] {
+                for h in 0..self.heads {
+                    let src = j * span + h * stride;
+                    buf.copy_within(src..src + filled, i * span + h * stride);
+                }
+            }
+        }
+        self.rows = keep.len();
+        self.k.truncate(self.rows * span);
+        self.v.truncate(self.rows * span);
+    }
+
     /// Row `i` becomes old row `idx[i]`; copies only changed rows' filled positions.
     pub fn reorder(&mut self, idx: &[u32]) {
         let span = self.heads * self.cap * self.hd;
@@ -176,5 +203,36 @@ mod tests {
         // One position visible for the first step, uniform weights → mean of values.
         let out = c.attend(&[0.0; 6], 1);
         assert_eq!(&out[0..2], &[1.5, 1.5]);
+    }
+
+    #[test]
+    fn retain_keeps_the_chosen_rows_and_their_attention() {
+        let (rows, heads, cap, hd) = (5, 2, 6, 3);
+        let d = heads * hd;
+        let mut full = KvCache::new(rows, heads, cap, hd);
+        let val = |r: usize, p: usize, c: usize| ((r * 31 + p * 7 + c) % 13) as f32 / 5.0 - 1.0;
+        for p in 0..3 {
+            let k: Vec<f32> = (0..rows * d).map(|x| val(x / d, p, x % d)).collect();
+            let v: Vec<f32> = (0..rows * d).map(|x| val(x / d + 1, p, x % d)).collect();
+            full.append(&k, &v, 1).unwrap();
+        }
+        let keep = [1, 3, 4];
+        let mut kept = full.clone();
+        kept.retain(&keep);
+        assert_eq!((kept.rows, kept.len()), (3, 3));
+        // One more position for the kept rows: the same attention output as
+        // those rows of the full cache given the same new keys and values.
+        let new: Vec<f32> = (0..rows * d).map(|x| val(x / d + 2, 3, x % d)).collect();
+        let pick = |x: &[f32]| -> Vec<f32> {
+            keep.iter()
+                .flat_map(|&r| x[r * d..(r + 1) * d].to_vec())
+                .collect()
+        };
+        full.append(&new, &new, 1).unwrap();
+        kept.append(&pick(&new), &pick(&new), 1).unwrap();
+        let q: Vec<f32> = (0..rows * d).map(|x| val(x / d + 3, 4, x % d)).collect();
+        assert_eq!(kept.attend(&pick(&q), 1), pick(&full.attend(&q, 1)));
+        kept.retain(&[]);
+        assert_eq!(kept.rows, 0);
     }
 }

@@ -2,9 +2,11 @@
 //!
 //! [`MarianModel::load`] reads a model directory as the hub ships it
 //! (`config.json`, `model.safetensors` or `pytorch_model.bin`,
-//! `generation_config.json`); [`MarianModel::translate_ids`] translates a batch
+//! `generation_config.json`) tensor by tensor, never holding the whole f32
+//! checkpoint (`weights`); [`MarianModel::translate_ids`] translates a batch
 //! of source id sequences with greedy or beam search, giving the same ids as
-//! HF transformers' `generate`.
+//! HF transformers' `generate` (a sentence whose output is final leaves the
+//! batch, so the remaining steps decode fewer rows).
 //!
 //! Threads: the GEMMs run on rayon's pool (`RAYON_NUM_THREADS`). Candle's own
 //! element-wise thread pool spins against it on small machines; running with
@@ -16,13 +18,14 @@ pub mod int8;
 mod kv;
 pub mod model;
 pub mod tokenizer;
+mod weights;
 
 use std::path::{Path, PathBuf};
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{Device, Tensor};
 use candle_nn::VarBuilder;
 
-pub use generate::{DecodeOptions, EarlyStopping, TokenRules};
+pub use generate::{DecodeOptions, DecodeStats, EarlyStopping, TokenRules};
 pub use model::{Config, Quant};
 
 use crate::{Error, Result};
@@ -52,18 +55,19 @@ fn generation_config(dir: &Path) -> Result<GenerationConfig> {
     }
 }
 
-/// Loads all checkpoint tensors (safetensors preferred, else PyTorch pickle).
-fn load_tensors(dir: &Path) -> Result<(PathBuf, std::collections::HashMap<String, Tensor>)> {
+/// The checkpoint of `dir` (safetensors preferred, else PyTorch pickle) as a
+/// `VarBuilder` that reads one tensor at a time (see `weights`).
+fn open_checkpoint(dir: &Path, device: &Device) -> Result<(PathBuf, VarBuilder<'static>)> {
     let st = dir.join("model.safetensors");
     let pth = dir.join("pytorch_model.bin");
     if st.exists() {
-        let map = candle_core::safetensors::load(&st, &Device::Cpu)
+        let vb = weights::lazy_var_builder(&st, device)
             .map_err(|e| Error::model_file(&st, format!("unreadable safetensors: {e}")))?;
-        Ok((st, map))
+        Ok((st, vb))
     } else if pth.exists() {
-        let list = candle_core::pickle::read_all(&pth)
+        let vb = weights::lazy_var_builder(&pth, device)
             .map_err(|e| Error::model_file(&pth, format!("unreadable PyTorch checkpoint: {e}")))?;
-        Ok((pth, list.into_iter().collect()))
+        Ok((pth, vb))
     } else {
         Err(Error::model_file(
             &st,
@@ -115,8 +119,7 @@ impl MarianModel {
                 .or_else(|| cfg.bad_words_ids.clone())
                 .unwrap_or_default(),
         };
-        let (weights_path, tensors) = load_tensors(dir)?;
-        let vb = VarBuilder::from_tensors(tensors, DType::F32, device);
+        let (weights_path, vb) = open_checkpoint(dir, device)?;
         let net = Marian::new(&cfg, quant, vb).map_err(|e| Error::model_file(&weights_path, e))?;
         Ok(Self {
             net,
@@ -200,8 +203,18 @@ impl MarianModel {
         batch: &[Vec<u32>],
         opts: &DecodeOptions,
     ) -> Result<Vec<Vec<u32>>> {
+        Ok(self.translate_ids_with_stats(batch, opts)?.0)
+    }
+
+    /// [`MarianModel::translate_ids`], also saying how many decoder rows ran
+    /// (sentences leave the batch once their output is final).
+    pub fn translate_ids_with_stats(
+        &mut self,
+        batch: &[Vec<u32>],
+        opts: &DecodeOptions,
+    ) -> Result<(Vec<Vec<u32>>, DecodeStats)> {
         if batch.is_empty() {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), DecodeStats::default()));
         }
         if opts.max_new_tokens + 1 > self.config().max_position_embeddings {
             return Err(Error::Generation(format!(
@@ -211,15 +224,15 @@ impl MarianModel {
             )));
         }
         if opts.max_new_tokens == 0 {
-            return Ok(vec![Vec::new(); batch.len()]);
+            return Ok((vec![Vec::new(); batch.len()], DecodeStats::default()));
         }
         let (ids, lengths) = self.pad_batch(batch)?;
         let (enc, mask) = self.net.encode(&ids, &lengths)?;
         let cross = self.net.cross_cache(&enc, &mask)?;
         if opts.num_beams <= 1 {
-            generate::greedy(&self.net, &cross, batch.len(), &self.rules, opts)
+            generate::greedy(&self.net, cross, batch.len(), &self.rules, opts)
         } else {
-            generate::beam_search(&self.net, &cross, batch.len(), &self.rules, opts)
+            generate::beam_search(&self.net, cross, batch.len(), &self.rules, opts)
         }
     }
 }

@@ -11,7 +11,7 @@
 //! reorders row by row, and the linear layers can run on int8 weights
 //! ([`Quant::Q8`], `super::int8`).
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
-use candle_core::{DType, Device, Module, Tensor};
+use candle_core::{CpuStorage, DType, Device, Module, Storage, Tensor};
 use candle_nn::{LayerNorm, VarBuilder};
 use serde::Deserialize;
 
@@ -182,9 +182,10 @@ impl Linear {
         let (out_dim, in_dim) = w.dims2()?;
         let weight = match quant {
             Quant::Q8 if w.device().is_cpu() && in_dim % 4 == 0 => {
-                let data = w.flatten_all()?.to_vec1::<f32>()?;
                 let b = bias.as_ref().map(|b| b.to_vec1::<f32>()).transpose()?;
-                let m = Int8Matrix::new(&data, out_dim, in_dim, b.as_deref());
+                let m = with_host_f32(&w, |data| {
+                    Int8Matrix::new(data, out_dim, in_dim, b.as_deref())
+                })?;
                 return Ok(Self {
                     weight: Weight::Int8(std::sync::Arc::new(m)),
                     bias: None,
@@ -255,6 +256,20 @@ impl Linear {
             None => Ok(y),
         }
     }
+}
+
+/// Runs `f` on the row-major f32 data of a CPU tensor, in place when the
+/// tensor is contiguous f32 (no copy of a large weight while it is quantized).
+fn with_host_f32<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> R) -> candle_core::Result<R> {
+    {
+        let (storage, layout) = t.storage_and_layout();
+        if let (Storage::Cpu(CpuStorage::F32(v)), Some((a, b))) =
+            (&*storage, layout.contiguous_offsets())
+        {
+            return Ok(f(&v[a..b]));
+        }
+    }
+    Ok(f(&t.flatten_all()?.to_vec1::<f32>()?))
 }
 
 fn layer_norm(dim: usize, vb: VarBuilder) -> candle_core::Result<LayerNorm> {
@@ -450,6 +465,11 @@ impl SelfCache {
     pub fn reorder(&mut self, idx: &[u32]) {
         self.layers.iter_mut().for_each(|l| l.reorder(idx));
     }
+
+    /// Keeps only the rows `keep` (strictly increasing), in that order.
+    pub fn retain(&mut self, keep: &[usize]) {
+        self.layers.iter_mut().for_each(|l| l.retain(keep));
+    }
 }
 
 /// Per-batch encoder-side state: cross-attention keys/values of every decoder
@@ -460,6 +480,23 @@ pub struct CrossCache {
     /// `(b, 1, 1, s)`: 0 for real tokens, -inf for padding.
     mask: Tensor,
     batch: usize,
+}
+
+impl CrossCache {
+    /// The states of the sentences `keep` only (indices into this batch), in that order.
+    pub fn retain(&self, keep: &[usize]) -> candle_core::Result<Self> {
+        let idx: Vec<u32> = keep.iter().map(|&i| i as u32).collect();
+        let idx = Tensor::from_vec(idx, keep.len(), self.mask.device())?;
+        Ok(Self {
+            kv: self
+                .kv
+                .iter()
+                .map(|(k, v)| Ok((k.index_select(&idx, 0)?, v.index_select(&idx, 0)?)))
+                .collect::<candle_core::Result<_>>()?,
+            mask: self.mask.index_select(&idx, 0)?,
+            batch: keep.len(),
+        })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -564,17 +601,34 @@ impl Marian {
         let d = cfg.d_model;
         let src_v = cfg.vocab_size;
         let tgt_v = cfg.target_vocab_size();
-        let enc_embed = get_any(
-            &vb,
-            (src_v, d),
-            &["model.encoder.embed_tokens.weight", "model.shared.weight"],
-        )?;
-        let dec_names: &[&str] = if cfg.share_encoder_decoder_embeddings {
-            &["model.shared.weight", "model.decoder.embed_tokens.weight"]
+        // One table when the embeddings are shared (HF ties the encoder's,
+        // the decoder's and `model.shared` to one parameter): read it once.
+        let (enc_embed, dec_embed) = if cfg.share_encoder_decoder_embeddings {
+            if tgt_v != src_v {
+                candle_core::bail!(
+                    "shared embeddings need decoder_vocab_size {tgt_v} == vocab_size {src_v}"
+                )
+            }
+            let t = get_any(
+                &vb,
+                (src_v, d),
+                &[
+                    "model.shared.weight",
+                    "model.encoder.embed_tokens.weight",
+                    "model.decoder.embed_tokens.weight",
+                ],
+            )?;
+            (t.clone(), t)
         } else {
-            &["model.decoder.embed_tokens.weight"]
+            (
+                get_any(
+                    &vb,
+                    (src_v, d),
+                    &["model.encoder.embed_tokens.weight", "model.shared.weight"],
+                )?,
+                get_any(&vb, (tgt_v, d), &["model.decoder.embed_tokens.weight"])?,
+            )
         };
-        let dec_embed = get_any(&vb, (tgt_v, d), dec_names)?;
         let head_w = if !cfg.tie_word_embeddings && vb.contains_tensor("lm_head.weight") {
             vb.get((tgt_v, d), "lm_head.weight")?
         } else {
