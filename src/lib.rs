@@ -58,5 +58,6 @@ pub mod entities;
 pub mod jobs;
 pub mod llm;
 pub mod marian;
+mod pages;
 
 pub use error::{Error, Result};

@@ -44,29 +44,7 @@ unsafe impl Send for Mapping {}
 unsafe impl Sync for Mapping {}
 
 #[cfg(all(target_os = "linux", target_pointer_width = "64"))]
-mod sys {
-    //! The three system calls used, as declared by the C library (which the
-    //! standard library links on Linux). Constants: Linux's, the same on
-    //! every architecture Rust supports there.
-    use std::ffi::{c_int, c_long, c_void};
-    pub const PROT_READ: c_int = 1;
-    pub const MAP_PRIVATE: c_int = 2;
-    pub const MADV_DONTNEED: c_int = 4;
-    pub const SC_PAGESIZE: c_int = 30;
-    extern "C" {
-        pub fn mmap(
-            addr: *mut c_void,
-            len: usize,
-            prot: c_int,
-            flags: c_int,
-            fd: c_int,
-            offset: i64,
-        ) -> *mut c_void;
-        pub fn munmap(addr: *mut c_void, len: usize) -> c_int;
-        pub fn madvise(addr: *mut c_void, len: usize, advice: c_int) -> c_int;
-        pub fn sysconf(name: c_int) -> c_long;
-    }
-}
+use crate::pages::sys;
 
 impl Mapping {
     /// Map `file` read-only; `None` where this is not supported (or fails):
@@ -119,21 +97,8 @@ impl Mapping {
     /// Drop the resident pages wholly inside `range` from this process. They
     /// are not lost: the next read faults them back in from the file.
     pub fn release(&self, range: Range<usize>) {
-        let start = range.start.next_multiple_of(self.page);
-        let end = range.end.min(self.len) / self.page * self.page;
-        if start < end {
-            #[cfg(all(target_os = "linux", target_pointer_width = "64"))]
-            // SAFETY: a page-aligned range inside the mapping. MADV_DONTNEED on
-            // a private mapping discards private (written) pages, and this
-            // one is never written: only clean file pages are dropped.
-            unsafe {
-                sys::madvise(
-                    self.ptr.as_ptr().add(start).cast(),
-                    end - start,
-                    sys::MADV_DONTNEED,
-                );
-            }
-        }
+        let end = range.end.min(self.len);
+        crate::pages::release(self.bytes(range.start.min(end)..end), self.page);
     }
 }
 

@@ -20,54 +20,6 @@ use candle_core::{DType, Device, Shape, Tensor};
 use candle_nn::var_builder::SimpleBackend;
 use candle_nn::{Init, VarBuilder};
 
-#[cfg(all(target_os = "linux", target_pointer_width = "64"))]
-mod sys {
-    //! The two C library calls used (the standard library links the C
-    //! library on Linux); constants are Linux's, the same on every
-    //! architecture Rust supports there.
-    use std::ffi::{c_int, c_long, c_void};
-    pub const MADV_DONTNEED: c_int = 4;
-    pub const SC_PAGESIZE: c_int = 30;
-    extern "C" {
-        pub fn madvise(addr: *mut c_void, len: usize, advice: c_int) -> c_int;
-        pub fn sysconf(name: c_int) -> c_long;
-    }
-}
-
-/// Drops this process's resident pages lying wholly inside `bytes`, a slice
-/// of a read-only file mapping. Nothing is lost: the mapping is never
-/// written, so a later read faults the same bytes back in from the file.
-fn release(bytes: &[u8], page: usize) {
-    if page == 0 {
-        return;
-    }
-    let start = (bytes.as_ptr() as usize).next_multiple_of(page);
-    let end = (bytes.as_ptr() as usize + bytes.len()) / page * page;
-    if start < end {
-        #[cfg(all(target_os = "linux", target_pointer_width = "64"))]
-        // SAFETY: a page-aligned range inside the read-only shared file
-        // mapping that `bytes` borrows from (memmap2 maps `PROT_READ`,
-        // `MAP_SHARED`); MADV_DONTNEED there only drops clean page-table
-        // entries, the mapping itself and its contents stay valid.
-        unsafe {
-            sys::madvise(start as *mut _, end - start, sys::MADV_DONTNEED);
-        }
-    }
-}
-
-fn page_size() -> usize {
-    #[cfg(all(target_os = "linux", target_pointer_width = "64"))]
-    {
-        // SAFETY: a plain query.
-        let p = unsafe { sys::sysconf(sys::SC_PAGESIZE) };
-        usize::try_from(p).unwrap_or(0)
-    }
-    #[cfg(not(all(target_os = "linux", target_pointer_width = "64")))]
-    {
-        0
-    }
-}
-
 /// A memory-mapped safetensors file whose tensors are copied out on demand,
 /// the mapped pages released after each copy.
 struct Mapped {
@@ -79,7 +31,7 @@ impl Mapped {
     fn load(&self, name: &str, dtype: DType, dev: &Device) -> candle_core::Result<Tensor> {
         let view = self.st.get(name)?;
         let t = view.load(dev)?;
-        release(view.data(), self.page);
+        crate::pages::release(view.data(), self.page);
         t.to_dtype(dtype)
     }
 }
@@ -132,7 +84,7 @@ pub(crate) fn lazy_var_builder(
         let st = unsafe { MmapedSafetensors::new(path)? };
         Box::new(Mapped {
             st,
-            page: page_size(),
+            page: crate::pages::page_size(),
         })
     };
     Ok(VarBuilder::from_backend(
