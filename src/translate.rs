@@ -229,19 +229,20 @@ struct Review {
     digits_missing: Option<String>,
     entities_missing: Vec<String>,
     cyrillic: bool,
-    /// Scaled numbers the source contradicts and [`scale::correct`] could
+    /// Scaled numbers the source contradicts and [`scale::SourceScales::correct`] could
     /// not settle.
     scales_wrong: Vec<String>,
 }
 
 impl Review {
     fn of(table: &EntityTable, src: &str, en: &str) -> Review {
-        let en = scale::correct(src, &table.canonicalize(en.trim()));
+        let scales = scale::SourceScales::of(src);
+        let en = scales.correct(&table.canonicalize(en.trim()));
         Review {
             digits_missing: missing_digits(src, &en),
             entities_missing: table.missing(src, &en),
             cyrillic: has_cyrillic(&en),
-            scales_wrong: scale::contradicted(src, &en),
+            scales_wrong: scales.contradicted(&en),
             en,
         }
     }

@@ -472,8 +472,10 @@ fn replace_place_variants(en: &str) -> String {
 /// word forms, written in lower case (a capitalised form is a name:
 /// «Мирний» the town).
 pub fn terms_in(uk_text: &str) -> Vec<&'static lexicon::TermEntry> {
-    let words: HashSet<&str> = uk_text
-        .split(|c: char| !c.is_alphabetic() && c != '\'' && c != '’')
+    let toks = tokenize(uk_text, 0);
+    let words: HashSet<&str> = toks
+        .iter()
+        .map(|t| t.text)
         .filter(|w| w.chars().next().is_some_and(char::is_lowercase))
         .collect();
     lexicon()
@@ -506,11 +508,11 @@ fn upper_first(s: &str) -> String {
     }
 }
 
-/// Like [`replace_word`], but occurrences inside one of the `keep`
-/// phrases of `hay` stay as they are.
+/// `hay` with whole-word, case-sensitive occurrences of `from` replaced,
+/// except those inside one of the `keep` phrases of `hay`.
 fn replace_word_outside(hay: &str, from: &str, to: &str, keep: &[String]) -> String {
-    if keep.is_empty() {
-        return replace_word(hay, from, to);
+    if from.is_empty() || !hay.contains(from) {
+        return hay.to_string();
     }
     let kept: Vec<std::ops::Range<usize>> = keep
         .iter()
@@ -536,25 +538,7 @@ fn replace_word_outside(hay: &str, from: &str, to: &str, keep: &[String]) -> Str
 
 /// `hay` with whole-word, case-sensitive occurrences of `from` replaced.
 fn replace_word(hay: &str, from: &str, to: &str) -> String {
-    if from.is_empty() || !hay.contains(from) {
-        return hay.to_string();
-    }
-    let mut out = String::with_capacity(hay.len());
-    let mut rest = hay;
-    while let Some(pos) = rest.find(from) {
-        let before = rest[..pos].chars().next_back();
-        let after = rest[pos + from.len()..].chars().next();
-        let boundary = |c: Option<char>| !c.is_some_and(|c| c.is_alphanumeric());
-        out.push_str(&rest[..pos]);
-        if boundary(before) && boundary(after) {
-            out.push_str(to);
-        } else {
-            out.push_str(from);
-        }
-        rest = &rest[pos + from.len()..];
-    }
-    out.push_str(rest);
-    out
+    replace_word_outside(hay, from, to, &[])
 }
 
 /// Is `w` another spelling of the name `name`? Spelled alike after the
@@ -684,8 +668,8 @@ pub struct Grounding {
     /// words, for reading Title Case headlines).
     common: HashSet<String>,
     digits: HashSet<String>,
-    /// The Ukrainian source, for the scales of its numbers.
-    source: String,
+    /// The scaled numbers of the Ukrainian source.
+    scales: scale::SourceScales,
 }
 
 /// Words a Title Case headline capitalises that are not names.
@@ -925,7 +909,7 @@ impl Grounding {
             words,
             common,
             digits,
-            source: source_text.to_string(),
+            scales: scale::SourceScales::of(source_text),
         }
     }
 
@@ -990,7 +974,8 @@ impl Grounding {
         }
         // `1.5 trillion` where the source says «1,5 млрд».
         out.extend(
-            scale::contradicted(&self.source, text)
+            self.scales
+                .contradicted(text)
                 .into_iter()
                 .map(Ungrounded::Number),
         );

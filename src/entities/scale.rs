@@ -107,46 +107,68 @@ fn scaled_en(text: &str) -> Vec<Scaled> {
         .collect()
 }
 
-/// The scaled numbers of `en` whose scale the Ukrainian `uk` contradicts:
-/// the source writes the same number, always with another scale
-/// (`1.5 trillion` for «1,5 млрд»). A number the source does not have is
-/// the digit check's business, not this one's.
-pub fn contradicted(uk: &str, en: &str) -> Vec<String> {
-    let source = scaled_uk(uk);
-    scaled_en(en)
-        .into_iter()
-        .filter(|e| {
-            let same: Vec<&Scaled> = source.iter().filter(|s| s.value == e.value).collect();
-            !same.is_empty() && same.iter().all(|s| s.exp != e.exp)
-        })
-        .map(|e| format!("{} {}", e.value, &en[e.word]))
-        .collect()
-}
+/// The scaled numbers of a Ukrainian source, read once for the checks of
+/// its English.
+#[derive(Debug, Clone, Default)]
+pub struct SourceScales(Vec<Scaled>);
 
-/// `en` with each contradicted scale word replaced by the source's, when
-/// the source gives that number one scale only (`1.5 trillion dollars` →
-/// `1.5 billion dollars` for «1,5 млрд доларів»).
-pub fn correct(uk: &str, en: &str) -> String {
-    let source = scaled_uk(uk);
-    let mut out = en.to_string();
-    // Right to left, so earlier ranges stay valid.
-    for e in scaled_en(en).into_iter().rev() {
-        let exps: Vec<u8> = source
-            .iter()
-            .filter(|s| s.value == e.value)
-            .map(|s| s.exp)
-            .collect();
-        let Some(&exp) = exps.first() else { continue };
-        if exps.iter().all(|&x| x == exp) && exp != e.exp {
-            out.replace_range(e.word.clone(), english_word(exp));
-        }
+impl SourceScales {
+    pub fn of(uk: &str) -> Self {
+        SourceScales(scaled_uk(uk))
     }
-    out
+
+    /// The scales the source gives the number `value`.
+    fn exps(&self, value: &str) -> Vec<u8> {
+        self.0
+            .iter()
+            .filter(|s| s.value == value)
+            .map(|s| s.exp)
+            .collect()
+    }
+
+    /// The scaled numbers of `en` whose scale the source contradicts: the
+    /// source writes the same number, always with another scale (`1.5
+    /// trillion` for «1,5 млрд»). A number the source does not have is the
+    /// digit check's business, not this one's.
+    pub fn contradicted(&self, en: &str) -> Vec<String> {
+        scaled_en(en)
+            .into_iter()
+            .filter(|e| {
+                let exps = self.exps(&e.value);
+                !exps.is_empty() && exps.iter().all(|&x| x != e.exp)
+            })
+            .map(|e| format!("{} {}", e.value, &en[e.word]))
+            .collect()
+    }
+
+    /// `en` with each contradicted scale word replaced by the source's,
+    /// when the source gives that number one scale only (`1.5 trillion
+    /// dollars` → `1.5 billion dollars` for «1,5 млрд доларів»).
+    pub fn correct(&self, en: &str) -> String {
+        let mut out = en.to_string();
+        // Right to left, so earlier ranges stay valid.
+        for e in scaled_en(en).into_iter().rev() {
+            let exps = self.exps(&e.value);
+            let Some(&exp) = exps.first() else { continue };
+            if exps.iter().all(|&x| x == exp) && exp != e.exp {
+                out.replace_range(e.word.clone(), english_word(exp));
+            }
+        }
+        out
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn contradicted(uk: &str, en: &str) -> Vec<String> {
+        SourceScales::of(uk).contradicted(en)
+    }
+
+    fn correct(uk: &str, en: &str) -> String {
+        SourceScales::of(uk).correct(en)
+    }
 
     const SRC: &str = "Вже мобілізовано близько 1,5 млрд доларів військової допомоги.";
 
