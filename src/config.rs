@@ -130,12 +130,35 @@ pub struct TranslateStage {
 #[serde(deny_unknown_fields)]
 pub struct SummarizeStage {
     pub models: Vec<String>,
+    /// Which text the summarizer reads: the English translation (default)
+    /// or the Ukrainian source (it still writes English).
+    #[serde(default, skip_serializing_if = "SummarySource::is_english")]
+    pub from: SummarySource,
     #[serde(default = "default_min_sentences")]
     pub min_sentences: usize,
     #[serde(default = "default_max_sentences")]
     pub max_sentences: usize,
     #[serde(default = "default_summary_tokens")]
     pub max_new_tokens: usize,
+}
+
+/// The text a summary is made from.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum SummarySource {
+    /// The article's English translation.
+    #[default]
+    English,
+    /// The Ukrainian source; headline and summary are still English.
+    Ukrainian,
+}
+
+impl SummarySource {
+    pub fn is_english(&self) -> bool {
+        *self == SummarySource::English
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -133,6 +133,7 @@ impl Engines {
                 params: s.params.clone(),
                 min_sentences: s.stage.min_sentences,
                 max_sentences: s.stage.max_sentences,
+                from: s.stage.from,
             }),
             facts: plan.facts.as_ref().map(|f| FactsSettings {
                 llm_facts: f.candidates.is_some(),

@@ -41,7 +41,8 @@
 //!   counts as a spelling of a surname when its consonant skeleton
 //!   ([`skeleton`]) is within edit distance 1 of the surname's (equal for
 //!   skeletons under 3 letters), and nearer to it than to any other gold
-//!   surname of the article.
+//!   surname of the article; a word the fields also write in lower case
+//!   (`Allies` opening a sentence, `allies` elsewhere) is a common word.
 //! * **Cyrillic fields**: English fields (`title_en`, headline, each summary
 //!   sentence, each English sentence, each fact's English and English role)
 //!   that contain a Cyrillic letter.
@@ -1346,10 +1347,22 @@ fn inconsistent_names<'a>(
 ) -> Vec<Inconsistent> {
     let surnames: Vec<String> = people.iter().map(|p| skeleton(&p.surname())).collect();
     let mut spellings: Vec<BTreeSet<String>> = vec![BTreeSet::new(); people.len()];
+    let texts: Vec<&str> = texts.collect();
+    // Words the texts also write in lower case are common words, not names
+    // (`Allies` opening a sentence, `allies` elsewhere).
+    let lower_case: HashSet<&str> = texts
+        .iter()
+        .flat_map(|t| words(t))
+        .map(|w| strip_possessive(w.text))
+        .filter(|w| w.chars().next().is_some_and(char::is_lowercase))
+        .collect();
     for text in texts {
         for w in words(text) {
             let word = strip_possessive(w.text);
-            if !is_capitalised(word) || word.chars().any(|c| !c.is_alphabetic() && c != '-') {
+            if !is_capitalised(word)
+                || word.chars().any(|c| !c.is_alphabetic() && c != '-')
+                || lower_case.contains(word.to_lowercase().as_str())
+            {
                 continue;
             }
             let lower = fold(word);
@@ -1679,6 +1692,8 @@ mod tests {
             "Umerov met Kallas.",
             "Minister Umierov thanked Kalas; UMEROV said.",
             "Moreover, Umerov's aide, Mr Kallas",
+            // A common word, written in lower case too: no spelling of Kallas.
+            "Allies agreed; the allies met.",
         ];
         let inc = inconsistent_names(&people, texts.into_iter());
         assert_eq!(

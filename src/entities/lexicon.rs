@@ -47,8 +47,18 @@ pub struct TermEntry {
     pub uk: Vec<String>,
     /// The English for the glossary.
     pub en: String,
-    /// English words any one of which shows the term was kept.
+    /// English words any one of which shows the term was kept (empty:
+    /// the term is not checked, only its `wrong` renderings corrected).
     pub check: Vec<String>,
+    /// English phrases that render the term wrongly (`the world`,
+    /// `world`), tried in order and rewritten to `en` where the source has
+    /// the term and no word that would license them (`unless`).
+    #[serde(default)]
+    pub wrong: Vec<String>,
+    /// Beginnings of Ukrainian words that license a `wrong` phrase
+    /// (`світ`: «світ», «світові» are the world).
+    #[serde(default)]
+    pub unless: Vec<String>,
     /// A Ukrainian sentence with the term.
     pub example: String,
 }
@@ -253,12 +263,15 @@ mod tests {
         }
         for t in &l.terms {
             assert!(
-                !t.uk.is_empty() && !t.check.is_empty() && !cyr(&t.en),
+                !t.uk.is_empty() && (!t.check.is_empty() || !t.wrong.is_empty()) && !cyr(&t.en),
                 "{t:?}"
             );
-            for f in &t.uk {
+            for f in t.uk.iter().chain(&t.unless) {
                 assert_eq!(f, &f.to_lowercase(), "term forms are lower case: {f}");
                 assert!(cyr(f), "{f}");
+            }
+            for w in &t.wrong {
+                assert!(!cyr(w) && !t.check.contains(w), "{t:?}");
             }
             assert_eq!(
                 crate::entities::terms_in(&t.example),

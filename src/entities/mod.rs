@@ -255,20 +255,27 @@ impl EntityTable {
     }
 
     /// The glossary of a Ukrainian sentence: the enforced entities it
-    /// mentions, then the lexicon's terms it uses.
+    /// mentions, the English roles of the people it names with their role
+    /// (a hint: roles are not checked, English words them in many ways),
+    /// then the lexicon's terms it uses.
     pub fn glossary(&self, uk_text: &str) -> Vec<Term> {
-        self.mentioned_in(uk_text)
-            .into_iter()
-            .filter(|e| e.enforced)
-            .map(|e| Term {
-                uk: e.uk.clone(),
-                en: e.en.clone(),
+        let mentioned = self.mentioned_in(uk_text);
+        let names = mentioned.iter().filter(|e| e.enforced).map(|e| Term {
+            uk: e.uk.clone(),
+            en: e.en.clone(),
+        });
+        let roles = mentioned.iter().filter_map(|e| {
+            let (uk, en) = (e.role_uk.as_ref()?, e.role_en.as_ref()?);
+            role_written_in(uk, uk_text).then(|| Term {
+                uk: uk.clone(),
+                en: en.clone(),
             })
-            .chain(terms_in(uk_text).into_iter().map(|t| Term {
-                uk: t.uk[0].clone(),
-                en: t.en.clone(),
-            }))
-            .collect()
+        });
+        let terms = terms_in(uk_text).into_iter().map(|t| Term {
+            uk: t.uk[0].clone(),
+            en: t.en.clone(),
+        });
+        names.chain(roles).chain(terms).collect()
     }
 
     /// After translation: people whose English was not fixed by the
@@ -301,7 +308,12 @@ impl EntityTable {
                     out = replace_word(&out, v, &e.en);
                 }
             }
-            if e.kind == FactKind::Person {
+            // A foreign name not settled yet: the translation's spelling
+            // (`John Grant`) is the better one, not the transliteration
+            // (`Dzhon Hrant`); [`EntityTable::settle`] adopts it afterwards.
+            let unsettled_foreign =
+                e.source == EnglishSource::Transliteration && !e.enforced && e.is_foreign_person();
+            if e.kind == FactKind::Person && !unsettled_foreign {
                 out = rewrite_person(&out, &e.en);
             }
         }
@@ -318,7 +330,7 @@ impl EntityTable {
             .chain(
                 terms_in(uk_text)
                     .into_iter()
-                    .filter(|t| !t.check.iter().any(|w| has_word(en, w)))
+                    .filter(|t| !t.check.is_empty() && !t.check.iter().any(|w| has_word(en, w)))
                     .map(|t| t.en.clone()),
             )
             .collect()
@@ -399,6 +411,22 @@ impl EntityTable {
         }
         w
     }
+}
+
+/// Is the role `role_uk` (nominative) written in `uk_text`, in any case
+/// form? Every word of it of more than two letters has a word of the same
+/// stem there (`спецпредставником президента США` for
+/// `спецпредставник президента США`).
+fn role_written_in(role_uk: &str, uk_text: &str) -> bool {
+    let toks = tokenize(uk_text, 0);
+    let words: Vec<&str> = role_uk
+        .split_whitespace()
+        .filter(|w| w.chars().count() > 2)
+        .collect();
+    !words.is_empty()
+        && words
+            .iter()
+            .all(|w| toks.iter().any(|t| same_stem(t.text, w)))
 }
 
 fn normalize(s: &str) -> String {
@@ -483,6 +511,37 @@ pub fn terms_in(uk_text: &str) -> Vec<&'static lexicon::TermEntry> {
         .iter()
         .filter(|t| t.uk.iter().any(|f| words.contains(f.as_str())))
         .collect()
+}
+
+/// `en` with the lexicon's wrong renderings of a term (`world` for «мир»)
+/// rewritten to the term's English, where the Ukrainian `uk_text` uses the
+/// term and no word that licenses the wrong one (`світ`).
+pub fn correct_terms(uk_text: &str, en: &str) -> String {
+    let terms = terms_in(uk_text);
+    if terms.iter().all(|t| t.wrong.is_empty()) {
+        return en.to_string();
+    }
+    let licensed = |t: &lexicon::TermEntry| {
+        tokenize(uk_text, 0).iter().any(|w| {
+            let w = w.lower();
+            t.unless.iter().any(|u| w.starts_with(u.as_str()))
+        })
+    };
+    let mut out = en.to_string();
+    for t in terms {
+        if t.wrong.is_empty() || licensed(t) {
+            continue;
+        }
+        for wrong in &t.wrong {
+            for (from, to) in [
+                (wrong.clone(), t.en.clone()),
+                (upper_first(wrong), upper_first(&t.en)),
+            ] {
+                out = replace_word(&out, &from, &to);
+            }
+        }
+    }
+    out
 }
 
 /// `en` in the lexicon's house-style spellings (`Minister of Defense` →
@@ -622,6 +681,19 @@ fn rewrite_person(sentence: &str, canonical: &str) -> String {
                     _ => out.push_str(surname),
                 }
                 at = b;
+            }
+        } else if let (true, Some(g)) = (w == surname, &given) {
+            // The surname is right, the given name another spelling
+            // (`Kaie Kallas`).
+            let first = g.split(' ').next().unwrap_or(g);
+            if let Some(j) = given_before(sentence, &words, k, Some(first)) {
+                let (ga, gb) = words[j];
+                let gw = &sentence[ga..gb];
+                if gw != first && similar(gw, first) && ga >= at {
+                    out.push_str(&sentence[at..ga]);
+                    out.push_str(g);
+                    at = gb;
+                }
             }
         }
         k += 1;
@@ -995,6 +1067,7 @@ impl Grounding {
     }
 }
 
+/// The runs of ASCII digits of `s` (`1,5 млрд` → `1`, `5`).
 fn digit_runs(s: &str) -> Vec<String> {
     s.split(|c: char| !c.is_ascii_digit())
         .filter(|r| !r.is_empty())

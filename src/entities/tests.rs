@@ -68,6 +68,41 @@ fn spellings_are_rewritten_to_the_canonical_form() {
         "The European External Action Service and Oleksii Serhieiev"
     );
     assert_eq!(t.canonicalize("Sergyev said so."), "Serhieiev said so.");
+    // `j` as the glide of another transliteration.
+    let (t, _) = table_for("Перший заступник міністра оборони Сергій Боєв підкреслив це.");
+    assert_eq!(
+        t.canonicalize("The first deputy, Sergiy Bojev, stressed it."),
+        "The first deputy, Serhii Boiev, stressed it."
+    );
+    assert_eq!(t.canonicalize("Jonas Bojko"), "Jonas Bojko");
+}
+
+#[test]
+fn roles_go_into_the_glossary_where_the_sentence_writes_them() {
+    let text = "Перший заступник міністра оборони Сергій Боєв підкреслив, що Україна готова.";
+    let (t, _) = table_for(text);
+    let g = t.glossary(text);
+    assert!(
+        g.iter().any(|t| t.en == "First Deputy Minister of Defence"),
+        "{g:?}"
+    );
+    // A later sentence naming him without the role gets no role line, and
+    // a role is only a hint: its absence from the English is not a problem.
+    let later = "Боєв також наголосив на важливості ППО.";
+    assert!(t.glossary(later).iter().all(|t| !t.en.contains("Deputy")));
+    assert!(t
+        .missing(text, "Serhii Boiev stressed that Ukraine is ready.")
+        .is_empty());
+    // Case forms of the role count (`спецпредставником` for `спецпредставник`).
+    let text = "Умєров зустрівся зі спецпредставником президента США з питань України генералом Кітом Келлогом.";
+    let (t, _) = table_for(text);
+    assert!(
+        t.glossary(text)
+            .iter()
+            .any(|t| t.en.starts_with("US President's Special Envoy for Ukraine")),
+        "{:?}",
+        t.glossary(text)
+    );
 }
 
 #[test]
@@ -117,6 +152,11 @@ fn foreign_names_keep_the_translation_spelling() {
         .find(|e| e.kind == FactKind::Person)
         .unwrap();
     assert_eq!(e.en, "Niut Hinhrich");
+    // Before it is settled, the translation's spelling is left alone.
+    assert_eq!(
+        t.canonicalize("Former Speaker Newt Gingrich spoke at the forum."),
+        "Former Speaker Newt Gingrich spoke at the forum."
+    );
     t.settle(&["Former Speaker Newt Gingrich spoke at the forum."]);
     let e = t
         .entities
@@ -125,6 +165,14 @@ fn foreign_names_keep_the_translation_spelling() {
         .unwrap();
     assert_eq!(e.en, "Newt Gingrich");
     assert_eq!(t.canonicalize("Niut Hinhrich spoke"), "Newt Gingrich spoke");
+}
+
+#[test]
+fn foreign_names_are_not_rewritten_into_transliterations() {
+    let text = "Деякі люди, включаючи Джона Гранта, вважають, що Гран-прі вплинуло.";
+    let (t, _) = table_for(text);
+    let en = "Some people, including John Grant, believe the Grand Prix had an effect.";
+    assert_eq!(t.canonicalize(en), en);
 }
 
 #[test]
@@ -190,6 +238,45 @@ fn terms_go_into_the_glossary_and_are_checked() {
 }
 
 #[test]
+fn wrong_renderings_of_a_term_are_rewritten_unless_the_source_licenses_them() {
+    let uk = "Ми прагнемо миру, і цей мир має бути справедливим.";
+    assert_eq!(
+        correct_terms(uk, "We seek peace, and the world must be fair."),
+        "We seek peace, and peace must be fair."
+    );
+    assert_eq!(
+        correct_terms(uk, "The world must be just; a stable world."),
+        "Peace must be just; a stable peace."
+    );
+    // «світ» in the source: "world" is right there.
+    let uk = "Увесь світ чекає на мир.";
+    assert_eq!(
+        correct_terms(uk, "The whole world awaits peace."),
+        "The whole world awaits peace."
+    );
+    // No term in the source: nothing to correct.
+    assert_eq!(
+        correct_terms("Світова економіка.", "The world economy."),
+        "The world economy."
+    );
+    // Honorifics: corrected, not required.
+    let uk = "Дякую пані Каллас за діалог.";
+    assert_eq!(
+        correct_terms(uk, "Thank you, Pan Kallas, for the dialogue."),
+        "Thank you, Ms Kallas, for the dialogue."
+    );
+    let (t, _) = table_for(uk);
+    assert!(t
+        .missing(uk, "Thank you, Kallas, for the dialogue.")
+        .is_empty());
+    // Words that merely contain the wrong one stay.
+    assert_eq!(
+        correct_terms("Потрібен мир.", "Peace is needed worldwide."),
+        "Peace is needed worldwide."
+    );
+}
+
+#[test]
 fn house_spellings_apply_everywhere_but_in_kept_names() {
     let t = EntityTable::default();
     assert_eq!(
@@ -202,4 +289,71 @@ fn house_spellings_apply_everywhere_but_in_kept_names() {
     );
     // Whole words only.
     assert_eq!(t.canonicalize("defenseless"), "defenseless");
+}
+
+#[test]
+fn an_initial_and_a_surname_after_a_role_are_a_person() {
+    let cases = [
+        (
+            "Про це повідомив міський голова А. Садовий у Телеграм. Центр відкрито, – зазначив Садовий.",
+            "Andrii Sadovyi",
+            "Mayor",
+        ),
+        (
+            "Міністр зустрівся з делегацією Конгресу США на чолі з сенатором Л. Гремом у Києві.",
+            "Lindsey Graham",
+            "Senator",
+        ),
+        (
+            "Уночі 14 липня війська атакували Харків дронами, повідомив мер І. Терехов.",
+            "Ihor Terekhov",
+            "Mayor",
+        ),
+        // Not in the lexicon: the initial stays, the surname is transliterated.
+        (
+            "Про це повідомив мер Д. Ковальчук.",
+            "D. Kovalchuk",
+            "Mayor",
+        ),
+    ];
+    for (text, en, role) in cases {
+        let (t, facts) = table_for(text);
+        let people: Vec<&Entity> = t
+            .entities
+            .iter()
+            .filter(|e| e.kind == FactKind::Person)
+            .collect();
+        assert_eq!(people.len(), 1, "{text}: {facts:?}");
+        assert_eq!(people[0].en, en, "{text}");
+        assert_eq!(people[0].role_en.as_deref(), Some(role), "{text}");
+    }
+    // An initial with no role before it is not enough.
+    let (t, _) = table_for("Документ підписав А. Ковальчук.");
+    assert!(t.entities.iter().all(|e| e.kind != FactKind::Person));
+}
+
+#[test]
+fn a_role_at_the_end_of_a_sentence_is_no_person() {
+    for text in [
+        "Про це заявив міністр",
+        "Це сказав мер А",
+        "Це сказав мер А.",
+    ] {
+        let (t, _) = table_for(text);
+        assert!(
+            t.entities.iter().all(|e| e.kind != FactKind::Person),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn another_spelling_of_the_given_name_is_rewritten_too() {
+    let text = "Міністр провів зустріч з Високою представницею ЄС Каєю Каллас.";
+    let (t, _) = table_for(text);
+    assert_eq!(t.canonicalize("He met Kaie Kallas."), "He met Kaja Kallas.");
+    assert_eq!(t.canonicalize("He met Kaja Kallas."), "He met Kaja Kallas.");
+    // Another given name is another person.
+    assert_eq!(t.canonicalize("Siim Kallas spoke."), "Siim Kallas spoke.");
+    assert_eq!(t.canonicalize("Kate Kallas spoke."), "Kate Kallas spoke.");
 }

@@ -324,7 +324,8 @@ fn scale_down(n: &str, exp: usize) -> String {
 }
 
 /// Spelling variants folded together before comparing names
-/// (`Dzhon`/`John`, `Kostello`/`Costello`, `Khovard`/`Howard`, `Lents`/`Lenz`).
+/// (`Dzhon`/`John`, `Kostello`/`Costello`, `Khovard`/`Howard`, `Lents`/`Lenz`,
+/// `Bojev`/`Boyev`).
 pub(crate) fn fold_spelling(name: &str) -> String {
     let mut l = name.to_lowercase();
     for (from, to) in [
@@ -340,7 +341,15 @@ pub(crate) fn fold_spelling(name: &str) -> String {
     ] {
         l = l.replace(from, to);
     }
-    l
+    // `j` after a vowel is the glide `y`/`i` (`Bojev`/`Boiev`, `Sergij`).
+    let mut out = String::with_capacity(l.len());
+    let mut prev = None;
+    for c in l.chars() {
+        let glide = c == 'j' && prev.is_some_and(|p: char| "aeiouy".contains(p));
+        out.push(if glide { 'y' } else { c });
+        prev = Some(c);
+    }
+    out
 }
 
 /// A consonant skeleton for comparing spellings of one name

@@ -794,6 +794,7 @@ const ROLE_HEADS: &[(&str, Gender)] = &[
     ("командир", Gender::Masc),
     ("губернатор", Gender::Masc),
     ("прокурор", Gender::Masc),
+    ("сенатор", Gender::Masc),
     ("омбудсман", Gender::Masc),
     ("голова", Gender::Masc),
     ("глава", Gender::Masc),
@@ -859,6 +860,7 @@ pub const ROLE_ADJ_STEMS: &[&str] = &[
     "чинн",
     "новопризначен",
     "державн",
+    "міськ",
 ];
 
 /// Event nouns by stem, with the English words a translation would use.

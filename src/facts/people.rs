@@ -247,6 +247,23 @@ pub fn people(s: &SentenceText, toks: &[Tok], gaz: &[GazMatch]) -> (Vec<Fact>, V
     let is_name_tok = |i: usize| {
         is_cyrillic_title(&toks[i]) && in_gaz(i).is_none() && !heads.contains_key(&toks[i].lower())
     };
+    // `А. Садовий`: an initial, its full stop, a name word.
+    let initial_at = |k: usize| {
+        let Some(t) = toks.get(k) else {
+            return false;
+        };
+        let mut letters = t.text.chars();
+        t.is_word()
+            && letters
+                .next()
+                .is_some_and(|c| c.is_uppercase() && ('\u{400}'..='\u{4ff}').contains(&c))
+            && letters.next().is_none()
+            && toks
+                .get(k + 1)
+                .is_some_and(|d| d.text == "." && d.start == t.end)
+            && k + 2 < toks.len()
+            && is_name_tok(k + 2)
+    };
     let mut out = Vec::new();
     let mut i = 0;
     while i < toks.len() {
@@ -282,7 +299,9 @@ pub fn people(s: &SentenceText, toks: &[Tok], gaz: &[GazMatch]) -> (Vec<Fact>, V
         let mut complement = 0;
         while k < toks.len() && complement < MAX_COMPLEMENT {
             let t = &toks[k];
-            if let Some(g) = in_gaz(k) {
+            if initial_at(k) {
+                break;
+            } else if let Some(g) = in_gaz(k) {
                 k = g.last + 1;
             } else if t.is_word()
                 && (t.is_all_caps()
@@ -296,15 +315,18 @@ pub fn people(s: &SentenceText, toks: &[Tok], gaz: &[GazMatch]) -> (Vec<Fact>, V
             }
             complement += 1;
         }
-        let mut n = k;
-        while n < toks.len() && n - k < 3 && is_name_tok(n) {
+        let initial = initial_at(k).then(|| toks[k].text);
+        let first = if initial.is_some() { k + 2 } else { k };
+        let mut n = first;
+        while n < toks.len() && n - first < 3 && is_name_tok(n) && (initial.is_none() || n == first)
+        {
             n += 1;
         }
-        if n == k {
+        if n == first {
             i = if j > i { j } else { i + 1 };
             continue;
         }
-        let Some(names) = plausible_name(&toks[k..n]) else {
+        let Some(names) = plausible_name(&toks[first..n]) else {
             i = n;
             continue;
         };
@@ -314,7 +336,10 @@ pub fn people(s: &SentenceText, toks: &[Tok], gaz: &[GazMatch]) -> (Vec<Fact>, V
         } else {
             head_gender
         };
-        let normalized = name_nominative(&names, Some((role_gender, head_case)));
+        let mut normalized = name_nominative(&names, Some((role_gender, head_case)));
+        if let Some(initial) = initial {
+            normalized = format!("{initial}. {normalized}");
+        }
         let mut role_words: Vec<String> = adjs
             .iter()
             .map(|&(a, st)| adj_nominative(toks[a].text, st, head_gender))
@@ -337,13 +362,18 @@ pub fn people(s: &SentenceText, toks: &[Tok], gaz: &[GazMatch]) -> (Vec<Fact>, V
             prev_end = t.end;
         }
         let honorific = matches!(head_nom, "пані" | "пан");
-        let span = (names[0].start, names[names.len() - 1].end);
+        let start = if initial.is_some() {
+            toks[k].start
+        } else {
+            names[0].start
+        };
+        let span = (start, names[names.len() - 1].end);
         let fact = Fact {
             normalized: Some(normalized),
             role: (!honorific).then(|| role_words.join(" ")),
             ..Fact::new(FactKind::Person, s.full, span, s.index)
         };
-        if names.len() > 1 || single_after_rank {
+        if names.len() > 1 || single_after_rank || initial.is_some() {
             out.push(fact);
         } else {
             // `голова Комітету`: kept only if a full name links it.

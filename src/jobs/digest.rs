@@ -3,6 +3,7 @@
 //! JSON Lines, rebuilt from every record in the output folder.
 use super::{progress_of, InputMode, JobContext, Outcome, Step, Translated};
 use crate::calendar::utc_now;
+use crate::config::SummarySource;
 use crate::engines::ModelStage;
 use crate::error::{Error, Result};
 use crate::facts;
@@ -361,7 +362,7 @@ fn summary_of(
         .paragraphs
         .iter()
         .map(|p| {
-            let kept: Vec<&str> = p
+            let kept: Vec<&crate::store::BilingualSentence> = p
                 .sentences
                 .iter()
                 .filter(|s| {
@@ -370,10 +371,16 @@ fn summary_of(
                     held_out += usize::from(suspect);
                     !suspect
                 })
-                .map(|s| s.en.as_str())
                 .collect();
-            grounded_english.extend(&kept);
-            kept.join(" ")
+            grounded_english.extend(kept.iter().map(|s| s.en.as_str()));
+            let text: Vec<&str> = kept
+                .iter()
+                .map(|s| match shared.stage.from {
+                    SummarySource::English => s.en.as_str(),
+                    SummarySource::Ukrainian => s.uk.as_str(),
+                })
+                .collect();
+            text.join(" ")
         })
         .filter(|p| !p.trim().is_empty())
         .collect();
@@ -389,14 +396,11 @@ fn summary_of(
         held_out,
     };
     let mut progress = progress_of(shared.reporter, id, Stage::Summarize);
-    let summary = summarize::summarize(
-        model,
-        &t.title_en,
-        &body,
-        shared.stage,
-        &inputs,
-        &mut progress,
-    )?;
+    let title = match shared.stage.from {
+        SummarySource::English => &t.title_en,
+        SummarySource::Ukrainian => &t.prepared.article.title,
+    };
+    let summary = summarize::summarize(model, title, &body, shared.stage, &inputs, &mut progress)?;
     shared
         .store
         .write_checkpoint(id, Stage::Summarize.name(), key, &summary)?;

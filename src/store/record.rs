@@ -6,7 +6,7 @@
 //! * 1 — this layout. Records written before the field existed (ukdigest
 //!   0.1) have the same layout and are read as version 1.
 use crate::article::{Article, ParagraphKind, Published, SourceFormat};
-use crate::config::{Engine, Source};
+use crate::config::{Engine, Source, SummarySource};
 use crate::facts::{Fact, FactsLlmStats};
 use crate::llm::GenerationParams;
 use crate::marian::DecodeOptions;
@@ -277,6 +277,9 @@ pub struct SummarizeSettings {
     pub params: GenerationParams,
     pub min_sentences: usize,
     pub max_sentences: usize,
+    /// The text summarized (absent: the English translation).
+    #[serde(default, skip_serializing_if = "SummarySource::is_english")]
+    pub from: SummarySource,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
