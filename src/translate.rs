@@ -530,6 +530,12 @@ pub fn translate_llm(
         let terms: Vec<Term> = refs.iter().flat_map(|s| table.glossary(s)).collect();
         glossary_text(&terms)
     };
+    let refs_of = |range: &std::ops::Range<usize>| -> Vec<&str> {
+        sentences[range.clone()]
+            .iter()
+            .map(String::as_str)
+            .collect()
+    };
     let chunks = chunk_by_budget(sentences, settings.chunk_sentences, |chunk| {
         let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
         Ok(model.count_tokens(&chunk_prompt(&refs, &glossary_of(&refs)))? * 3 + 64 <= budget)
@@ -545,10 +551,7 @@ pub fn translate_llm(
         if range.len() < 2 {
             continue;
         }
-        let refs: Vec<&str> = sentences[range.clone()]
-            .iter()
-            .map(String::as_str)
-            .collect();
+        let refs = refs_of(range);
         let mut params = settings.params.clone();
         let prompt = chunk_prompt(&refs, &glossary_of(&refs));
         let prompt_tokens = model.count_tokens(&prompt)?;
@@ -569,11 +572,8 @@ pub fn translate_llm(
     for (range, g) in asked.into_iter().zip(model.answer_all(requests)?) {
         let g = g?;
         tally(&g, stats);
-        let refs: Vec<&str> = sentences[range.clone()]
-            .iter()
-            .map(String::as_str)
-            .collect();
-        let parsed = parse_numbered(&g.text, range.len()).filter(|p| !misaligned(&refs, p));
+        let parsed =
+            parse_numbered(&g.text, range.len()).filter(|p| !misaligned(&refs_of(&range), p));
         if let Some(parsed) = parsed {
             for (i, t) in range.zip(parsed) {
                 first[i] = Some(t);

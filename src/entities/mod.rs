@@ -260,13 +260,14 @@ impl EntityTable {
     /// then the lexicon's terms it uses.
     pub fn glossary(&self, uk_text: &str) -> Vec<Term> {
         let mentioned = self.mentioned_in(uk_text);
+        let toks = tokenize(uk_text, 0);
         let names = mentioned.iter().filter(|e| e.enforced).map(|e| Term {
             uk: e.uk.clone(),
             en: e.en.clone(),
         });
         let roles = mentioned.iter().filter_map(|e| {
             let (uk, en) = (e.role_uk.as_ref()?, e.role_en.as_ref()?);
-            role_written_in(uk, uk_text).then(|| Term {
+            role_written_in(uk, &toks).then(|| Term {
                 uk: uk.clone(),
                 en: en.clone(),
             })
@@ -413,12 +414,11 @@ impl EntityTable {
     }
 }
 
-/// Is the role `role_uk` (nominative) written in `uk_text`, in any case
-/// form? Every word of it of more than two letters has a word of the same
-/// stem there (`спецпредставником президента США` for
+/// Is the role `role_uk` (nominative) written in the tokens `toks`, in
+/// any case form? Every word of it of more than two letters has a word of
+/// the same stem there (`спецпредставником президента США` for
 /// `спецпредставник президента США`).
-fn role_written_in(role_uk: &str, uk_text: &str) -> bool {
-    let toks = tokenize(uk_text, 0);
+fn role_written_in(role_uk: &str, toks: &[crate::facts::text::Tok]) -> bool {
     let words: Vec<&str> = role_uk
         .split_whitespace()
         .filter(|w| w.chars().count() > 2)
@@ -521,11 +521,11 @@ pub fn correct_terms(uk_text: &str, en: &str) -> String {
     if terms.iter().all(|t| t.wrong.is_empty()) {
         return en.to_string();
     }
+    let words: Vec<String> = tokenize(uk_text, 0).iter().map(|w| w.lower()).collect();
     let licensed = |t: &lexicon::TermEntry| {
-        tokenize(uk_text, 0).iter().any(|w| {
-            let w = w.lower();
-            t.unless.iter().any(|u| w.starts_with(u.as_str()))
-        })
+        words
+            .iter()
+            .any(|w| t.unless.iter().any(|u| w.starts_with(u.as_str())))
     };
     let mut out = en.to_string();
     for t in terms {
