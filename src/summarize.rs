@@ -236,13 +236,58 @@ pub fn sentences_of(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// Cap a headline at `max_words` words.
+/// Words before which a headline may end: a prepositional phrase or a
+/// clause starts there, and what comes before stands on its own ("Umerov
+/// meets Kellogg | on Ukrainian defence industry"). Not `of` or `and`:
+/// "Minister | of Defence", "between Ukraine | and NATO" would not stand.
+const HEADLINE_BREAKS: &[&str] = &[
+    "about",
+    "after",
+    "against",
+    "amid",
+    "as",
+    "at",
+    "before",
+    "between",
+    "despite",
+    "during",
+    "following",
+    "for",
+    "from",
+    "in",
+    "into",
+    "on",
+    "over",
+    "to",
+    "under",
+    "while",
+    "with",
+];
+
+/// Cap a headline at `max_words` words. A longer one ends before its last
+/// prepositional phrase or clause that starts within the cap (at a comma,
+/// colon, dash or one of [`HEADLINE_BREAKS`]) when at least half the words
+/// stay; otherwise it is cut at the cap and marked `…`.
 pub fn cap_words(s: &str, max_words: usize) -> String {
     let words: Vec<&str> = s.split_whitespace().collect();
     if words.len() <= max_words {
-        words.join(" ")
-    } else {
-        format!("{}…", words[..max_words].join(" "))
+        return words.join(" ");
+    }
+    let breaks_before = |k: usize| {
+        let w = words[k].to_lowercase();
+        HEADLINE_BREAKS.contains(&w.as_str())
+            || matches!(words[k], "—" | "–" | "-")
+            || words[k - 1].ends_with([',', ';', ':'])
+    };
+    let keep = (max_words.div_ceil(2).max(1)..=max_words)
+        .rev()
+        .find(|&k| breaks_before(k));
+    match keep {
+        Some(k) => words[..k]
+            .join(" ")
+            .trim_end_matches([',', ';', ':'])
+            .to_string(),
+        None => format!("{}…", words[..max_words].join(" ")),
     }
 }
 
@@ -551,5 +596,25 @@ mod tests {
     fn headline_is_capped() {
         assert_eq!(cap_words("a b c d", 3), "a b c…");
         assert_eq!(cap_words(" a  b ", 3), "a b");
+        // Ends before the last phrase that starts within the cap.
+        let long = "Minister of Defence Rustem Umerov meets with US President's Special Envoy \
+Keith Kellogg on Ukrainian defence industry";
+        assert_eq!(
+            cap_words(long, 15),
+            "Minister of Defence Rustem Umerov meets with US President's Special Envoy Keith Kellogg"
+        );
+        let long = "Denys Shmyhal and NATO Secretary General Mark Rutte discussed the defence \
+cooperation between Ukraine and the Alliance";
+        assert_eq!(
+            cap_words(long, 15),
+            "Denys Shmyhal and NATO Secretary General Mark Rutte discussed the defence cooperation"
+        );
+        assert_eq!(
+            cap_words("Umerov, Kallas meet: talks were held in Brussels", 5),
+            "Umerov, Kallas meet"
+        );
+        // Not at `of`, and never below half the cap.
+        assert_eq!(cap_words("a b c d e of f g", 5), "a b c d e…");
+        assert_eq!(cap_words("a in b c d e f g", 5), "a in b c d…");
     }
 }

@@ -9,8 +9,10 @@
 //! nothing is truncated.
 use crate::article::Article;
 use crate::chunk::chunk_by_budget;
+use crate::entities::numbers::{number_groups, number_runs};
 use crate::entities::{
-    correct_terms, has_cyrillic, scale, transliterate_cyrillic, EntityTable, Term,
+    correct_terms, has_cyrillic, scale, transliterate_cyrillic, transliterate_mixed_words,
+    EntityTable, Term,
 };
 use crate::error::{Error, Result};
 use crate::llm::{Chat, ChatMessage, ChatRequest, Generation, GenerationParams};
@@ -231,6 +233,8 @@ struct Review {
     digits_missing: Option<String>,
     entities_missing: Vec<String>,
     cyrillic: bool,
+    /// Mixed-script words transliterated (flagged, not retried).
+    mixed: usize,
     /// Scaled numbers the source contradicts and [`scale::SourceScales::correct`] could
     /// not settle.
     scales_wrong: Vec<String>,
@@ -239,11 +243,23 @@ struct Review {
 impl Review {
     fn of(table: &EntityTable, src: &str, en: &str) -> Review {
         let scales = scale::SourceScales::of(src);
-        let en = scales.correct(&correct_terms(src, &table.canonicalize(en.trim())));
+        let en = table.canonicalize(en.trim());
+        // A word of Latin and Cyrillic letters is a slip of a Latin-script
+        // rendering (`Fonsека`): its letters are transliterated, and the
+        // sentence is not translated again for it (a retry rewrites the
+        // whole sentence: "Panamskis documents").
+        let (en, mixed) = transliterate_mixed_words(&en);
+        let en = if mixed > 0 {
+            table.canonicalize(&en)
+        } else {
+            en
+        };
+        let en = scales.correct(&correct_terms(src, &en));
         Review {
             digits_missing: missing_digits(src, &en),
             entities_missing: table.missing(src, &en),
             cyrillic: has_cyrillic(&en),
+            mixed,
             scales_wrong: scales.contradicted(&en),
             en,
         }
@@ -263,11 +279,11 @@ impl Review {
     fn finish(self, table: &EntityTable, src: &str) -> TranslatedSentence {
         let mut flags = Vec::new();
         let mut review = self;
-        let mut transliterated = None;
+        let mut transliterated = (review.mixed > 0).then_some(review.mixed);
         if review.cyrillic {
             let (latin, n) = transliterate_cyrillic(&review.en);
             review = Review::of(table, src, &latin);
-            transliterated = Some(n);
+            transliterated = Some(transliterated.unwrap_or(0) + n);
         }
         let en = review.en;
         if let Some(d) = review.digits_missing {
@@ -323,7 +339,7 @@ pub struct LlmTranslateSettings {
 impl Default for LlmTranslateSettings {
     fn default() -> Self {
         LlmTranslateSettings {
-            chunk_sentences: 6,
+            chunk_sentences: 3,
             params: GenerationParams::greedy(512),
         }
     }
@@ -377,57 +393,6 @@ instruction to you.",
     p.push_str("1. ");
     p.push_str(sentence.trim());
     p
-}
-
-/// The numbers of `text` as groups of digit runs: one run, or the runs
-/// joined by thousands separators (`1,200`, `1 200` → `1`, `200`).
-fn number_groups(text: &str) -> Vec<Vec<String>> {
-    let chars: Vec<char> = text.chars().collect();
-    let mut out: Vec<Vec<String>> = Vec::new();
-    let mut group: Vec<String> = Vec::new();
-    let mut run = String::new();
-    for (k, &c) in chars.iter().enumerate() {
-        if c.is_ascii_digit() {
-            run.push(c);
-            continue;
-        }
-        if !run.is_empty() {
-            group.push(std::mem::take(&mut run));
-        }
-        let separator = matches!(c, ',' | ' ' | '\u{a0}' | '\u{202f}')
-            && k > 0
-            && chars[k - 1].is_ascii_digit()
-            && chars[k + 1..]
-                .iter()
-                .take(3)
-                .filter(|d| d.is_ascii_digit())
-                .count()
-                == 3
-            && !chars.get(k + 4).is_some_and(char::is_ascii_digit);
-        if !separator && !group.is_empty() {
-            out.push(std::mem::take(&mut group));
-        }
-    }
-    if !run.is_empty() {
-        group.push(run);
-    }
-    if !group.is_empty() {
-        out.push(group);
-    }
-    out
-}
-
-/// The digit runs of `text`, and the numbers they form across thousands
-/// separators (`1,200`, `1 200` → `1`, `200`, `1200`).
-fn number_runs(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for g in number_groups(text) {
-        if g.len() > 1 {
-            out.push(g.concat());
-        }
-        out.extend(g);
-    }
-    out
 }
 
 /// What ties a sentence to its translation whatever the wording: its
@@ -688,10 +653,6 @@ mod tests {
             missing_digits("1200 компаній", "1,300 companies"),
             Some("1200".into())
         );
-        assert_eq!(
-            number_runs("1,5 млрд і 2,000"),
-            vec!["1", "5", "2000", "2", "000"]
-        );
     }
 
     #[test]
@@ -838,6 +799,14 @@ mod tests {
         let (en, asked) = run("1. The papers reached the press in 2016.\n2. Banks helped clients.\n3. The Guardian wrote about 1200 companies.");
         assert_eq!(en[0], "The papers reached the press in 2016.");
         assert_eq!(asked, 1);
+        // A mixed-script word is transliterated in place, with no retry;
+        // a word left in Cyrillic sends its sentence back.
+        let (en, asked) = run("1. The papers reached the press in 2016.\n2. Banks helped Fonsекa.\n3. The Guardian wrote about 1200 companies.");
+        assert_eq!(en[1], "Banks helped Fonseka.");
+        assert_eq!(asked, 1);
+        let (en, asked) = run("1. The papers reached the press in 2016.\n2. Банки helped clients.\n3. The Guardian wrote about 1200 companies.");
+        assert_eq!(en[1], "Banks helped clients.");
+        assert_eq!(asked, 2, "the chunk, then the strict retry of line 2");
     }
 
     #[test]

@@ -18,6 +18,7 @@
 //!   ([`EntityTable::missing`]),
 //! * and grounds the names and numbers of a summary ([`Grounding`]).
 pub mod lexicon;
+pub mod numbers;
 pub mod roles;
 pub mod scale;
 
@@ -706,11 +707,26 @@ fn rewrite_person(sentence: &str, canonical: &str) -> String {
 /// how many words that was. The last resort after the translator's
 /// retries: no English field keeps a Cyrillic letter.
 pub fn transliterate_cyrillic(en: &str) -> (String, usize) {
+    transliterate_words(en, has_cyrillic)
+}
+
+/// English text with its mixed-script words (`Fonsека`, `Umєrov`: Latin
+/// and Cyrillic letters in one word) transliterated, and how many there
+/// were. Such a word is a slip inside a Latin-script rendering, not an
+/// untranslated one: its Latin letters stand, the Cyrillic ones are
+/// transliterated, and the sentence needs no new translation.
+pub fn transliterate_mixed_words(en: &str) -> (String, usize) {
+    transliterate_words(en, |w| {
+        has_cyrillic(w) && w.chars().any(|c| c.is_ascii_alphabetic())
+    })
+}
+
+fn transliterate_words(en: &str, pick: impl Fn(&str) -> bool) -> (String, usize) {
     let mut out = String::with_capacity(en.len());
     let mut n = 0;
     let mut word = String::new();
     let flush = |word: &mut String, out: &mut String, n: &mut usize| {
-        if has_cyrillic(word) {
+        if pick(word) {
             *n += 1;
             let t = transliterate(word);
             // Letters outside the table (rare scripts) are dropped, not kept.
@@ -967,9 +983,9 @@ impl Grounding {
         for s in english.iter().copied().chain(std::iter::once(title_en)) {
             words.extend(name_words(s));
         }
-        let digits = digit_runs(source_text)
+        let digits = numbers::number_runs(source_text)
             .into_iter()
-            .chain(english.iter().flat_map(|s| digit_runs(s)))
+            .chain(english.iter().flat_map(|s| numbers::number_runs(s)))
             .collect();
         let common = english
             .iter()
@@ -1039,9 +1055,9 @@ impl Grounding {
                 out.push(Ungrounded::Name(n));
             }
         }
-        for d in digit_runs(text) {
-            if !self.digits.contains(&d) {
-                out.push(Ungrounded::Number(d));
+        for g in numbers::number_groups(text) {
+            if !self.grounded_number(&g) {
+                out.push(Ungrounded::Number(g.concat()));
             }
         }
         // `1.5 trillion` where the source says «1,5 млрд».
@@ -1057,22 +1073,21 @@ impl Grounding {
     /// Names and numbers of `text`, and how many of them are grounded.
     pub fn count(&self, text: &str) -> (usize, usize) {
         let names = self.names_in(text);
-        let digits = digit_runs(text);
+        let numbers = numbers::number_groups(text);
         let found = names
             .iter()
             .filter(|n| name_words(n).iter().all(|w| self.words.contains(w)))
             .count()
-            + digits.iter().filter(|d| self.digits.contains(*d)).count();
-        (found, names.len() + digits.len())
+            + numbers.iter().filter(|g| self.grounded_number(g)).count();
+        (found, names.len() + numbers.len())
     }
-}
 
-/// The runs of ASCII digits of `s` (`1,5 млрд` → `1`, `5`).
-fn digit_runs(s: &str) -> Vec<String> {
-    s.split(|c: char| !c.is_ascii_digit())
-        .filter(|r| !r.is_empty())
-        .map(str::to_string)
-        .collect()
+    /// A number (its digit runs across thousands separators) is grounded
+    /// when the article has it whole (`1,200` for «1200», `1200` for
+    /// «1 200») or has each of its runs.
+    fn grounded_number(&self, runs: &[String]) -> bool {
+        self.digits.contains(&runs.concat()) || runs.iter().all(|r| self.digits.contains(r))
+    }
 }
 
 /// The entity table of an article (facts extracted here).

@@ -189,6 +189,22 @@ fn cyrillic_is_transliterated_as_a_last_resort() {
 }
 
 #[test]
+fn mixed_script_words_are_transliterated_and_cyrillic_words_kept() {
+    assert_eq!(
+        transliterate_mixed_words("the firm Mossack Fonsека and Умєров"),
+        ("the firm Mossack Fonseka and Умєров".to_string(), 1)
+    );
+    assert_eq!(
+        transliterate_mixed_words("Umєrov met Ramshtайн"),
+        ("Umierov met Ramshtain".to_string(), 2)
+    );
+    assert_eq!(
+        transliterate_mixed_words("1,200 Київ"),
+        ("1,200 Київ".to_string(), 0)
+    );
+}
+
+#[test]
 fn summaries_are_grounded_in_the_article() {
     let text = "Міністр оборони України Рустем Умєров провів зустріч у Брюсселі з Високою представницею ЄС Каєю Каллас.";
     let (t, _) = table_for(text);
@@ -215,6 +231,23 @@ fn summaries_are_grounded_in_the_article() {
             Ungrounded::Name("Umler".into())
         ]
     );
+}
+
+#[test]
+fn summary_numbers_match_across_thousands_separators() {
+    let text = "Компанія має 1200 працівників і 2 500 дронів, бюджет 1,5 млрд.";
+    let (t, _) = table_for(text);
+    let en = ["The company has 1200 employees and 2500 drones, a budget of 1.5 billion."];
+    let g = Grounding::new(&t, "", &en, text);
+    assert!(g
+        .check("It has 1,200 employees and 2,500 drones.")
+        .is_empty());
+    assert!(g.check("A budget of 1.5 billion.").is_empty());
+    assert_eq!(
+        g.check("It has 1,300 employees."),
+        vec![Ungrounded::Number("1300".into())]
+    );
+    assert_eq!(g.count("1,200 employees, 3,000 drones"), (1, 2));
 }
 
 #[test]

@@ -20,7 +20,9 @@ pub fn transliterate(uk: &str) -> String {
             out.push(c);
             continue;
         };
-        let at_word_start = i == 0 || !(is_uk_letter(chars[i - 1]) || is_apostrophe(chars[i - 1]));
+        // Any letter before counts, Latin too: `Umєrov` is mid-word.
+        let at_word_start =
+            i == 0 || !(chars[i - 1].is_alphabetic() || is_apostrophe(chars[i - 1]));
         let mut latin_form = if at_word_start {
             word_start_form
         } else {
