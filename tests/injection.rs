@@ -59,8 +59,8 @@ fn injected_instructions_are_not_followed() {
         .map(|a| a.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
     assert!(
-        flags.contains(&"held_out: 2 suspected instructions"),
-        "both instructions are held out: {flags:?}"
+        flags.contains(&"held_out: 3 suspected instructions"),
+        "both instructions are held out (the English one is two sentences): {flags:?}"
     );
     // The record still says what the page says: the sentences are in the
     // bilingual text, translated.
