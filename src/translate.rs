@@ -9,7 +9,7 @@
 //! nothing is truncated.
 use crate::article::Article;
 use crate::chunk::chunk_by_budget;
-use crate::entities::numbers::{number_groups, number_runs};
+use crate::entities::numbers::{number_groups, number_present, number_runs};
 use crate::entities::{
     correct_terms, has_cyrillic, scale, transliterate_cyrillic, transliterate_mixed_words,
     EntityTable, Term,
@@ -212,11 +212,9 @@ pub fn missing_digits(source: &str, target: &str) -> Option<String> {
     let have: HashSet<String> = number_runs(target).into_iter().collect();
     let mut missing: Vec<String> = Vec::new();
     for g in number_groups(source) {
-        // `1 200` is there as `1200` or as `1,200`; `1,5` as `1.5`.
-        if g.len() > 1 && have.contains(&g.concat()) {
-            continue;
+        if !number_present(&g, &have) {
+            missing.extend(g.into_iter().filter(|r| !have.contains(r)));
         }
-        missing.extend(g.into_iter().filter(|r| !have.contains(r)));
     }
     if missing.is_empty() {
         None

@@ -1056,7 +1056,7 @@ impl Grounding {
             }
         }
         for g in numbers::number_groups(text) {
-            if !self.grounded_number(&g) {
+            if !numbers::number_present(&g, &self.digits) {
                 out.push(Ungrounded::Number(g.concat()));
             }
         }
@@ -1078,15 +1078,11 @@ impl Grounding {
             .iter()
             .filter(|n| name_words(n).iter().all(|w| self.words.contains(w)))
             .count()
-            + numbers.iter().filter(|g| self.grounded_number(g)).count();
+            + numbers
+                .iter()
+                .filter(|g| numbers::number_present(g, &self.digits))
+                .count();
         (found, names.len() + numbers.len())
-    }
-
-    /// A number (its digit runs across thousands separators) is grounded
-    /// when the article has it whole (`1,200` for «1200», `1200` for
-    /// «1 200») or has each of its runs.
-    fn grounded_number(&self, runs: &[String]) -> bool {
-        self.digits.contains(&runs.concat()) || runs.iter().all(|r| self.digits.contains(r))
     }
 }
 

@@ -54,6 +54,13 @@ pub fn number_runs(text: &str) -> Vec<String> {
     out
 }
 
+/// Is a number (its digit runs, from [`number_groups`]) among `have` (from
+/// [`number_runs`] of another text)? Whole (`1,200` for «1200», `1200`
+/// for «1 200»), or run by run (`1.5` for «1,5»).
+pub fn number_present(runs: &[String], have: &std::collections::HashSet<String>) -> bool {
+    have.contains(&runs.concat()) || runs.iter().all(|r| have.contains(r))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
