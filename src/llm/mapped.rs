@@ -16,6 +16,7 @@
 //! Like every memory-mapped model (llama.cpp's default), this expects the
 //! file not to be truncated or rewritten in place while the model is loaded:
 //! the model cache replaces files by renaming.
+use super::kernels;
 use candle_core::quantized::gguf_file::Content;
 use candle_core::quantized::k_quants::{
     self, BlockQ2K, BlockQ3K, BlockQ4K, BlockQ4_0, BlockQ4_1, BlockQ5K, BlockQ5_0, BlockQ5_1,
@@ -26,7 +27,6 @@ use candle_core::{CpuStorage, DType, Device, Module, Result, Tensor};
 use std::borrow::Cow;
 use std::fs::File;
 use std::io::BufReader;
-use std::marker::PhantomData;
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -134,13 +134,21 @@ impl Uses {
     }
 }
 
-/// The blocks of one tensor inside a [`Mapping`], as Candle's CPU storage.
+/// The blocks of one tensor as Candle's CPU storage: inside a [`Mapping`],
+/// or (for the formats of [`kernels`], so that they run the same kernel
+/// wherever they were read from) on the heap.
 struct MappedBlocks<T> {
-    map: Arc<Mapping>,
-    start: usize,
-    count: usize,
+    store: Store<T>,
     uses: Arc<Uses>,
-    _blocks: PhantomData<T>,
+}
+
+enum Store<T> {
+    Mapped {
+        map: Arc<Mapping>,
+        start: usize,
+        count: usize,
+    },
+    Heap(Vec<T>),
 }
 
 impl<T: GgmlType> MappedBlocks<T> {
@@ -152,22 +160,44 @@ impl<T: GgmlType> MappedBlocks<T> {
             return None;
         }
         Some(Self {
-            map,
-            start: bytes.start,
-            count: bytes.len() / size,
+            store: Store::Mapped {
+                map,
+                start: bytes.start,
+                count: bytes.len() / size,
+            },
             uses,
-            _blocks: PhantomData,
+        })
+    }
+
+    /// The blocks of `bytes` (a tensor's data, any alignment) on the heap.
+    fn heap(bytes: &[u8]) -> Option<Self> {
+        let size = std::mem::size_of::<T>();
+        if !bytes.len().is_multiple_of(size) {
+            return None;
+        }
+        let blocks = bytes
+            .chunks_exact(size)
+            // SAFETY: `size` bytes each; the blocks are plain data (integers
+            // and f16 scales: any bits are a value).
+            .map(|b| unsafe { std::ptr::read_unaligned(b.as_ptr().cast::<T>()) })
+            .collect();
+        Some(Self {
+            store: Store::Heap(blocks),
+            uses: Arc::default(),
         })
     }
 
     fn blocks(&self) -> &[T] {
-        let bytes = self
-            .map
-            .bytes(self.start..self.start + self.count * std::mem::size_of::<T>());
-        // SAFETY: aligned and sized for `count` blocks (checked in `new`);
-        // the blocks are plain data (integers and f16 scales: any bits are a
-        // value), immutable for the mapping's life.
-        unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast(), self.count) }
+        match &self.store {
+            Store::Mapped { map, start, count } => {
+                let bytes = map.bytes(*start..*start + count * std::mem::size_of::<T>());
+                // SAFETY: aligned and sized for `count` blocks (checked in
+                // `new`); the blocks are plain data, immutable for the
+                // mapping's life.
+                unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast(), *count) }
+            }
+            Store::Heap(blocks) => blocks,
+        }
     }
 }
 
@@ -178,6 +208,9 @@ impl<T: GgmlType> QuantizedType for MappedBlocks<T> {
 
     fn matmul_t(&self, mkn: (usize, usize, usize), lhs: &[f32], dst: &mut [f32]) -> Result<()> {
         self.uses.direct.store(true, Ordering::Relaxed);
+        if let Some(done) = kernels::matmul(mkn, lhs, self.blocks(), dst) {
+            return done;
+        }
         k_quants::matmul(mkn, lhs, self.blocks(), dst)
     }
 
@@ -194,15 +227,15 @@ impl<T: GgmlType> QuantizedType for MappedBlocks<T> {
     /// The rows of `ids`, each dequantized by itself (as Candle's own
     /// storage does): a lookup reads only those rows' pages.
     fn embedding(&self, ids: &[u32], rows: usize, hidden: usize) -> Result<CpuStorage> {
-        if !hidden.is_multiple_of(T::BLCK_SIZE) || self.count != rows * (hidden / T::BLCK_SIZE) {
+        let blocks = self.blocks();
+        if !hidden.is_multiple_of(T::BLCK_SIZE) || blocks.len() != rows * (hidden / T::BLCK_SIZE) {
             candle_core::bail!(
                 "embedding of {rows} × {hidden} over {} blocks of {:?}",
-                self.count,
+                blocks.len(),
                 T::DTYPE
             );
         }
         let row_blocks = hidden / T::BLCK_SIZE;
-        let blocks = self.blocks();
         let mut out = vec![0f32; ids.len() * hidden];
         for (dst, &id) in out.chunks_exact_mut(hidden).zip(ids) {
             let row = id as usize;
@@ -222,7 +255,7 @@ impl<T: GgmlType> QuantizedType for MappedBlocks<T> {
     }
 
     fn storage_size_in_bytes(&self) -> usize {
-        self.count * std::mem::size_of::<T>()
+        std::mem::size_of_val(self.blocks())
     }
 
     fn as_ptr(&self) -> *const u8 {
@@ -244,7 +277,7 @@ impl<T: GgmlType> QuantizedType for MappedBlocks<T> {
     }
 
     fn size(&self) -> usize {
-        self.count * std::mem::size_of::<T>()
+        std::mem::size_of_val(self.blocks())
     }
 }
 
@@ -357,6 +390,24 @@ fn mapped_storage(dtype: GgmlDType, source: &Source) -> Option<Box<dyn Quantized
     }
 }
 
+/// A heap copy of `q` in this module's storage, for the formats that
+/// [`kernels`] multiplies (Candle's own storage would run its scalar loop).
+fn native_copy(q: &QTensor) -> Result<QTensor> {
+    fn boxed<T: GgmlType + 'static>(q: &QTensor) -> Result<Box<dyn QuantizedType>> {
+        match MappedBlocks::<T>::heap(&q.data()?) {
+            Some(b) => Ok(Box::new(b)),
+            None => candle_core::bail!("{:?} data of {} bytes", q.dtype(), q.data()?.len()),
+        }
+    }
+    let storage = match q.dtype() {
+        GgmlDType::Q4_1 => boxed::<BlockQ4_1>(q)?,
+        GgmlDType::Q5_0 => boxed::<BlockQ5_0>(q)?,
+        GgmlDType::Q8_0 => boxed::<BlockQ8_0>(q)?,
+        other => candle_core::bail!("no kernel of this crate for {other:?}"),
+    };
+    QTensor::new(QStorage::Cpu(storage), q.shape().clone())
+}
+
 /// A copy of `q` in Candle's own heap storage.
 fn heap_copy(q: &QTensor) -> Result<QTensor> {
     let storage = QStorage::from_data(Cow::Borrowed(&q.data()?), &Device::Cpu, q.dtype())?;
@@ -405,7 +456,23 @@ impl Linear {
     /// `q` as a matmul weight, `source` where it is mapped. A mapped weight
     /// runs once on one row of zeros, so that Candle repacks it now if it
     /// ever will: then its pages are released, else it is copied to the heap.
+    ///
+    /// A weight in a format of [`kernels`] is multiplied by that kernel
+    /// where it lies: in the mapping (read in place, as llama.cpp reads its
+    /// mapped weights), or in a heap copy of this module's storage.
     pub fn new(q: Arc<QTensor>, source: Option<Source>) -> Result<Self> {
+        let width = q.shape().dims().last().copied().unwrap_or(0);
+        if kernels::supports(q.dtype(), width) && q.device().is_cpu() {
+            let q = match source {
+                Some(_) => q,
+                None => Arc::new(native_copy(&q)?),
+            };
+            return Ok(Self {
+                matmul: QMatMul::from_arc(q)?,
+                released: None,
+                pad: false,
+            });
+        }
         let matmul = QMatMul::from_arc(q.clone())?;
         let pad = matches!(matmul, QMatMul::QTensor(_)) && pads_single_rows(q.dtype());
         let Some(source) = source else {
@@ -501,6 +568,7 @@ impl Linear {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::llm::kernels::tests::values;
     use candle_core::quantized::gguf_file::{self, Value};
 
     const QUANTIZED: [GgmlDType; 10] = [
@@ -517,18 +585,6 @@ mod tests {
     ];
     const ROWS: usize = 64;
     const WIDTH: usize = 512;
-
-    fn values(seed: u64, n: usize) -> Vec<f32> {
-        let mut s = seed;
-        (0..n)
-            .map(|_| {
-                s = s
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                (s >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
-            })
-            .collect()
-    }
 
     fn bits(t: &Tensor) -> Vec<u32> {
         let v: Vec<f32> = t.flatten_all().unwrap().to_vec1().unwrap();
@@ -690,6 +746,39 @@ mod tests {
             // Three-dimensional inputs of one row too.
             let one = xs.narrow(0, 0, 1).unwrap().unsqueeze(0).unwrap();
             assert_eq!(bits(&w.forward(&one).unwrap()), alone[0], "{dtype:?}: 3-d");
+        }
+    }
+
+    /// The same for this crate's kernels at a width where Candle would not
+    /// take `Q8_0` (640: Gemma 3 270M's), tiles of 1 to 4 rows and a
+    /// column count that is not a multiple of 4 (the last quad is padded).
+    #[test]
+    fn kernel_rows_do_not_depend_on_the_batch() {
+        let (n, k) = (42, 640);
+        for (i, dtype) in [GgmlDType::Q4_1, GgmlDType::Q5_0, GgmlDType::Q8_0]
+            .into_iter()
+            .enumerate()
+        {
+            let x = Tensor::from_vec(values(i as u64, n * k), (n, k), &Device::Cpu).unwrap();
+            let w = Linear::new(Arc::new(QTensor::quantize(&x, dtype).unwrap()), None).unwrap();
+            let m = 13;
+            let xs = Tensor::from_vec(values(50 + i as u64, m * k), (m, k), &Device::Cpu).unwrap();
+            let alone: Vec<Vec<u32>> = (0..m)
+                .map(|r| bits(&w.forward(&xs.narrow(0, r, 1).unwrap()).unwrap()))
+                .collect();
+            for rows in [2, 3, 4, 5, 7, 8, 13] {
+                for first in [0, 1.min(m - rows), m - rows] {
+                    let out = w.forward(&xs.narrow(0, first, rows).unwrap()).unwrap();
+                    for r in 0..rows {
+                        assert_eq!(
+                            bits(&out.narrow(0, r, 1).unwrap()),
+                            alone[first + r],
+                            "{dtype:?}: row {} among {rows} from {first}",
+                            first + r
+                        );
+                    }
+                }
+            }
         }
     }
 }

@@ -9,6 +9,7 @@ mod batch;
 mod bench;
 mod constraint;
 mod gguf;
+mod kernels;
 mod mapped;
 mod model;
 mod sampling;

@@ -8,8 +8,10 @@
 //!   (no `Tensor::cat` of the whole cache for every token);
 //! * grouped-query attention multiplies each KV head with its group of
 //!   query heads directly (no `repeat_kv` copies);
-//! * weights in a quantization without a SIMD kernel in Candle
-//!   (`Q4_1`, `Q5_0`, `Q5_1`) are re-quantized to `Q8_0` at load.
+//! * `Q4_1` and `Q5_0` weights run on this crate's SIMD kernels
+//!   (`kernels.rs`; Candle's are scalar loops); where those are not
+//!   available (no AVX2, or off the CPU), and for `Q5_1`, such weights are
+//!   re-quantized to `Q8_0` at load.
 //!
 //! On CUDA (`--features cuda`, `runtime.device = "cuda"`) the weights and the
 //! KV cache live on the GPU; only the fused one-token attention is CPU-only,
@@ -25,6 +27,7 @@
 //! growing with the square of its length. Every piece computes what the
 //! whole prompt at once would, bit for bit (see [`pieces`]).
 use super::gguf::Metadata;
+use super::kernels;
 use super::mapped::{Linear, Loaded, Source, Tensors};
 use candle_core::quantized::gguf_file::Value;
 use candle_core::quantized::{GgmlDType, QTensor};
@@ -151,7 +154,10 @@ fn matmul_weight(
     device: &Device,
 ) -> Result<Linear> {
     match (requantize, q.dtype()) {
-        (true, GgmlDType::Q4_1 | GgmlDType::Q5_0 | GgmlDType::Q5_1) => {
+        (true, GgmlDType::Q4_1 | GgmlDType::Q5_0 | GgmlDType::Q5_1)
+            if !(kernels::supports(q.dtype(), q.shape().dims().last().copied().unwrap_or(0))
+                && device.is_cpu()) =>
+        {
             let q8 = QTensor::quantize(&q.dequantize(device)?, GgmlDType::Q8_0)?;
             if let Some(s) = &source {
                 s.release();
