@@ -58,25 +58,29 @@ trait Tiled: GgmlType {
 
 #[cfg(target_arch = "x86_64")]
 macro_rules! tiled_kernel {
-    ($t:ty, $f:ident) => {
+    ($t:ty, $f:ident, $fv:ident) => {
         impl Tiled for $t {
             unsafe fn tile<const R: usize>(
                 xs: [&[Self]; 4],
                 ys: [&[Self::VecDotType]; R],
                 nb: usize,
             ) -> [[f32; 4]; R] {
-                x86::$f::<R>(xs, ys, nb)
+                if vnni() {
+                    x86::$fv::<R>(xs, ys, nb)
+                } else {
+                    x86::$f::<R>(xs, ys, nb)
+                }
             }
         }
     };
 }
 
 #[cfg(target_arch = "x86_64")]
-tiled_kernel!(Q4_1, tile_q4_1);
+tiled_kernel!(Q4_1, tile_q4_1, tile_q4_1_vnni);
 #[cfg(target_arch = "x86_64")]
-tiled_kernel!(Q5_0, tile_q5_0);
+tiled_kernel!(Q5_0, tile_q5_0, tile_q5_0_vnni);
 #[cfg(target_arch = "x86_64")]
-tiled_kernel!(Q8_0, tile_q8_0);
+tiled_kernel!(Q8_0, tile_q8_0, tile_q8_0_vnni);
 
 #[cfg(not(target_arch = "x86_64"))]
 impl<T: GgmlType> Tiled for T {
@@ -89,10 +93,15 @@ impl<T: GgmlType> Tiled for T {
     }
 }
 
+/// Rows whose quantized activations stay in cache while the columns pass
+/// over them (64 rows of a 1536-wide layer are 110 KB of `Q8_1`).
+const ROW_CHUNK: usize = 16 * TILE_ROWS;
+
 /// `dst = lhs × wᵀ`: the activation rows quantized once, then work items of
-/// (up to [`TILE_ROWS`] rows, four columns) on Candle's thread pool, row
-/// groups outermost (a one-row decode step splits its columns over the
-/// workers).
+/// (up to [`ROW_CHUNK`] rows, four columns) on Candle's thread pool, columns
+/// innermost: each item unpacks its four weight columns once for all its
+/// rows, so a batch of up to 64 rows reads the weights once, as a single row
+/// does (a one-row decode step splits its columns over the workers).
 fn tiled<W: Tiled>(
     (m, k, n): (usize, usize, usize),
     lhs: &[f32],
@@ -122,45 +131,35 @@ fn tiled<W: Tiled>(
     // in the slots past the end (a slot's result does not depend on the
     // others) and keeps only the real ones.
     let quads = n.div_ceil(4);
-    let items = m.div_ceil(TILE_ROWS) * quads;
+    let items = m.div_ceil(ROW_CHUNK) * quads;
     let dst_ptr = dst.as_mut_ptr() as usize;
     let act = &act;
     candle_core::utils::barrier_pool().execute_chunked(items, |range| {
         for item in range {
-            let (first, col) = ((item / quads) * TILE_ROWS, (item % quads) * 4);
+            let (chunk, col) = ((item / quads) * ROW_CHUNK, (item % quads) * 4);
             let column = |c: usize| (col + c).min(n - 1);
             let xs: [&[W]; 4] = std::array::from_fn(|c| &w[column(c) * kb..(column(c) + 1) * kb]);
             let real = 4.min(n - col);
-            let y = |r: usize| &act[(first + r) * kb..(first + r + 1) * kb];
-            let put = |r: usize, v: [f32; 4]| {
+            let end = (chunk + ROW_CHUNK).min(m);
+            let put = |row: usize, v: [f32; 4]| {
                 // SAFETY: inside `dst` (m × n, checked above); each (row,
-                // column) belongs to exactly one work item, so no two workers
-                // write the same element.
+                // column) belongs to exactly one work item, so no two
+                // workers write the same element.
                 unsafe {
-                    let at = (dst_ptr as *mut f32).add((first + r) * n + col);
+                    let at = (dst_ptr as *mut f32).add(row * n + col);
                     std::ptr::copy_nonoverlapping(v.as_ptr(), at, real);
                 }
             };
-            // SAFETY: `matmul` runs this only where `supports` found the
-            // CPU features; every slice is `kb` blocks long.
-            unsafe {
-                match TILE_ROWS.min(m - first) {
-                    1 => W::tile::<1>(xs, [y(0)], kb)
-                        .into_iter()
-                        .enumerate()
-                        .for_each(|(r, v)| put(r, v)),
-                    2 => W::tile::<2>(xs, [y(0), y(1)], kb)
-                        .into_iter()
-                        .enumerate()
-                        .for_each(|(r, v)| put(r, v)),
-                    3 => W::tile::<3>(xs, [y(0), y(1), y(2)], kb)
-                        .into_iter()
-                        .enumerate()
-                        .for_each(|(r, v)| put(r, v)),
-                    _ => W::tile::<4>(xs, [y(0), y(1), y(2), y(3)], kb)
-                        .into_iter()
-                        .enumerate()
-                        .for_each(|(r, v)| put(r, v)),
+            for first in (chunk..end).step_by(TILE_ROWS) {
+                // SAFETY: `matmul` runs this only where `supports` found the
+                // CPU features; every slice is `kb` blocks long.
+                unsafe {
+                    match TILE_ROWS.min(end - first) {
+                        1 => tile_at::<W, 1>(xs, act, first, kb, &put),
+                        2 => tile_at::<W, 2>(xs, act, first, kb, &put),
+                        3 => tile_at::<W, 3>(xs, act, first, kb, &put),
+                        _ => tile_at::<W, 4>(xs, act, first, kb, &put),
+                    }
                 }
             }
         }
@@ -168,20 +167,55 @@ fn tiled<W: Tiled>(
     Ok(())
 }
 
+/// The tile of rows `first..first + R` against the columns `xs`, each row's
+/// four results handed to `put`.
+///
+/// # Safety
+/// As [`Tiled::tile`]; `act` holds the rows' `kb` blocks each.
+unsafe fn tile_at<W: Tiled, const R: usize>(
+    xs: [&[W]; 4],
+    act: &[W::VecDotType],
+    first: usize,
+    kb: usize,
+    put: &impl Fn(usize, [f32; 4]),
+) {
+    let ys = std::array::from_fn(|r| &act[(first + r) * kb..(first + r + 1) * kb]);
+    for (r, v) in W::tile::<R>(xs, ys, kb).into_iter().enumerate() {
+        put(first + r, v);
+    }
+}
+
+/// The CPU's features, detected once: (AVX2 + FMA + F16C, which every
+/// kernel needs; AVX-512 VNNI on 256-bit vectors, `vpdpbusd`, which the
+/// kernels use where present: the same integers as the AVX2 sequence).
+#[cfg(target_arch = "x86_64")]
+fn features() -> (bool, bool) {
+    use std::sync::OnceLock;
+    static HAS: OnceLock<(bool, bool)> = OnceLock::new();
+    *HAS.get_or_init(|| {
+        let avx2 = is_x86_feature_detected!("avx2")
+            && is_x86_feature_detected!("fma")
+            && is_x86_feature_detected!("f16c");
+        let vnni = is_x86_feature_detected!("avx512f")
+            && is_x86_feature_detected!("avx512vl")
+            && is_x86_feature_detected!("avx512vnni");
+        (avx2, avx2 && vnni)
+    })
+}
+
 #[cfg(target_arch = "x86_64")]
 fn simd() -> bool {
-    use std::sync::OnceLock;
-    static HAS: OnceLock<bool> = OnceLock::new();
-    *HAS.get_or_init(|| {
-        is_x86_feature_detected!("avx2")
-            && is_x86_feature_detected!("fma")
-            && is_x86_feature_detected!("f16c")
-    })
+    features().0
 }
 
 #[cfg(not(target_arch = "x86_64"))]
 fn simd() -> bool {
     false
+}
+
+#[cfg(target_arch = "x86_64")]
+fn vnni() -> bool {
+    features().1
 }
 
 /// `dst = lhs × blocksᵀ` for `blocks` of `T` (`mkn` = rows of `lhs`, width,
@@ -542,140 +576,224 @@ mod x86 {
         _mm256_cmpeq_epi8(_mm256_or_si256(spread, others), _mm256_set1_epi64x(-1))
     }
 
-    /// Σ x·y over 32 bytes (x unsigned, y signed) as 8 lanes of i32 in f32.
+    /// Σ x·y over 32 bytes (x unsigned, y signed) in 8 lanes of i32, exact:
+    /// one `vpdpbusd` with VNNI, else `maddubs` (a pair stays inside its
+    /// i16: the callers keep x·y pairs under 32 768) and `madd`. Both give
+    /// the same integers, so the results do not depend on the CPU.
     #[inline(always)]
-    unsafe fn dot_u8_i8(x: __m256i, y: __m256i) -> __m256 {
-        let pairs = _mm256_maddubs_epi16(x, y);
-        _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, _mm256_set1_epi16(1)))
+    unsafe fn dot_u8_i8<const VNNI: bool>(x: __m256i, y: __m256i) -> __m256i {
+        if VNNI {
+            _mm256_dpbusd_epi32(_mm256_setzero_si256(), x, y)
+        } else {
+            _mm256_madd_epi16(_mm256_maddubs_epi16(x, y), _mm256_set1_epi16(1))
+        }
     }
 
+    /// Lane `c` = the sum of the 8 lanes of `p[c]` (exact: a block's sum is
+    /// at most 32 · 128 · 127 in magnitude).
     #[inline(always)]
-    unsafe fn hsum(v: __m256) -> f32 {
-        let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-        let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-        let s = _mm_add_ss(s, _mm_movehdup_ps(s));
-        _mm_cvtss_f32(s)
+    unsafe fn sum4(p: &[__m256i; 4]) -> __m128i {
+        let h = _mm256_hadd_epi32(_mm256_hadd_epi32(p[0], p[1]), _mm256_hadd_epi32(p[2], p[3]));
+        _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1))
     }
 
     /// The four columns' f16 scales of one block as f32 lanes 0..4.
     #[inline(always)]
-    unsafe fn scales4(d: [half::f16; 4]) -> __m256 {
+    unsafe fn scales4(d: [half::f16; 4]) -> __m128 {
         let bits = |i: usize| d[i].to_bits() as i16;
-        let h = _mm_setr_epi16(bits(0), bits(1), bits(2), bits(3), 0, 0, 0, 0);
-        _mm256_castps128_ps256(_mm_cvtph_ps(h))
+        _mm_cvtph_ps(_mm_setr_epi16(
+            bits(0),
+            bits(1),
+            bits(2),
+            bits(3),
+            0,
+            0,
+            0,
+            0,
+        ))
     }
 
-    /// Lane `c` of `v` in every lane.
+    /// Blocks ahead of the one at hand that [`at`] asks the cache for.
+    const AHEAD: usize = 16;
+
+    /// Block `b` of the four columns (no `array::map` in the loops: its
+    /// closure would not be inlined into the SIMD code), and a prefetch of
+    /// block `b + AHEAD` of each (four interleaved streams defeat the
+    /// hardware prefetcher; past a column's end it is the next column's
+    /// start, and a prefetch never faults).
     #[inline(always)]
-    unsafe fn lane(v: __m256, c: i32) -> __m256 {
-        _mm256_permutevar8x32_ps(v, _mm256_set1_epi32(c))
+    unsafe fn at<T>(xs: [&[T]; 4], b: usize) -> [&T; 4] {
+        for x in xs {
+            _mm_prefetch::<_MM_HINT_T0>(x.as_ptr().wrapping_add(b + AHEAD).cast());
+        }
+        [
+            xs[0].get_unchecked(b),
+            xs[1].get_unchecked(b),
+            xs[2].get_unchecked(b),
+            xs[3].get_unchecked(b),
+        ]
+    }
+
+    /// Block `b` of each activation row.
+    #[inline(always)]
+    unsafe fn row_blocks<const R: usize>(ys: [&[Q8_0]; R], b: usize) -> [&Q8_0; R] {
+        let mut y = [ys[0].get_unchecked(b); R];
+        for r in 1..R {
+            y[r] = ys[r].get_unchecked(b);
+        }
+        y
     }
 
     /// `out[r][c]` = column `c` of `xs` · row `r` of `ys` (all `nb` blocks
-    /// long: the caller checks).
-    #[target_feature(enable = "avx2,fma,f16c")]
-    pub(super) unsafe fn tile_q4_1<const R: usize>(
+    /// long: the caller checks). Per block and row, the four columns'
+    /// integer sums are reduced together and scaled in one `f32` lane each,
+    /// so a column's arithmetic never touches another column's or row's.
+    #[inline(always)]
+    unsafe fn q4_1<const R: usize, const VNNI: bool>(
         xs: [&[Q4_1]; 4],
         ys: [&[Q8_1]; R],
         nb: usize,
     ) -> [[f32; 4]; R] {
-        let mut acc = [[_mm256_setzero_ps(); 4]; R];
-        // Lane c: column c's Σ m·s over the blocks so far.
-        let mut offset = [_mm256_setzero_ps(); R];
+        let mut acc = [_mm_setzero_ps(); R];
         for b in 0..nb {
-            let x = xs.map(|x| x.get_unchecked(b));
-            let w = x.map(|x| nibbles(&x.qs));
-            let dw = scales4(x.map(|x| x.d));
-            let mw = scales4(x.map(|x| x.m));
+            let x = at(xs, b);
+            let w = [
+                nibbles(&x[0].qs),
+                nibbles(&x[1].qs),
+                nibbles(&x[2].qs),
+                nibbles(&x[3].qs),
+            ];
+            let dw = scales4([x[0].d, x[1].d, x[2].d, x[3].d]);
+            let mw = scales4([x[0].m, x[1].m, x[2].m, x[3].m]);
             for r in 0..R {
                 let y = ys[r].get_unchecked(b);
                 let yq = _mm256_loadu_si256(y.qs.as_ptr().cast());
-                let ds = _mm256_mul_ps(dw, _mm256_set1_ps(f16_to_f32(y.d)));
-                let ms = _mm256_mul_ps(mw, _mm256_set1_ps(f16_to_f32(y.s)));
-                offset[r] = _mm256_add_ps(offset[r], ms);
-                for c in 0..4 {
-                    let p = dot_u8_i8(w[c], yq);
-                    acc[r][c] = _mm256_fmadd_ps(lane(ds, c as i32), p, acc[r][c]);
-                }
+                let p = [
+                    dot_u8_i8::<VNNI>(w[0], yq),
+                    dot_u8_i8::<VNNI>(w[1], yq),
+                    dot_u8_i8::<VNNI>(w[2], yq),
+                    dot_u8_i8::<VNNI>(w[3], yq),
+                ];
+                let s = _mm_cvtepi32_ps(sum4(&p));
+                let ds = _mm_mul_ps(dw, _mm_set1_ps(f16_to_f32(y.d)));
+                acc[r] = _mm_fmadd_ps(ds, s, acc[r]);
+                acc[r] = _mm_fmadd_ps(mw, _mm_set1_ps(f16_to_f32(y.s)), acc[r]);
             }
         }
+        store(acc)
+    }
+
+    #[inline(always)]
+    unsafe fn store<const R: usize>(acc: [__m128; R]) -> [[f32; 4]; R] {
         let mut out = [[0f32; 4]; R];
         for r in 0..R {
-            let mut off = [0f32; 8];
-            _mm256_storeu_ps(off.as_mut_ptr(), offset[r]);
-            for c in 0..4 {
-                out[r][c] = hsum(acc[r][c]) + off[c];
-            }
+            _mm_storeu_ps(out[r].as_mut_ptr(), acc[r]);
         }
         out
     }
 
     /// Signed weights × signed activations, the weights given as |q| and
-    /// their signs (`maddubs` multiplies unsigned by signed bytes).
+    /// their signs (`maddubs` and `vpdpbusd` multiply unsigned by signed
+    /// bytes).
     #[inline(always)]
-    unsafe fn tile_signed<const R: usize>(
+    unsafe fn tile_signed<const R: usize, const VNNI: bool>(
         w: [__m256i; 4],
-        dw: __m256,
+        dw: __m128,
         ys: [&Q8_0; R],
-        acc: &mut [[__m256; 4]; R],
+        acc: &mut [__m128; R],
     ) {
-        let abs = w.map(|q| _mm256_sign_epi8(q, q));
+        let abs = [
+            _mm256_sign_epi8(w[0], w[0]),
+            _mm256_sign_epi8(w[1], w[1]),
+            _mm256_sign_epi8(w[2], w[2]),
+            _mm256_sign_epi8(w[3], w[3]),
+        ];
         for r in 0..R {
             let yq = _mm256_loadu_si256(ys[r].qs.as_ptr().cast());
-            let ds = _mm256_mul_ps(dw, _mm256_set1_ps(f16_to_f32(ys[r].d)));
-            for c in 0..4 {
-                // |q| ≤ 128 and |y| ≤ 127: a pair sums to at most 32 512,
-                // inside the i16 of `maddubs`.
-                let p = dot_u8_i8(abs[c], _mm256_sign_epi8(yq, w[c]));
-                acc[r][c] = _mm256_fmadd_ps(lane(ds, c as i32), p, acc[r][c]);
-            }
+            // |q| ≤ 128 and |y| ≤ 127: a pair sums to at most 32 512,
+            // inside the i16 of `maddubs`.
+            let p = [
+                dot_u8_i8::<VNNI>(abs[0], _mm256_sign_epi8(yq, w[0])),
+                dot_u8_i8::<VNNI>(abs[1], _mm256_sign_epi8(yq, w[1])),
+                dot_u8_i8::<VNNI>(abs[2], _mm256_sign_epi8(yq, w[2])),
+                dot_u8_i8::<VNNI>(abs[3], _mm256_sign_epi8(yq, w[3])),
+            ];
+            let s = _mm_cvtepi32_ps(sum4(&p));
+            let ds = _mm_mul_ps(dw, _mm_set1_ps(f16_to_f32(ys[r].d)));
+            acc[r] = _mm_fmadd_ps(ds, s, acc[r]);
         }
     }
 
+    /// As [`q4_1`], for `Q5_0` weights.
     #[inline(always)]
-    unsafe fn sums<const R: usize>(acc: [[__m256; 4]; R]) -> [[f32; 4]; R] {
-        acc.map(|row| row.map(|a| hsum(a)))
-    }
-
-    /// As [`tile_q4_1`], for `Q5_0` weights.
-    #[target_feature(enable = "avx2,fma,f16c")]
-    pub(super) unsafe fn tile_q5_0<const R: usize>(
+    unsafe fn q5_0<const R: usize, const VNNI: bool>(
         xs: [&[Q5_0]; 4],
         ys: [&[Q8_0]; R],
         nb: usize,
     ) -> [[f32; 4]; R] {
-        let mut acc = [[_mm256_setzero_ps(); 4]; R];
+        let mut acc = [_mm_setzero_ps(); R];
         let high = _mm256_set1_epi8(0xF0u8 as i8);
         for b in 0..nb {
-            let x = xs.map(|x| x.get_unchecked(b));
+            let x = at(xs, b);
             // q − 16 in −16..16: the nibble with 0xF0 or-ed in where the
             // fifth bit is clear.
-            let w = x.map(|x| {
+            let five = |x: &Q5_0| {
                 let clear = _mm256_andnot_si256(bytes_from_bits(u32::from_le_bytes(x.qh)), high);
                 _mm256_or_si256(nibbles(&x.qs), clear)
-            });
-            let dw = scales4(x.map(|x| x.d));
-            tile_signed(w, dw, ys.map(|y| y.get_unchecked(b)), &mut acc);
+            };
+            let w = [five(x[0]), five(x[1]), five(x[2]), five(x[3])];
+            let dw = scales4([x[0].d, x[1].d, x[2].d, x[3].d]);
+            let y = row_blocks(ys, b);
+            tile_signed::<R, VNNI>(w, dw, y, &mut acc);
         }
-        sums(acc)
+        store(acc)
     }
 
-    /// As [`tile_q4_1`], for `Q8_0` weights.
-    #[target_feature(enable = "avx2,fma,f16c")]
-    pub(super) unsafe fn tile_q8_0<const R: usize>(
+    /// As [`q4_1`], for `Q8_0` weights.
+    #[inline(always)]
+    unsafe fn q8_0<const R: usize, const VNNI: bool>(
         xs: [&[Q8_0]; 4],
         ys: [&[Q8_0]; R],
         nb: usize,
     ) -> [[f32; 4]; R] {
-        let mut acc = [[_mm256_setzero_ps(); 4]; R];
+        let mut acc = [_mm_setzero_ps(); R];
         for b in 0..nb {
-            let x = xs.map(|x| x.get_unchecked(b));
-            let w = x.map(|x| _mm256_loadu_si256(x.qs.as_ptr().cast()));
-            let dw = scales4(x.map(|x| x.d));
-            tile_signed(w, dw, ys.map(|y| y.get_unchecked(b)), &mut acc);
+            let x = at(xs, b);
+            let load = |x: &Q8_0| _mm256_loadu_si256(x.qs.as_ptr().cast());
+            let w = [load(x[0]), load(x[1]), load(x[2]), load(x[3])];
+            let dw = scales4([x[0].d, x[1].d, x[2].d, x[3].d]);
+            let y = row_blocks(ys, b);
+            tile_signed::<R, VNNI>(w, dw, y, &mut acc);
         }
-        sums(acc)
+        store(acc)
     }
+
+    /// Each kernel compiled twice: for AVX2 and for AVX-512 VNNI (the same
+    /// integers, so the same results).
+    macro_rules! entry {
+        ($body:ident, $w:ty, $a:ty, $avx2:ident, $vnni:ident) => {
+            #[target_feature(enable = "avx2,fma,f16c")]
+            pub(super) unsafe fn $avx2<const R: usize>(
+                xs: [&[$w]; 4],
+                ys: [&[$a]; R],
+                nb: usize,
+            ) -> [[f32; 4]; R] {
+                $body::<R, false>(xs, ys, nb)
+            }
+
+            #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl,avx512vnni")]
+            pub(super) unsafe fn $vnni<const R: usize>(
+                xs: [&[$w]; 4],
+                ys: [&[$a]; R],
+                nb: usize,
+            ) -> [[f32; 4]; R] {
+                $body::<R, true>(xs, ys, nb)
+            }
+        };
+    }
+    entry!(q4_1, Q4_1, Q8_1, tile_q4_1, tile_q4_1_vnni);
+    entry!(q5_0, Q5_0, Q8_0, tile_q5_0, tile_q5_0_vnni);
+    entry!(q8_0, Q8_0, Q8_0, tile_q8_0, tile_q8_0_vnni);
 }
 
 #[cfg(test)]
@@ -838,5 +956,69 @@ pub(crate) mod tests {
                 }
             }
         }
+    }
+
+    /// The VNNI and the AVX2 builds of each kernel give the same bits (the
+    /// same integers, the same float steps), so a machine's results do not
+    /// depend on which one it runs.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn vnni_and_avx2_kernels_agree_bit_for_bit() {
+        if !(simd() && vnni()) {
+            eprintln!("skipped: this CPU has no AVX-512 VNNI");
+            return;
+        }
+        type Kernel<W> =
+            unsafe fn([&[W]; 4], [&[<W as GgmlType>::VecDotType]; 3], usize) -> [[f32; 4]; 3];
+        fn agree<W: GgmlType + Clone>(
+            data: &[u8],
+            lhs: &[f32],
+            k: usize,
+            avx2: Kernel<W>,
+            vnni: Kernel<W>,
+        ) {
+            let kb = k / QK;
+            let b: Vec<W> = read(data);
+            let mut y = vec![W::VecDotType::zeros(); 3 * kb];
+            W::VecDotType::from_float(lhs, &mut y);
+            let xs = std::array::from_fn(|c| &b[c * kb..(c + 1) * kb]);
+            let ys = std::array::from_fn(|r| &y[r * kb..(r + 1) * kb]);
+            let bits = |t: [[f32; 4]; 3]| t.map(|r| r.map(f32::to_bits));
+            // SAFETY: both CPU features were detected; every slice is `kb`
+            // blocks long.
+            let (a, v) = unsafe { (avx2(xs, ys, kb), vnni(xs, ys, kb)) };
+            assert_eq!(bits(a), bits(v), "{:?}", W::DTYPE);
+        }
+        let (k, n) = (640, 4);
+        let w = Tensor::from_vec(values(7, n * k), (n, k), &Device::Cpu).unwrap();
+        let lhs = values(8, 3 * k);
+        let data = |dtype| {
+            QTensor::quantize(&w, dtype)
+                .unwrap()
+                .data()
+                .unwrap()
+                .to_vec()
+        };
+        agree::<Q4_1>(
+            &data(GgmlDType::Q4_1),
+            &lhs,
+            k,
+            x86::tile_q4_1::<3>,
+            x86::tile_q4_1_vnni::<3>,
+        );
+        agree::<Q5_0>(
+            &data(GgmlDType::Q5_0),
+            &lhs,
+            k,
+            x86::tile_q5_0::<3>,
+            x86::tile_q5_0_vnni::<3>,
+        );
+        agree::<Q8_0>(
+            &data(GgmlDType::Q8_0),
+            &lhs,
+            k,
+            x86::tile_q8_0::<3>,
+            x86::tile_q8_0_vnni::<3>,
+        );
     }
 }

@@ -761,12 +761,13 @@ mod tests {
         {
             let x = Tensor::from_vec(values(i as u64, n * k), (n, k), &Device::Cpu).unwrap();
             let w = Linear::new(Arc::new(QTensor::quantize(&x, dtype).unwrap()), None).unwrap();
-            let m = 13;
+            // Past one cache chunk of rows (64) as well.
+            let m = 70;
             let xs = Tensor::from_vec(values(50 + i as u64, m * k), (m, k), &Device::Cpu).unwrap();
             let alone: Vec<Vec<u32>> = (0..m)
                 .map(|r| bits(&w.forward(&xs.narrow(0, r, 1).unwrap()).unwrap()))
                 .collect();
-            for rows in [2, 3, 4, 5, 7, 8, 13] {
+            for rows in [2, 3, 4, 5, 7, 8, 13, 65, 70] {
                 for first in [0, 1.min(m - rows), m - rows] {
                     let out = w.forward(&xs.narrow(0, first, rows).unwrap()).unwrap();
                     for r in 0..rows {
