@@ -299,6 +299,15 @@ const _: () = assert!(std::mem::size_of::<Q8_0>() == std::mem::size_of::<BlockQ8
 /// One block of 32 floats to 8 bits (llama.cpp's `quantize_row_q8_0`):
 /// the scale and the rounded values.
 fn quantize_block(xs: &[f32], qs: &mut [i8; QK]) -> (f32, i32) {
+    #[cfg(target_arch = "x86_64")]
+    if simd() && xs.len() == QK {
+        // SAFETY: the CPU features were detected; `xs` is one block.
+        return unsafe { x86::quantize_block(xs, qs) };
+    }
+    quantize_block_scalar(xs, qs)
+}
+
+fn quantize_block_scalar(xs: &[f32], qs: &mut [i8; QK]) -> (f32, i32) {
     let amax = xs.iter().fold(0f32, |a, x| a.max(x.abs()));
     let d = amax / 127.0;
     let id = if d != 0.0 { 1.0 / d } else { 0.0 };
@@ -768,6 +777,63 @@ mod x86 {
         store(acc)
     }
 
+    /// [`super::quantize_block_scalar`] on AVX2, bit for bit: the same
+    /// maximum (a NaN input is skipped, as by `f32::max`), the same scale
+    /// and products, rounding half away from zero as `f32::round` does
+    /// (`x − trunc(x)` is exact), and the saturating `as i8` (NaN → 0).
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub(super) unsafe fn quantize_block(xs: &[f32], qs: &mut [i8; QK]) -> (f32, i32) {
+        let sign = _mm256_set1_ps(-0.0);
+        let p = xs.as_ptr();
+        let x = [
+            _mm256_loadu_ps(p),
+            _mm256_loadu_ps(p.add(8)),
+            _mm256_loadu_ps(p.add(16)),
+            _mm256_loadu_ps(p.add(24)),
+        ];
+        let mut m = _mm256_setzero_ps();
+        for v in x {
+            // `maxps` returns its second operand when the first is NaN.
+            m = _mm256_max_ps(_mm256_andnot_ps(sign, v), m);
+        }
+        let m = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        let m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+        let amax = _mm_cvtss_f32(_mm_max_ss(m, _mm_movehdup_ps(m)));
+        let d = amax / 127.0;
+        let id = _mm256_set1_ps(if d != 0.0 { 1.0 / d } else { 0.0 });
+        let half = _mm256_set1_ps(0.5);
+        let one = _mm256_set1_ps(1.0);
+        let mut q = [_mm256_setzero_si256(); 4];
+        for (q, v) in q.iter_mut().zip(x) {
+            let v = _mm256_mul_ps(v, id);
+            let t = _mm256_round_ps::<{ _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC }>(v);
+            let frac = _mm256_andnot_ps(sign, _mm256_sub_ps(v, t));
+            let away = _mm256_and_ps(_mm256_cmp_ps::<_CMP_GE_OQ>(frac, half), one);
+            let r = _mm256_add_ps(t, _mm256_or_ps(away, _mm256_and_ps(v, sign)));
+            let r = _mm256_and_ps(r, _mm256_cmp_ps::<_CMP_ORD_Q>(v, v));
+            let r = _mm256_min_ps(
+                _mm256_max_ps(r, _mm256_set1_ps(-128.0)),
+                _mm256_set1_ps(127.0),
+            );
+            *q = _mm256_cvtps_epi32(r);
+        }
+        let sum = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
+        let sum = _mm_add_epi32(
+            _mm256_castsi256_si128(sum),
+            _mm256_extracti128_si256(sum, 1),
+        );
+        let sum = _mm_add_epi32(sum, _mm_unpackhi_epi64(sum, sum));
+        let sum = _mm_cvtsi128_si32(_mm_add_epi32(sum, _mm_shuffle_epi32::<1>(sum)));
+        // Packing works within 128-bit halves: put the 32 bytes back in order.
+        let bytes = _mm256_packs_epi16(
+            _mm256_packs_epi32(q[0], q[1]),
+            _mm256_packs_epi32(q[2], q[3]),
+        );
+        let bytes = _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_storeu_si256(qs.as_mut_ptr().cast(), bytes);
+        (d, sum)
+    }
+
     /// Each kernel compiled twice: for AVX2 and for AVX-512 VNNI (the same
     /// integers, so the same results).
     macro_rules! entry {
@@ -955,6 +1021,54 @@ pub(crate) mod tests {
                     four(&|c| Q8_0::vec_dot(k, col(c), &y), [a, b1, c1, d]);
                 }
             }
+        }
+    }
+
+    /// The SIMD activation quantization is the scalar one bit for bit: on
+    /// random blocks, on blocks whose values land exactly on halves (the
+    /// rounding ties), and on blocks with zeros, NaN and infinities.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn simd_quantization_is_the_scalar_one() {
+        if !simd() {
+            eprintln!("skipped: this CPU has no AVX2");
+            return;
+        }
+        let mut blocks: Vec<Vec<f32>> = (0..200).map(|s| values(100 + s, QK)).collect();
+        // amax 127 makes the scale 1: every x.5 is a tie.
+        blocks.push(
+            (0..QK)
+                .map(|j| j as f32 - 15.5)
+                .chain([127.0])
+                .skip(1)
+                .collect(),
+        );
+        blocks.push(
+            (0..QK)
+                .map(|j| -(j as f32) * 0.5)
+                .chain([-127.0])
+                .skip(1)
+                .collect(),
+        );
+        blocks.push(vec![0.0; QK]);
+        let mut odd = values(9, QK);
+        odd[3] = f32::NAN;
+        blocks.push(odd.clone());
+        odd[5] = f32::INFINITY;
+        blocks.push(odd.clone());
+        odd[7] = f32::NEG_INFINITY;
+        blocks.push(odd);
+        blocks.push(vec![1e-40; QK]);
+        for (i, b) in blocks.iter().enumerate() {
+            let (mut a, mut s) = ([0i8; QK], [0i8; QK]);
+            // SAFETY: AVX2 was detected; the block is 32 values.
+            let (da, sa) = unsafe { x86::quantize_block(b, &mut a) };
+            let (ds, ss) = quantize_block_scalar(b, &mut s);
+            assert_eq!(
+                (da.to_bits(), sa, a),
+                (ds.to_bits(), ss, s),
+                "block {i}: {b:?}"
+            );
         }
     }
 
