@@ -39,6 +39,13 @@ pub(crate) fn supports(dtype: GgmlDType, k: usize) -> bool {
     ours && k.is_multiple_of(QK) && simd()
 }
 
+/// Whether the matmul weight `q` runs on [`matmul`]: on the CPU, in a
+/// format and width that [`supports`] takes.
+pub(crate) fn takes(q: &candle_core::quantized::QTensor) -> bool {
+    let width = q.shape().dims().last().copied().unwrap_or(0);
+    q.device().is_cpu() && supports(q.dtype(), width)
+}
+
 /// Rows of activations that share one unpacking of the weights.
 const TILE_ROWS: usize = 4;
 
@@ -361,6 +368,32 @@ impl GgmlType for Q8_1 {
     }
 }
 
+/// The dot products of a weight format with a tiled kernel: `vec_dot` and
+/// `vec_dot_4` through the tile, `vec_dot_unopt` through [`Block`].
+macro_rules! weight_dots {
+    () => {
+        fn vec_dot(n: usize, xs: &[Self], ys: &[Self::VecDotType]) -> f32 {
+            dot1(n, xs, ys)
+        }
+
+        fn vec_dot_4(
+            n: usize,
+            x0: &[Self],
+            x1: &[Self],
+            x2: &[Self],
+            x3: &[Self],
+            ys: &[Self::VecDotType],
+        ) -> (f32, f32, f32, f32) {
+            dot4(n, [x0, x1, x2, x3], ys)
+        }
+
+        fn vec_dot_unopt(n: usize, xs: &[Self], ys: &[Self::VecDotType]) -> f32 {
+            let nb = n / QK;
+            dot_scalar(&xs[..nb], &ys[..nb])
+        }
+    };
+}
+
 impl GgmlType for Q8_0 {
     const DTYPE: GgmlDType = GgmlDType::Q8_0;
     const BLCK_SIZE: usize = QK;
@@ -382,25 +415,7 @@ impl GgmlType for Q8_0 {
         }
     }
 
-    fn vec_dot(n: usize, xs: &[Self], ys: &[Self]) -> f32 {
-        dot1(n, xs, ys)
-    }
-
-    fn vec_dot_4(
-        n: usize,
-        x0: &[Self],
-        x1: &[Self],
-        x2: &[Self],
-        x3: &[Self],
-        ys: &[Self],
-    ) -> (f32, f32, f32, f32) {
-        dot4(n, [x0, x1, x2, x3], ys)
-    }
-
-    fn vec_dot_unopt(n: usize, xs: &[Self], ys: &[Self]) -> f32 {
-        let nb = n / QK;
-        dot_scalar(&xs[..nb], &ys[..nb])
-    }
+    weight_dots!();
 }
 
 impl Block for Q8_0 {
@@ -487,25 +502,7 @@ impl GgmlType for Q4_1 {
         BlockQ4_1::from_float(xs, cast_mut::<Q4_1, BlockQ4_1>(ys))
     }
 
-    fn vec_dot(n: usize, xs: &[Self], ys: &[Q8_1]) -> f32 {
-        dot1(n, xs, ys)
-    }
-
-    fn vec_dot_4(
-        n: usize,
-        x0: &[Self],
-        x1: &[Self],
-        x2: &[Self],
-        x3: &[Self],
-        ys: &[Q8_1],
-    ) -> (f32, f32, f32, f32) {
-        dot4(n, [x0, x1, x2, x3], ys)
-    }
-
-    fn vec_dot_unopt(n: usize, xs: &[Self], ys: &[Q8_1]) -> f32 {
-        let nb = n / QK;
-        dot_scalar(&xs[..nb], &ys[..nb])
-    }
+    weight_dots!();
 }
 
 impl GgmlType for Q5_0 {
@@ -521,25 +518,7 @@ impl GgmlType for Q5_0 {
         BlockQ5_0::from_float(xs, cast_mut::<Q5_0, BlockQ5_0>(ys))
     }
 
-    fn vec_dot(n: usize, xs: &[Self], ys: &[Q8_0]) -> f32 {
-        dot1(n, xs, ys)
-    }
-
-    fn vec_dot_4(
-        n: usize,
-        x0: &[Self],
-        x1: &[Self],
-        x2: &[Self],
-        x3: &[Self],
-        ys: &[Q8_0],
-    ) -> (f32, f32, f32, f32) {
-        dot4(n, [x0, x1, x2, x3], ys)
-    }
-
-    fn vec_dot_unopt(n: usize, xs: &[Self], ys: &[Q8_0]) -> f32 {
-        let nb = n / QK;
-        dot_scalar(&xs[..nb], &ys[..nb])
-    }
+    weight_dots!();
 }
 
 /// AVX2 dot products of four weight columns with 1 to 4 activation rows:
@@ -865,6 +844,7 @@ mod x86 {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::llm::mapped::read_blocks;
     use candle_core::quantized::QTensor;
     use candle_core::{Device, Tensor};
 
@@ -881,43 +861,35 @@ pub(crate) mod tests {
             .collect()
     }
 
+    /// The weight format `W` of `w`'s values, as blocks.
+    fn quantized<W: GgmlType>(w: &Tensor) -> Vec<W> {
+        let q = QTensor::quantize(w, W::DTYPE).unwrap();
+        read_blocks(&q.data().unwrap()).unwrap()
+    }
+
     /// The kernels compute what llama.cpp's formula gives: the exact sum of
     /// (dequantized weight × dequantized 8-bit activation), up to f32
     /// rounding of the block sums; and they agree with the scalar code.
     #[test]
     fn kernels_compute_the_quantized_dot_product() {
-        let (m, k, n) = (5, 320, 12);
-        for dtype in [GgmlDType::Q4_1, GgmlDType::Q5_0, GgmlDType::Q8_0] {
+        fn check<W: Tiled + Block>() {
+            let (m, k, n) = (5, 320, 12);
             let w = Tensor::from_vec(values(1, n * k), (n, k), &Device::Cpu).unwrap();
-            let q = QTensor::quantize(&w, dtype).unwrap();
-            let wq: Vec<f32> = q
+            let wq: Vec<f32> = QTensor::quantize(&w, W::DTYPE)
+                .unwrap()
                 .dequantize(&Device::Cpu)
                 .unwrap()
                 .flatten_all()
                 .unwrap()
                 .to_vec1()
                 .unwrap();
-            let data = q.data().unwrap();
+            let blocks = quantized::<W>(&w);
             let lhs = values(2, m * k);
             let mut dst = vec![0f32; m * n];
             let mut scalar = vec![0f32; m * n];
-            match dtype {
-                GgmlDType::Q4_1 => {
-                    let blocks: Vec<Q4_1> = read(&data);
-                    tiled((m, k, n), &lhs, &blocks, &mut dst).unwrap();
-                    scalar_matmul((m, k, n), &lhs, &blocks, &mut scalar);
-                }
-                GgmlDType::Q5_0 => {
-                    let blocks: Vec<Q5_0> = read(&data);
-                    tiled((m, k, n), &lhs, &blocks, &mut dst).unwrap();
-                    scalar_matmul((m, k, n), &lhs, &blocks, &mut scalar);
-                }
-                _ => {
-                    let blocks: Vec<Q8_0> = read(&data);
-                    tiled((m, k, n), &lhs, &blocks, &mut dst).unwrap();
-                    scalar_matmul((m, k, n), &lhs, &blocks, &mut scalar);
-                }
-            }
+            tiled((m, k, n), &lhs, &blocks, &mut dst).unwrap();
+            scalar_matmul((m, k, n), &lhs, &blocks, &mut scalar);
+            let dtype = W::DTYPE;
             for r in 0..m {
                 // The activation row as the kernel sees it: 8 bits a block.
                 let mut act = vec![0f32; k];
@@ -949,16 +921,9 @@ pub(crate) mod tests {
                 }
             }
         }
-    }
-
-    fn read<T: Clone>(bytes: &[u8]) -> Vec<T> {
-        let size = std::mem::size_of::<T>();
-        assert_eq!(bytes.len() % size, 0);
-        bytes
-            .chunks_exact(size)
-            // SAFETY: the blocks are plain data of `size` bytes.
-            .map(|b| unsafe { std::ptr::read_unaligned(b.as_ptr().cast::<T>()) })
-            .collect()
+        check::<Q4_1>();
+        check::<Q5_0>();
+        check::<Q8_0>();
     }
 
     fn scalar_matmul<T: GgmlType>(
@@ -980,48 +945,23 @@ pub(crate) mod tests {
     /// A column's result is the same alone (`vec_dot`) as in a call of four.
     #[test]
     fn a_column_sums_the_same_alone_and_in_fours() {
-        let k = 576;
-        let w = Tensor::from_vec(values(3, 4 * k), (4, k), &Device::Cpu).unwrap();
-        let lhs = values(4, k);
-        for dtype in [GgmlDType::Q4_1, GgmlDType::Q5_0, GgmlDType::Q8_0] {
-            let data = QTensor::quantize(&w, dtype)
-                .unwrap()
-                .data()
-                .unwrap()
-                .to_vec();
+        fn check<W: GgmlType>() {
+            let k = 576;
+            let w = Tensor::from_vec(values(3, 4 * k), (4, k), &Device::Cpu).unwrap();
+            let b = quantized::<W>(&w);
             let kb = k / QK;
-            let four = |alone: &dyn Fn(usize) -> f32, quad: [f32; 4]| {
-                for (c, &q) in quad.iter().enumerate() {
-                    assert_eq!(alone(c).to_bits(), q.to_bits(), "{dtype:?} column {c}");
-                }
-            };
-            match dtype {
-                GgmlDType::Q4_1 => {
-                    let b: Vec<Q4_1> = read(&data);
-                    let mut y = vec![Q8_1::zeros(); kb];
-                    Q8_1::from_float(&lhs, &mut y);
-                    let col = |c: usize| &b[c * kb..(c + 1) * kb];
-                    let (a, b1, c1, d) = Q4_1::vec_dot_4(k, col(0), col(1), col(2), col(3), &y);
-                    four(&|c| Q4_1::vec_dot(k, col(c), &y), [a, b1, c1, d]);
-                }
-                GgmlDType::Q5_0 => {
-                    let b: Vec<Q5_0> = read(&data);
-                    let mut y = vec![Q8_0::zeros(); kb];
-                    Q8_0::from_float(&lhs, &mut y);
-                    let col = |c: usize| &b[c * kb..(c + 1) * kb];
-                    let (a, b1, c1, d) = Q5_0::vec_dot_4(k, col(0), col(1), col(2), col(3), &y);
-                    four(&|c| Q5_0::vec_dot(k, col(c), &y), [a, b1, c1, d]);
-                }
-                _ => {
-                    let b: Vec<Q8_0> = read(&data);
-                    let mut y = vec![Q8_0::zeros(); kb];
-                    Q8_0::from_float(&lhs, &mut y);
-                    let col = |c: usize| &b[c * kb..(c + 1) * kb];
-                    let (a, b1, c1, d) = Q8_0::vec_dot_4(k, col(0), col(1), col(2), col(3), &y);
-                    four(&|c| Q8_0::vec_dot(k, col(c), &y), [a, b1, c1, d]);
-                }
+            let mut y = vec![W::VecDotType::zeros(); kb];
+            W::VecDotType::from_float(&values(4, k), &mut y);
+            let col = |c: usize| &b[c * kb..(c + 1) * kb];
+            let (a, b1, c1, d) = W::vec_dot_4(k, col(0), col(1), col(2), col(3), &y);
+            for (c, q) in [a, b1, c1, d].into_iter().enumerate() {
+                let alone = W::vec_dot(k, col(c), &y);
+                assert_eq!(alone.to_bits(), q.to_bits(), "{:?} column {c}", W::DTYPE);
             }
         }
+        check::<Q4_1>();
+        check::<Q5_0>();
+        check::<Q8_0>();
     }
 
     /// The SIMD activation quantization is the scalar one bit for bit: on
@@ -1084,17 +1024,13 @@ pub(crate) mod tests {
         }
         type Kernel<W> =
             unsafe fn([&[W]; 4], [&[<W as GgmlType>::VecDotType]; 3], usize) -> [[f32; 4]; 3];
-        fn agree<W: GgmlType + Clone>(
-            data: &[u8],
-            lhs: &[f32],
-            k: usize,
-            avx2: Kernel<W>,
-            vnni: Kernel<W>,
-        ) {
+        fn agree<W: GgmlType>(avx2: Kernel<W>, vnni: Kernel<W>) {
+            let (k, n) = (640, 4);
             let kb = k / QK;
-            let b: Vec<W> = read(data);
+            let w = Tensor::from_vec(values(7, n * k), (n, k), &Device::Cpu).unwrap();
+            let b = quantized::<W>(&w);
             let mut y = vec![W::VecDotType::zeros(); 3 * kb];
-            W::VecDotType::from_float(lhs, &mut y);
+            W::VecDotType::from_float(&values(8, 3 * k), &mut y);
             let xs = std::array::from_fn(|c| &b[c * kb..(c + 1) * kb]);
             let ys = std::array::from_fn(|r| &y[r * kb..(r + 1) * kb]);
             let bits = |t: [[f32; 4]; 3]| t.map(|r| r.map(f32::to_bits));
@@ -1103,36 +1039,8 @@ pub(crate) mod tests {
             let (a, v) = unsafe { (avx2(xs, ys, kb), vnni(xs, ys, kb)) };
             assert_eq!(bits(a), bits(v), "{:?}", W::DTYPE);
         }
-        let (k, n) = (640, 4);
-        let w = Tensor::from_vec(values(7, n * k), (n, k), &Device::Cpu).unwrap();
-        let lhs = values(8, 3 * k);
-        let data = |dtype| {
-            QTensor::quantize(&w, dtype)
-                .unwrap()
-                .data()
-                .unwrap()
-                .to_vec()
-        };
-        agree::<Q4_1>(
-            &data(GgmlDType::Q4_1),
-            &lhs,
-            k,
-            x86::tile_q4_1::<3>,
-            x86::tile_q4_1_vnni::<3>,
-        );
-        agree::<Q5_0>(
-            &data(GgmlDType::Q5_0),
-            &lhs,
-            k,
-            x86::tile_q5_0::<3>,
-            x86::tile_q5_0_vnni::<3>,
-        );
-        agree::<Q8_0>(
-            &data(GgmlDType::Q8_0),
-            &lhs,
-            k,
-            x86::tile_q8_0::<3>,
-            x86::tile_q8_0_vnni::<3>,
-        );
+        agree::<Q4_1>(x86::tile_q4_1::<3>, x86::tile_q4_1_vnni::<3>);
+        agree::<Q5_0>(x86::tile_q5_0::<3>, x86::tile_q5_0_vnni::<3>);
+        agree::<Q8_0>(x86::tile_q8_0::<3>, x86::tile_q8_0_vnni::<3>);
     }
 }

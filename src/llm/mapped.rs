@@ -171,18 +171,8 @@ impl<T: GgmlType> MappedBlocks<T> {
 
     /// The blocks of `bytes` (a tensor's data, any alignment) on the heap.
     fn heap(bytes: &[u8]) -> Option<Self> {
-        let size = std::mem::size_of::<T>();
-        if !bytes.len().is_multiple_of(size) {
-            return None;
-        }
-        let blocks = bytes
-            .chunks_exact(size)
-            // SAFETY: `size` bytes each; the blocks are plain data (integers
-            // and f16 scales: any bits are a value).
-            .map(|b| unsafe { std::ptr::read_unaligned(b.as_ptr().cast::<T>()) })
-            .collect();
         Some(Self {
-            store: Store::Heap(blocks),
+            store: Store::Heap(read_blocks(bytes)?),
             uses: Arc::default(),
         })
     }
@@ -390,6 +380,22 @@ fn mapped_storage(dtype: GgmlDType, source: &Source) -> Option<Box<dyn Quantized
     }
 }
 
+/// `bytes` (any alignment) as blocks of `T`; `None` unless a whole number
+/// of blocks.
+pub(super) fn read_blocks<T: GgmlType>(bytes: &[u8]) -> Option<Vec<T>> {
+    let size = std::mem::size_of::<T>();
+    if !bytes.len().is_multiple_of(size) {
+        return None;
+    }
+    let blocks = bytes
+        .chunks_exact(size)
+        // SAFETY: `size` bytes each; the blocks are plain data (integers and
+        // f16 scales: any bits are a value).
+        .map(|b| unsafe { std::ptr::read_unaligned(b.as_ptr().cast::<T>()) })
+        .collect();
+    Some(blocks)
+}
+
 /// A heap copy of `q` in this module's storage, for the formats that
 /// [`kernels`] multiplies (Candle's own storage would run its scalar loop).
 fn native_copy(q: &QTensor) -> Result<QTensor> {
@@ -461,8 +467,7 @@ impl Linear {
     /// where it lies: in the mapping (read in place, as llama.cpp reads its
     /// mapped weights), or in a heap copy of this module's storage.
     pub fn new(q: Arc<QTensor>, source: Option<Source>) -> Result<Self> {
-        let width = q.shape().dims().last().copied().unwrap_or(0);
-        if kernels::supports(q.dtype(), width) && q.device().is_cpu() {
+        if kernels::takes(&q) {
             let q = match source {
                 Some(_) => q,
                 None => Arc::new(native_copy(&q)?),

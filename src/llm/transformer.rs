@@ -154,10 +154,7 @@ fn matmul_weight(
     device: &Device,
 ) -> Result<Linear> {
     match (requantize, q.dtype()) {
-        (true, GgmlDType::Q4_1 | GgmlDType::Q5_0 | GgmlDType::Q5_1)
-            if !(kernels::supports(q.dtype(), q.shape().dims().last().copied().unwrap_or(0))
-                && device.is_cpu()) =>
-        {
+        (true, GgmlDType::Q4_1 | GgmlDType::Q5_0 | GgmlDType::Q5_1) if !kernels::takes(&q) => {
             let q8 = QTensor::quantize(&q.dequantize(device)?, GgmlDType::Q8_0)?;
             if let Some(s) = &source {
                 s.release();
