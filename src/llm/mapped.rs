@@ -17,6 +17,7 @@
 //! file not to be truncated or rewritten in place while the model is loaded:
 //! the model cache replaces files by renaming.
 use super::kernels;
+use super::kquants::{self, Packed};
 use candle_core::quantized::gguf_file::Content;
 use candle_core::quantized::k_quants::{
     self, BlockQ2K, BlockQ3K, BlockQ4K, BlockQ4_0, BlockQ4_1, BlockQ5K, BlockQ5_0, BlockQ5_1,
@@ -428,6 +429,9 @@ fn heap_copy(q: &QTensor) -> Result<QTensor> {
 /// on how many other sequences share its decode step.
 pub(crate) struct Linear {
     matmul: QMatMul,
+    /// `Q4_K` / `Q6_K` in [`kquants`]' tiles, where this CPU runs them:
+    /// every call but those [`Packed::defers`] to Candle.
+    packed: Option<Packed>,
     /// Set while the weight runs from Candle's repacked copy with its file
     /// pages released: its source, and its read count then.
     released: Option<(Source, usize)>,
@@ -466,7 +470,26 @@ impl Linear {
     /// A weight in a format of [`kernels`] is multiplied by that kernel
     /// where it lies: in the mapping (read in place, as llama.cpp reads its
     /// mapped weights), or in a heap copy of this module's storage.
+    ///
+    /// A `Q4_K` or `Q6_K` weight that [`kquants`] takes is repacked into its
+    /// tiles now, and a mapped one's pages are released (Candle reads them
+    /// again only for the calls it is left, AMX prompts, and they are
+    /// released again after: [`Linear::settle`]).
     pub fn new(q: Arc<QTensor>, source: Option<Source>) -> Result<Self> {
+        if kquants::takes(&q) {
+            let packed = Packed::new(&q)?;
+            let released = source.map(|s| {
+                s.release();
+                let reads = s.uses.reads();
+                (s, reads)
+            });
+            return Ok(Self {
+                matmul: QMatMul::from_arc(q)?,
+                packed: Some(packed),
+                released,
+                pad: false,
+            });
+        }
         if kernels::takes(&q) {
             let q = match source {
                 Some(_) => q,
@@ -474,6 +497,7 @@ impl Linear {
             };
             return Ok(Self {
                 matmul: QMatMul::from_arc(q)?,
+                packed: None,
                 released: None,
                 pad: false,
             });
@@ -483,6 +507,7 @@ impl Linear {
         let Some(source) = source else {
             return Ok(Self {
                 matmul,
+                packed: None,
                 released: None,
                 pad,
             });
@@ -492,6 +517,7 @@ impl Linear {
             source.release();
             return Ok(Self {
                 matmul,
+                packed: None,
                 released: None,
                 pad,
             });
@@ -499,6 +525,7 @@ impl Linear {
         let (_, k) = q.shape().dims2()?;
         let warm = Self {
             matmul,
+            packed: None,
             released: None,
             pad,
         };
@@ -506,6 +533,7 @@ impl Linear {
         let linear = match source.uses.direct() || source.uses.reads() == 0 {
             true => Self {
                 matmul: QMatMul::from_qtensor(heap_copy(&q)?)?,
+                packed: None,
                 released: None,
                 pad,
             },
@@ -521,6 +549,11 @@ impl Linear {
     /// `x` (`(…, rows, k)`) times the weight's transpose.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let rows: usize = x.dims().iter().rev().skip(1).product();
+        if let Some(packed) = &self.packed {
+            if !packed.defers(rows) && x.dtype() == DType::F32 && x.device().is_cpu() {
+                return x.contiguous()?.apply_op1_no_bwd(packed);
+            }
+        }
         if !(self.pad && rows == 1) {
             return self.matmul.forward(x);
         }

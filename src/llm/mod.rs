@@ -10,6 +10,7 @@ mod bench;
 mod constraint;
 mod gguf;
 mod kernels;
+mod kquants;
 mod mapped;
 mod model;
 mod sampling;

@@ -1,0 +1,721 @@
+//! `Q4_K` and `Q6_K` weights repacked at load into tiles of 16 columns
+//! that keep the file's byte count, multiplied with AVX-512 VNNI.
+//!
+//! Candle 0.11 repacks these formats on x86 too, into tiles whose scales are
+//! unpacked to `f32` and whose `Q6_K` values take a byte each: 1.33× the
+//! file's bytes for `Q4_K` and 1.52× for `Q6_K`. A decode step reads every
+//! weight once per token, so those extra bytes are extra time wherever the
+//! step waits on memory (one or two sequences), and extra resident memory
+//! always. Here the tiles hold what the blocks hold, rearranged so that one
+//! `vpdpbusd` still multiplies 16 columns by four values of a row:
+//!
+//! * `Q4_K`: the nibbles as Candle lays them out, the per-block `f16` scales
+//!   and the 6-bit sub-block scales and mins as bytes (2368 bytes per tile
+//!   of 16 × 256 values, against the file's 2304 and Candle's 3072);
+//! * `Q6_K`: the low four bits of the values packed as nibbles, the two high
+//!   bits four to a byte, the `i8` sub-block scales and the `f16` block
+//!   scale (3360 bytes against the file's 3360 and Candle's 5120).
+//!
+//! The arithmetic is Candle's, operation for operation: the same `Q8_K`
+//! activations (Candle's own quantizer), exact integer sums per sub-block,
+//! and per sub-block the same `f32` multiply, fused multiply-add and
+//! subtraction in the same order. A result is therefore bit for bit what
+//! Candle's repacked kernel gives (tested), whatever the number of rows, so
+//! decoding stays batch-invariant and outputs do not change. Where the CPU
+//! has AMX, Candle multiplies prompts of 32 rows or more of `Q4_K` with it
+//! (another layout, other rounding); [`Packed::defers`] leaves those calls to
+//! Candle as before, so prompts run as they did.
+use candle_core::quantized::k_quants::{BlockQ8K, GgmlType};
+use candle_core::quantized::{GgmlDType, QTensor};
+use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape};
+use half::f16;
+
+/// Values per super-block.
+const QK_K: usize = 256;
+/// Columns (weight rows) per tile: one 512-bit vector of `f32` results.
+const TILE_N: usize = 16;
+/// Activation rows per work item.
+const MAX_MT: usize = 4;
+
+/// A `Q4_K` block as in the file: `x = d · sc · q − dmin · m`, eight
+/// sub-blocks of 32 values with 6-bit scales `sc` and mins `m`.
+#[repr(C)]
+struct BlockQ4K {
+    d: f16,
+    dmin: f16,
+    scales: [u8; 12],
+    qs: [u8; QK_K / 2],
+}
+
+/// A `Q6_K` block as in the file: `x = d · sc · (q − 32)`, sixteen
+/// sub-blocks of 16 values with `i8` scales.
+#[repr(C)]
+struct BlockQ6K {
+    ql: [u8; QK_K / 2],
+    qh: [u8; QK_K / 4],
+    scales: [i8; QK_K / 16],
+    d: f16,
+}
+
+/// Candle's `BlockQ8K` (its fields are private to Candle): `x ≈ d · q`, and
+/// the sums of each 16 `q`.
+#[repr(C)]
+struct Q8K {
+    d: f32,
+    qs: [i8; QK_K],
+    bsums: [i16; QK_K / 16],
+}
+
+const _: () = assert!(std::mem::size_of::<BlockQ4K>() == 144);
+const _: () = assert!(std::mem::size_of::<BlockQ6K>() == 210);
+const _: () = assert!(std::mem::size_of::<Q8K>() == std::mem::size_of::<BlockQ8K>());
+const _: () = assert!(std::mem::align_of::<Q8K>() == std::mem::align_of::<BlockQ8K>());
+
+/// One super-block of 16 columns of `Q4_K`.
+#[repr(C, align(64))]
+struct TileQ4K {
+    /// `[group of 8 values (32)][column (16)][4 bytes]`; byte `j` of group
+    /// `g` holds value `8g + j` in its low nibble and `8g + j + 4` in its
+    /// high one (Candle's layout).
+    qs: [u8; QK_K / 8 * TILE_N * 4],
+    d: [f16; TILE_N],
+    dmin: [f16; TILE_N],
+    /// `[sub-block][column]` 6-bit scales and mins.
+    sc: [[u8; TILE_N]; 8],
+    mn: [[u8; TILE_N]; 8],
+}
+
+/// One super-block of 16 columns of `Q6_K` (values `q` in 0..64).
+#[repr(C, align(64))]
+struct TileQ6K {
+    /// The low four bits of `q`, as [`TileQ4K::qs`].
+    ql: [u8; QK_K / 8 * TILE_N * 4],
+    /// `[sub-block (16)][column (16)][4 bytes]`; bits `2i..2i + 2` of byte
+    /// `j` are the high two bits of value `16 · sub + 4i + j`.
+    qh: [u8; QK_K / 16 * TILE_N * 4],
+    /// `[sub-block][column]`.
+    sc: [[i8; TILE_N]; 16],
+    d: [f16; TILE_N],
+}
+
+enum Tiles {
+    Q4K(Vec<TileQ4K>),
+    Q6K(Vec<TileQ6K>),
+}
+
+/// A `(n, k)` matmul weight in tiles: `n / 16` column tiles of `k / 256`
+/// super-blocks each.
+pub(crate) struct Packed {
+    tiles: Tiles,
+    n: usize,
+    k: usize,
+}
+
+/// Whether this CPU runs the kernels (AVX-512 F, BW and VNNI).
+#[cfg(target_arch = "x86_64")]
+fn available() -> bool {
+    use std::sync::OnceLock;
+    static HAS: OnceLock<bool> = OnceLock::new();
+    *HAS.get_or_init(|| {
+        is_x86_feature_detected!("avx512f")
+            && is_x86_feature_detected!("avx512bw")
+            && is_x86_feature_detected!("avx512vnni")
+    })
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn available() -> bool {
+    false
+}
+
+/// Whether Candle multiplies `Q4_K` with AMX from 32 rows on: its own test,
+/// repeated (CPUID's AMX-TILE and AMX-INT8 bits, and Linux's permission for
+/// the tile state, which it asks for and which a second request gets again).
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+fn candle_uses_amx() -> bool {
+    use std::sync::OnceLock;
+    static HAS: OnceLock<bool> = OnceLock::new();
+    *HAS.get_or_init(|| {
+        if !(is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512vnni")) {
+            return false;
+        }
+        let info = std::arch::x86_64::__cpuid_count(7, 0);
+        if info.edx & (1 << 24) == 0 || info.edx & (1 << 25) == 0 {
+            return false;
+        }
+        extern "C" {
+            fn syscall(number: i64, ...) -> i64;
+        }
+        const SYS_ARCH_PRCTL: i64 = 158;
+        const ARCH_REQ_XCOMP_PERM: i64 = 0x1023;
+        const XFEATURE_XTILEDATA: i64 = 18;
+        // SAFETY: a permission request; it changes nothing but the
+        // process's permission to use the tile registers.
+        unsafe { syscall(SYS_ARCH_PRCTL, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0 }
+    })
+}
+
+#[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+fn candle_uses_amx() -> bool {
+    false
+}
+
+/// Whether [`Packed::new`] takes `q`: `Q4_K` or `Q6_K` on the CPU, a 2-D
+/// weight whose width is whole super-blocks and whose columns are whole
+/// tiles, on a CPU with the kernels.
+pub(crate) fn takes(q: &QTensor) -> bool {
+    let Ok((n, k)) = q.shape().dims2() else {
+        return false;
+    };
+    matches!(q.dtype(), GgmlDType::Q4K | GgmlDType::Q6K)
+        && q.device().is_cpu()
+        && n > 0
+        && k > 0
+        && n.is_multiple_of(TILE_N)
+        && k.is_multiple_of(QK_K)
+        && available()
+}
+
+/// `bytes` (a tensor's data, any alignment) as blocks of `T`.
+fn blocks<T>(bytes: &[u8], count: usize) -> Result<Vec<T>> {
+    let size = std::mem::size_of::<T>();
+    if bytes.len() != count * size {
+        candle_core::bail!("{} bytes for {count} blocks of {size}", bytes.len());
+    }
+    Ok(bytes
+        .chunks_exact(size)
+        // SAFETY: `size` bytes each; the blocks are plain data (integers and
+        // f16 scales: any bits are a value).
+        .map(|b| unsafe { std::ptr::read_unaligned(b.as_ptr().cast::<T>()) })
+        .collect())
+}
+
+/// The 6-bit scale and min of sub-block `j` of a `Q4_K` block (the
+/// format's packing).
+fn scale_min(j: usize, s: &[u8; 12]) -> (u8, u8) {
+    if j < 4 {
+        (s[j] & 63, s[j + 4] & 63)
+    } else {
+        (
+            (s[j + 4] & 0x0F) | ((s[j - 4] >> 6) << 4),
+            (s[j + 4] >> 4) | ((s[j] >> 6) << 4),
+        )
+    }
+}
+
+/// The 256 values of a `Q4_K` block, in order.
+fn q4k_values(b: &BlockQ4K) -> [u8; QK_K] {
+    let mut v = [0u8; QK_K];
+    for c in 0..4 {
+        for j in 0..32 {
+            let byte = b.qs[c * 32 + j];
+            v[c * 64 + j] = byte & 0x0F;
+            v[c * 64 + 32 + j] = byte >> 4;
+        }
+    }
+    v
+}
+
+/// The 256 values `q` (0..64) of a `Q6_K` block, in order.
+fn q6k_values(b: &BlockQ6K) -> [u8; QK_K] {
+    let mut v = [0u8; QK_K];
+    for h in 0..2 {
+        let (ql, qh) = (&b.ql[h * 64..], &b.qh[h * 32..]);
+        let v = &mut v[h * 128..];
+        for j in 0..32 {
+            v[j] = (ql[j] & 0x0F) | ((qh[j] & 3) << 4);
+            v[j + 32] = (ql[j + 32] & 0x0F) | (((qh[j] >> 2) & 3) << 4);
+            v[j + 64] = (ql[j] >> 4) | (((qh[j] >> 4) & 3) << 4);
+            v[j + 96] = (ql[j + 32] >> 4) | (((qh[j] >> 6) & 3) << 4);
+        }
+    }
+    v
+}
+
+/// The low nibbles of `values` (one column's super-block) into `qs` at
+/// column `r`: group `g`'s byte `j` = value `8g + j` | value `8g + j + 4` << 4.
+fn pack_nibbles(values: &[u8; QK_K], qs: &mut [u8; QK_K / 8 * TILE_N * 4], r: usize) {
+    for g in 0..QK_K / 8 {
+        for j in 0..4 {
+            qs[(g * TILE_N + r) * 4 + j] =
+                (values[g * 8 + j] & 0x0F) | ((values[g * 8 + j + 4] & 0x0F) << 4);
+        }
+    }
+}
+
+impl Packed {
+    /// The tiles of `q` (see [`takes`]); its blocks are read once.
+    pub fn new(q: &QTensor) -> Result<Self> {
+        if !takes(q) {
+            candle_core::bail!("no packed kernel for {:?} {:?}", q.dtype(), q.shape());
+        }
+        let (n, k) = q.shape().dims2()?;
+        let kb = k / QK_K;
+        let data = q.data()?;
+        let tiles = match q.dtype() {
+            GgmlDType::Q4K => Tiles::Q4K(pack_q4k(&blocks(&data, n * kb)?, n, kb)),
+            _ => Tiles::Q6K(pack_q6k(&blocks(&data, n * kb)?, n, kb)),
+        };
+        Ok(Self { tiles, n, k })
+    }
+
+    /// Whether Candle should run a call of `rows` rows instead (its AMX
+    /// kernel for prompts of `Q4_K`).
+    pub fn defers(&self, rows: usize) -> bool {
+        matches!(self.tiles, Tiles::Q4K(_)) && rows >= 32 && candle_uses_amx()
+    }
+
+    /// Bytes held.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub fn bytes(&self) -> usize {
+        match &self.tiles {
+            Tiles::Q4K(t) => std::mem::size_of_val(t.as_slice()),
+            Tiles::Q6K(t) => std::mem::size_of_val(t.as_slice()),
+        }
+    }
+
+    /// `dst = lhs × wᵀ` for `m` rows of `lhs`.
+    fn matmul(&self, m: usize, lhs: &[f32], dst: &mut [f32]) -> Result<()> {
+        let (n, k) = (self.n, self.k);
+        if lhs.len() != m * k || dst.len() != m * n {
+            candle_core::bail!(
+                "matmul of ({m}, {k}) × ({n}, {k}): {} inputs, {} outputs",
+                lhs.len(),
+                dst.len()
+            );
+        }
+        if m == 0 {
+            return Ok(());
+        }
+        let kb = k / QK_K;
+        let act = quantize(lhs, m, k);
+        let act = cast_q8k(&act);
+        let m_units = m.div_ceil(MAX_MT);
+        let units = (n / TILE_N) * m_units;
+        let dst_ptr = dst.as_mut_ptr() as usize;
+        candle_core::utils::barrier_pool().execute_chunked(units, |range| {
+            for unit in range {
+                let (nt, m0) = (unit / m_units, (unit % m_units) * MAX_MT);
+                let mt = (m - m0).min(MAX_MT);
+                // SAFETY: `takes` found the CPU features; the tiles hold
+                // `n / 16 × kb` super-blocks and `act` `m × kb` (checked
+                // above); each (row, tile) belongs to one unit, so no two
+                // workers write the same output.
+                unsafe {
+                    x86::unit(&self.tiles, act, kb, nt, m0, mt, dst_ptr as *mut f32, n);
+                }
+            }
+        });
+        Ok(())
+    }
+}
+
+/// The rows of `lhs` as Candle's `Q8_K` blocks (its quantizer, the rows
+/// spread over the thread pool where there are several).
+fn quantize(lhs: &[f32], m: usize, k: usize) -> Vec<BlockQ8K> {
+    let kb = k / QK_K;
+    let mut out = vec![BlockQ8K::zeros(); m * kb];
+    if m == 1 {
+        BlockQ8K::from_float(lhs, &mut out);
+        return out;
+    }
+    let out_ptr = out.as_mut_ptr() as usize;
+    candle_core::utils::barrier_pool().execute_chunked(m, |range| {
+        for r in range {
+            // SAFETY: row `r`'s `kb` blocks of `out`; each row belongs to
+            // one worker.
+            let dst = unsafe {
+                std::slice::from_raw_parts_mut((out_ptr as *mut BlockQ8K).add(r * kb), kb)
+            };
+            BlockQ8K::from_float(&lhs[r * k..(r + 1) * k], dst);
+        }
+    });
+    out
+}
+
+fn cast_q8k(blocks: &[BlockQ8K]) -> &[Q8K] {
+    // SAFETY: the same size and alignment (asserted above) and the same
+    // `repr(C)` fields: Candle's struct is `d: f32, qs: [i8; 256], bsums:
+    // [i16; 16]`.
+    unsafe { std::slice::from_raw_parts(blocks.as_ptr().cast(), blocks.len()) }
+}
+
+fn pack_q4k(blocks: &[BlockQ4K], n: usize, kb: usize) -> Vec<TileQ4K> {
+    let mut out = Vec::with_capacity(n / TILE_N * kb);
+    for t in 0..n / TILE_N {
+        for b in 0..kb {
+            let mut tile = TileQ4K {
+                qs: [0; QK_K / 8 * TILE_N * 4],
+                d: [f16::ZERO; TILE_N],
+                dmin: [f16::ZERO; TILE_N],
+                sc: [[0; TILE_N]; 8],
+                mn: [[0; TILE_N]; 8],
+            };
+            for r in 0..TILE_N {
+                let blk = &blocks[(t * TILE_N + r) * kb + b];
+                tile.d[r] = blk.d;
+                tile.dmin[r] = blk.dmin;
+                for sub in 0..8 {
+                    (tile.sc[sub][r], tile.mn[sub][r]) = scale_min(sub, &blk.scales);
+                }
+                pack_nibbles(&q4k_values(blk), &mut tile.qs, r);
+            }
+            out.push(tile);
+        }
+    }
+    out
+}
+
+fn pack_q6k(blocks: &[BlockQ6K], n: usize, kb: usize) -> Vec<TileQ6K> {
+    let mut out = Vec::with_capacity(n / TILE_N * kb);
+    for t in 0..n / TILE_N {
+        for b in 0..kb {
+            let mut tile = TileQ6K {
+                ql: [0; QK_K / 8 * TILE_N * 4],
+                qh: [0; QK_K / 16 * TILE_N * 4],
+                sc: [[0; TILE_N]; 16],
+                d: [f16::ZERO; TILE_N],
+            };
+            for r in 0..TILE_N {
+                let blk = &blocks[(t * TILE_N + r) * kb + b];
+                tile.d[r] = blk.d;
+                for sub in 0..16 {
+                    tile.sc[sub][r] = blk.scales[sub];
+                }
+                let v = q6k_values(blk);
+                pack_nibbles(&v, &mut tile.ql, r);
+                for sub in 0..16 {
+                    for j in 0..4 {
+                        let mut byte = 0u8;
+                        for i in 0..4 {
+                            byte |= (v[sub * 16 + 4 * i + j] >> 4) << (2 * i);
+                        }
+                        tile.qh[(sub * TILE_N + r) * 4 + j] = byte;
+                    }
+                }
+            }
+            out.push(tile);
+        }
+    }
+    out
+}
+
+impl CustomOp1 for Packed {
+    fn name(&self) -> &'static str {
+        "ukdigest-packed-kquant-matmul"
+    }
+
+    /// `x` (`(…, k)`, f32) times the weight's transpose: `(…, n)`.
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let CpuStorage::F32(xs) = storage else {
+            candle_core::bail!("a packed matmul takes f32 inputs");
+        };
+        let Some((start, end)) = layout.contiguous_offsets() else {
+            candle_core::bail!("a packed matmul takes a contiguous input");
+        };
+        let mut dims = layout.dims().to_vec();
+        if dims.last() != Some(&self.k) {
+            candle_core::bail!("input {dims:?} for a weight of width {}", self.k);
+        }
+        let m = (end - start) / self.k;
+        *dims.last_mut().expect("checked above") = self.n;
+        let mut dst = vec![0f32; m * self.n];
+        self.matmul(m, &xs[start..end], &mut dst)?;
+        Ok((CpuStorage::F32(dst), Shape::from(dims)))
+    }
+}
+
+/// The tile kernels: Candle's arithmetic on this module's tiles.
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::{TileQ4K, TileQ6K, Tiles, MAX_MT, Q8K, TILE_N};
+    use std::arch::x86_64::*;
+
+    /// Bytes `off..off + 4` of an activation block in every 32-bit lane.
+    #[inline(always)]
+    unsafe fn bcast4(a: &Q8K, off: usize) -> __m512i {
+        _mm512_set1_epi32(std::ptr::read_unaligned(
+            a.qs.as_ptr().add(off).cast::<i32>(),
+        ))
+    }
+
+    /// Sixteen `f16` as `f32`.
+    #[inline(always)]
+    unsafe fn halfs(h: &[half::f16; TILE_N]) -> __m512 {
+        _mm512_cvtph_ps(_mm256_loadu_si256(h.as_ptr().cast()))
+    }
+
+    /// Sixteen bytes as `f32` (`SIGNED`: as `i8`, else as `u8`).
+    #[inline(always)]
+    unsafe fn bytes<const SIGNED: bool>(b: *const u8) -> __m512 {
+        let v = _mm_loadu_si128(b.cast());
+        _mm512_cvtepi32_ps(match SIGNED {
+            true => _mm512_cvtepi8_epi32(v),
+            false => _mm512_cvtepu8_epi32(v),
+        })
+    }
+
+    /// One work item: tile column `nt` against rows `m0..m0 + mt` over all
+    /// `kb` super-blocks, the results stored at `dst[(row, 16 nt..)]`.
+    ///
+    /// # Safety
+    /// AVX-512 F/BW/VNNI are available; `tiles` holds tile column `nt`'s
+    /// `kb` tiles, `act` the rows' `kb` blocks each, `dst` `m0 + mt` rows of
+    /// `n`.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn unit(
+        tiles: &Tiles,
+        act: &[Q8K],
+        kb: usize,
+        nt: usize,
+        m0: usize,
+        mt: usize,
+        dst: *mut f32,
+        n: usize,
+    ) {
+        let mut rows: [&Q8K; MAX_MT] = [&act[m0 * kb]; MAX_MT];
+        let mut acc = [_mm512_setzero_ps(); MAX_MT];
+        for b in 0..kb {
+            for (i, r) in rows.iter_mut().enumerate().take(mt) {
+                *r = act.get_unchecked((m0 + i) * kb + b);
+            }
+            match tiles {
+                Tiles::Q4K(t) => q4k(t.get_unchecked(nt * kb + b), &rows[..mt], &mut acc),
+                Tiles::Q6K(t) => q6k(t.get_unchecked(nt * kb + b), &rows[..mt], &mut acc),
+            }
+        }
+        for (i, a) in acc.iter().enumerate().take(mt) {
+            _mm512_storeu_ps(dst.add((m0 + i) * n + nt * TILE_N), *a);
+        }
+    }
+
+    /// One `Q4_K` super-block: per pair of sub-blocks, the integer sums with
+    /// two independent accumulators, then per sub-block `acc += f · (scale ·
+    /// d_row)` and `acc −= min · (d_row · bsum)`, as Candle's kernel does.
+    #[inline(always)]
+    unsafe fn q4k(tile: &TileQ4K, rows: &[&Q8K], acc: &mut [__m512; MAX_MT]) {
+        let mask = _mm512_set1_epi8(0x0F);
+        let d = halfs(&tile.d);
+        let dmin = halfs(&tile.dmin);
+        for pair in 0..4 {
+            let (sa, sb) = (2 * pair, 2 * pair + 1);
+            let mut isum_a = [_mm512_setzero_si512(); MAX_MT];
+            let mut isum_b = [_mm512_setzero_si512(); MAX_MT];
+            for g4 in 0..4 {
+                let (ga, gb) = (sa * 4 + g4, sb * 4 + g4);
+                let wa = _mm512_load_si512(tile.qs.as_ptr().add(ga * TILE_N * 4).cast());
+                let wb = _mm512_load_si512(tile.qs.as_ptr().add(gb * TILE_N * 4).cast());
+                let lo_a = _mm512_and_si512(wa, mask);
+                let hi_a = _mm512_and_si512(_mm512_srli_epi16(wa, 4), mask);
+                let lo_b = _mm512_and_si512(wb, mask);
+                let hi_b = _mm512_and_si512(_mm512_srli_epi16(wb, 4), mask);
+                for (m, a) in rows.iter().enumerate() {
+                    let (oa, ob) = (sa * 32 + g4 * 8, sb * 32 + g4 * 8);
+                    isum_a[m] = _mm512_dpbusd_epi32(isum_a[m], lo_a, bcast4(a, oa));
+                    isum_a[m] = _mm512_dpbusd_epi32(isum_a[m], hi_a, bcast4(a, oa + 4));
+                    isum_b[m] = _mm512_dpbusd_epi32(isum_b[m], lo_b, bcast4(a, ob));
+                    isum_b[m] = _mm512_dpbusd_epi32(isum_b[m], hi_b, bcast4(a, ob + 4));
+                }
+            }
+            for (sub, isum) in [(sa, &isum_a), (sb, &isum_b)] {
+                let scale = _mm512_mul_ps(d, bytes::<false>(tile.sc[sub].as_ptr()));
+                let min = _mm512_mul_ps(dmin, bytes::<false>(tile.mn[sub].as_ptr()));
+                for (m, a) in rows.iter().enumerate() {
+                    let f = _mm512_cvtepi32_ps(isum[m]);
+                    acc[m] = _mm512_fmadd_ps(f, _mm512_mul_ps(scale, _mm512_set1_ps(a.d)), acc[m]);
+                    let bsum = (a.bsums[sub * 2] as i32 + a.bsums[sub * 2 + 1] as i32) as f32;
+                    acc[m] = _mm512_fnmadd_ps(min, _mm512_set1_ps(a.d * bsum), acc[m]);
+                }
+            }
+        }
+    }
+
+    /// One `Q6_K` super-block: per sub-block the integer sum of `q · y`
+    /// (`q` rebuilt from its nibble and its two high bits), then `acc +=
+    /// (f − 32 · bsum) · (scale · d_row)`, as Candle's kernel does.
+    #[inline(always)]
+    unsafe fn q6k(tile: &TileQ6K, rows: &[&Q8K], acc: &mut [__m512; MAX_MT]) {
+        let low = _mm512_set1_epi8(0x0F);
+        let high = _mm512_set1_epi8(0x30);
+        let d = halfs(&tile.d);
+        for sub in 0..16 {
+            let ql0 = _mm512_load_si512(tile.ql.as_ptr().add(2 * sub * TILE_N * 4).cast());
+            let ql1 = _mm512_load_si512(tile.ql.as_ptr().add((2 * sub + 1) * TILE_N * 4).cast());
+            let qh = _mm512_loadu_si512(tile.qh.as_ptr().add(sub * TILE_N * 4).cast());
+            // A | (B & C): the nibble with the two high bits moved to 4..6.
+            let w = [
+                _mm512_ternarylogic_epi32::<0xF8>(
+                    _mm512_and_si512(ql0, low),
+                    _mm512_slli_epi16(qh, 4),
+                    high,
+                ),
+                _mm512_ternarylogic_epi32::<0xF8>(
+                    _mm512_and_si512(_mm512_srli_epi16(ql0, 4), low),
+                    _mm512_slli_epi16(qh, 2),
+                    high,
+                ),
+                _mm512_ternarylogic_epi32::<0xF8>(_mm512_and_si512(ql1, low), qh, high),
+                _mm512_ternarylogic_epi32::<0xF8>(
+                    _mm512_and_si512(_mm512_srli_epi16(ql1, 4), low),
+                    _mm512_srli_epi16(qh, 2),
+                    high,
+                ),
+            ];
+            let mut isum = [_mm512_setzero_si512(); MAX_MT];
+            for (g4, w) in w.iter().enumerate() {
+                for (m, a) in rows.iter().enumerate() {
+                    isum[m] = _mm512_dpbusd_epi32(isum[m], *w, bcast4(a, sub * 16 + g4 * 4));
+                }
+            }
+            let scale = _mm512_mul_ps(d, bytes::<true>(tile.sc[sub].as_ptr().cast()));
+            for (m, a) in rows.iter().enumerate() {
+                let bsum = a.bsums[sub] as f32;
+                let f = _mm512_sub_ps(_mm512_cvtepi32_ps(isum[m]), _mm512_set1_ps(32.0 * bsum));
+                acc[m] = _mm512_fmadd_ps(f, _mm512_mul_ps(scale, _mm512_set1_ps(a.d)), acc[m]);
+            }
+        }
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+mod x86 {
+    use super::{Tiles, Q8K};
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn unit(
+        _: &Tiles,
+        _: &[Q8K],
+        _: usize,
+        _: usize,
+        _: usize,
+        _: usize,
+        _: *mut f32,
+        _: usize,
+    ) {
+        unreachable!("`takes` is false without x86 AVX-512")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::llm::kernels::tests::values;
+    use candle_core::quantized::QMatMul;
+    use candle_core::{Device, Module, Tensor};
+
+    fn bits(t: &Tensor) -> Vec<u32> {
+        t.flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap()
+            .into_iter()
+            .map(f32::to_bits)
+            .collect()
+    }
+
+    fn weight(dtype: GgmlDType, n: usize, k: usize, seed: u64) -> QTensor {
+        let w = Tensor::from_vec(values(seed, n * k), (n, k), &Device::Cpu).unwrap();
+        QTensor::quantize(&w, dtype).unwrap()
+    }
+
+    fn input(m: usize, k: usize, seed: u64) -> Tensor {
+        Tensor::from_vec(values(seed, m * k), (m, k), &Device::Cpu).unwrap()
+    }
+
+    /// The packed product is Candle's repacked product bit for bit, at every
+    /// row count Candle runs its tiles for (it multiplies one row of `Q6_K`
+    /// with another kernel, so that row is compared inside two rows).
+    #[test]
+    fn packed_products_are_candles_bit_for_bit() {
+        if !available() {
+            eprintln!("skipped: this CPU has no AVX-512 VNNI, the packed kernels do not run");
+            return;
+        }
+        for dtype in [GgmlDType::Q4K, GgmlDType::Q6K] {
+            let (n, k) = (48, 768);
+            let q = weight(dtype, n, k, 7);
+            let packed = Packed::new(&q).unwrap();
+            let candle = QMatMul::from_qtensor(weight(dtype, n, k, 7)).unwrap();
+            for m in [1, 2, 3, 4, 5, 8, 13, 31] {
+                let x = input(m.max(2), k, 100 + m as u64);
+                let ours = x.apply_op1_no_bwd(&packed).unwrap();
+                let theirs = candle.forward(&x).unwrap();
+                assert_eq!(bits(&ours), bits(&theirs), "{dtype:?} at {m} rows");
+                if m == 1 {
+                    let one = x.narrow(0, 0, 1).unwrap();
+                    let ours = one.apply_op1_no_bwd(&packed).unwrap();
+                    let theirs = theirs.narrow(0, 0, 1).unwrap();
+                    assert_eq!(bits(&ours), bits(&theirs), "{dtype:?}, one row");
+                }
+            }
+        }
+    }
+
+    /// A row's result does not depend on the rows beside it (1 to 40 rows,
+    /// across the four-row work items), and is near the float product.
+    #[test]
+    fn packed_rows_do_not_depend_on_the_batch() {
+        if !available() {
+            eprintln!("skipped: this CPU has no AVX-512 VNNI, the packed kernels do not run");
+            return;
+        }
+        for dtype in [GgmlDType::Q4K, GgmlDType::Q6K] {
+            let (n, k) = (32, 512);
+            let q = weight(dtype, n, k, 11);
+            let packed = Packed::new(&q).unwrap();
+            let x = input(40, k, 12);
+            let alone = bits(
+                &x.narrow(0, 0, 1)
+                    .unwrap()
+                    .apply_op1_no_bwd(&packed)
+                    .unwrap(),
+            );
+            for m in 1..=40 {
+                let y = x
+                    .narrow(0, 0, m)
+                    .unwrap()
+                    .apply_op1_no_bwd(&packed)
+                    .unwrap();
+                assert_eq!(
+                    bits(&y.narrow(0, 0, 1).unwrap()),
+                    alone,
+                    "{dtype:?} at {m} rows"
+                );
+            }
+            let exact = x
+                .matmul(&q.dequantize(&Device::Cpu).unwrap().t().unwrap())
+                .unwrap();
+            let ours = x.apply_op1_no_bwd(&packed).unwrap();
+            let err = (ours - &exact).unwrap().abs().unwrap().max_all().unwrap();
+            let scale = exact.abs().unwrap().max_all().unwrap();
+            let (err, scale) = (
+                err.to_scalar::<f32>().unwrap(),
+                scale.to_scalar::<f32>().unwrap(),
+            );
+            assert!(err <= 0.02 * scale, "{dtype:?}: {err} against {scale}");
+        }
+    }
+
+    /// The tiles hold the file's bytes, give or take the `Q4_K` scales as
+    /// bytes: 1.03× for `Q4_K`, 1.0× for `Q6_K` (Candle's: 1.33× and 1.52×).
+    #[test]
+    fn tiles_keep_the_files_size() {
+        if !available() {
+            eprintln!("skipped: this CPU has no AVX-512 VNNI, the packed kernels do not run");
+            return;
+        }
+        for (dtype, most) in [(GgmlDType::Q4K, 1.03), (GgmlDType::Q6K, 1.01)] {
+            let q = weight(dtype, 64, 1024, 3);
+            let ratio = Packed::new(&q).unwrap().bytes() as f64 / q.storage_size_in_bytes() as f64;
+            assert!(ratio <= most, "{dtype:?}: {ratio}");
+        }
+    }
+
+    #[test]
+    fn other_shapes_and_formats_are_not_taken() {
+        assert!(!takes(&weight(GgmlDType::Q4K, 24, 512, 1)));
+        assert!(!takes(&weight(GgmlDType::Q8_0, 32, 512, 1)));
+        assert!(Packed::new(&weight(GgmlDType::Q5K, 32, 512, 1)).is_err());
+    }
+}
