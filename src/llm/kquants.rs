@@ -162,8 +162,12 @@ fn candle_uses_amx() -> bool {
 
 /// Whether [`Packed::new`] takes `q`: `Q4_K` or `Q6_K` on the CPU, a 2-D
 /// weight whose width is whole super-blocks and whose columns are whole
-/// tiles, on a CPU with the kernels.
+/// tiles, on a CPU with the kernels. `UKDIGEST_CANDLE_KQUANTS=1` in the
+/// environment leaves every weight to Candle (for side-by-side benchmarks).
 pub(crate) fn takes(q: &QTensor) -> bool {
+    if std::env::var_os("UKDIGEST_CANDLE_KQUANTS").is_some_and(|v| v == "1") {
+        return false;
+    }
     let Ok((n, k)) = q.shape().dims2() else {
         return false;
     };
