@@ -627,13 +627,21 @@ mod tests {
         Tensor::from_vec(values(seed, m * k), (m, k), &Device::Cpu).unwrap()
     }
 
+    /// Whether this CPU lacks the kernels (said on stderr): the test then
+    /// checks nothing.
+    fn skipped() -> bool {
+        if !available() {
+            eprintln!("skipped: this CPU has no AVX-512 VNNI, the packed kernels do not run");
+        }
+        !available()
+    }
+
     /// The packed product is Candle's repacked product bit for bit, at every
     /// row count Candle runs its tiles for (it multiplies one row of `Q6_K`
     /// with another kernel, so that row is compared inside two rows).
     #[test]
     fn packed_products_are_candles_bit_for_bit() {
-        if !available() {
-            eprintln!("skipped: this CPU has no AVX-512 VNNI, the packed kernels do not run");
+        if skipped() {
             return;
         }
         for dtype in [GgmlDType::Q4K, GgmlDType::Q6K] {
@@ -660,8 +668,7 @@ mod tests {
     /// across the four-row work items), and is near the float product.
     #[test]
     fn packed_rows_do_not_depend_on_the_batch() {
-        if !available() {
-            eprintln!("skipped: this CPU has no AVX-512 VNNI, the packed kernels do not run");
+        if skipped() {
             return;
         }
         for dtype in [GgmlDType::Q4K, GgmlDType::Q6K] {
@@ -705,8 +712,7 @@ mod tests {
     /// bytes: 1.03× for `Q4_K`, 1.0× for `Q6_K` (Candle's: 1.33× and 1.52×).
     #[test]
     fn tiles_keep_the_files_size() {
-        if !available() {
-            eprintln!("skipped: this CPU has no AVX-512 VNNI, the packed kernels do not run");
+        if skipped() {
             return;
         }
         for (dtype, most) in [(GgmlDType::Q4K, 1.03), (GgmlDType::Q6K, 1.01)] {
@@ -722,8 +728,7 @@ mod tests {
     #[test]
     #[ignore = "timing, not a check: run by hand"]
     fn speed() {
-        if !available() {
-            eprintln!("skipped: this CPU has no AVX-512 VNNI, the packed kernels do not run");
+        if skipped() {
             return;
         }
         let time = |f: &dyn Fn()| {
