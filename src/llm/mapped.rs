@@ -430,7 +430,7 @@ fn heap_copy(q: &QTensor) -> Result<QTensor> {
 pub(crate) struct Linear {
     matmul: QMatMul,
     /// `Q4_K` / `Q6_K` in [`kquants`]' tiles, where this CPU runs them:
-    /// every call but those [`Packed::defers`] to Candle.
+    /// every call on `f32` inputs.
     packed: Option<Packed>,
     /// Set while the weight runs from Candle's repacked copy with its file
     /// pages released: its source, and its read count then.
@@ -473,8 +473,8 @@ impl Linear {
     ///
     /// A `Q4_K` or `Q6_K` weight that [`kquants`] takes is repacked into its
     /// tiles now, and a mapped one's pages are released (Candle reads them
-    /// again only for the calls it is left, AMX prompts, and they are
-    /// released again after: [`Linear::settle`]).
+    /// again only for an input the tiles do not take, not `f32` or not on
+    /// the CPU, and they are released again after: [`Linear::settle`]).
     pub fn new(q: Arc<QTensor>, source: Option<Source>) -> Result<Self> {
         if kquants::takes(&q) {
             let packed = Packed::new(&q)?;
@@ -550,7 +550,7 @@ impl Linear {
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let rows: usize = x.dims().iter().rev().skip(1).product();
         if let Some(packed) = &self.packed {
-            if !packed.defers(rows) && x.dtype() == DType::F32 && x.device().is_cpu() {
+            if x.dtype() == DType::F32 && x.device().is_cpu() {
                 return x.contiguous()?.apply_op1_no_bwd(packed);
             }
         }
