@@ -714,7 +714,7 @@ mod tests {
     }
 
     /// A row's result does not depend on the rows beside it (1 to 40 rows,
-    /// across the four-row work items), and is near the float product.
+    /// across the eight-row work items), and is near the float product.
     #[test]
     fn packed_rows_do_not_depend_on_the_batch() {
         if skipped() {
