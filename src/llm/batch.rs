@@ -17,6 +17,16 @@
 //! requests admitted and retired around it. Sampling state (seed, repeat
 //! penalty, constraint) is per request.
 //!
+//! Shared prefixes: a request may say how many of its leading prompt
+//! tokens other requests share ([`BatchRequest::prefix`]: the system prompt
+//! and instruction of a translation chunk, say). Their KV cache is computed
+//! once, kept (at most [`MAX_PREFIXES`], inside the KV budget, giving way to
+//! sequences) and copied to each request that starts with the same tokens,
+//! which then computes only the rest of its prompt. Every prompt row is
+//! computed by itself on the CPU (its matmul row and its attention over the
+//! keys it sees), so a prompt gives the same bits in one pass or as a
+//! prefix and the rest, whether the prefix was kept or not.
+//!
 //! Memory: each admitted request reserves the KV cache of its whole prompt
 //! plus `max_new_tokens` against the budget before it runs, so the budget is
 //! never exceeded; a request that could not fit even alone gets an error of
@@ -40,6 +50,11 @@ pub struct BatchRequest<'c> {
     pub params: GenerationParams,
     /// Restricts which tokens may be generated (e.g. a JSON schema).
     pub constraint: Option<Box<dyn TokenConstraint + 'c>>,
+    /// Leading prompt tokens that other requests share (a system prompt and
+    /// an instruction; 0: none). Their KV cache is computed once and
+    /// copied to the next request that starts with the same tokens; the
+    /// results are the same bits either way (see [`Batcher`]).
+    pub prefix: usize,
 }
 
 impl BatchRequest<'_> {
@@ -48,8 +63,20 @@ impl BatchRequest<'_> {
             prompt,
             params,
             constraint: None,
+            prefix: 0,
         }
     }
+}
+
+/// Shared prompt prefixes kept at most (the most recently used stay).
+pub const MAX_PREFIXES: usize = 8;
+
+/// `UKDIGEST_NO_SHARED_PREFIXES=1` in the environment runs every prompt
+/// whole (for side-by-side benchmarks, and to check that outputs do not
+/// change).
+fn shared_prefixes_off() -> bool {
+    static OFF: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *OFF.get_or_init(|| std::env::var_os("UKDIGEST_NO_SHARED_PREFIXES").is_some_and(|v| v == "1"))
 }
 
 /// How many sequences run at once, and the memory their caches may take.
@@ -86,6 +113,10 @@ pub struct BatchStats {
     pub peak_kv_bytes: usize,
     pub prefill_secs: f64,
     pub decode_secs: f64,
+    /// Requests whose shared prefix came from the prefix cache, and the
+    /// prompt tokens they did not compute again.
+    pub prefix_hits: usize,
+    pub prefix_tokens_reused: usize,
 }
 
 impl BatchStats {
@@ -123,6 +154,10 @@ pub struct Batcher<'m, 'c> {
     running: Vec<Running<'c>>,
     next_id: usize,
     kv_in_use: usize,
+    /// Shared prompt prefixes and their caches, least recently used first,
+    /// and the bytes they hold (within the KV budget).
+    prefixes: Vec<(Vec<u32>, KvCache)>,
+    prefix_bytes: usize,
     stats: BatchStats,
 }
 
@@ -140,6 +175,8 @@ impl ChatModel {
             running: Vec::new(),
             next_id: 0,
             kv_in_use: 0,
+            prefixes: Vec::new(),
+            prefix_bytes: 0,
             stats: BatchStats::default(),
         }
     }
@@ -354,19 +391,35 @@ impl<'c> Batcher<'_, 'c> {
                 ));
                 continue;
             }
+            // Shared prefixes give way to sequences.
+            while self.kv_in_use + self.prefix_bytes + need > self.options.kv_budget_bytes
+                && !self.prefixes.is_empty()
+            {
+                self.evict_prefix();
+            }
             if self.kv_in_use + need > self.options.kv_budget_bytes {
                 break; // waits until sequences in flight end
             }
             let (id, request) = self.waiting.pop_front().expect("a front");
             let t = Instant::now();
-            let mut cache = KvCache::default();
+            // The shared prefix, then the rest (at least one token) on its
+            // cache: the same bits as one pass (`Transformer::forward_in`
+            // computes every prompt row by itself).
+            let split = match shared_prefixes_off() {
+                true => 0,
+                false => request.prefix.min(request.prompt.len() - 1),
+            };
+            let mut cache = match split {
+                0 => KvCache::default(),
+                _ => self.prefix_cache(&request.prompt[..split], need)?,
+            };
             cache.reserve(positions);
             let device = self.model.device.clone();
-            let input = Tensor::new(request.prompt.as_slice(), &device)?.unsqueeze(0)?;
+            let input = Tensor::new(&request.prompt[split..], &device)?.unsqueeze(0)?;
             let Weights::Fast(model) = &mut self.model.weights else {
                 unreachable!("checked by the caller")
             };
-            let logits = model.forward_in(&mut cache, &input, 0)?;
+            let logits = model.forward_in(&mut cache, &input, split)?;
             let logits = self
                 .model
                 .logit_rows(&logits)?
@@ -375,7 +428,10 @@ impl<'c> Batcher<'_, 'c> {
             let prompt_secs = t.elapsed().as_secs_f64();
             self.stats.prefill_secs += prompt_secs;
             self.kv_in_use += need;
-            self.stats.peak_kv_bytes = self.stats.peak_kv_bytes.max(self.kv_in_use);
+            self.stats.peak_kv_bytes = self
+                .stats
+                .peak_kv_bytes
+                .max(self.kv_in_use + self.prefix_bytes);
             self.running.push(Running {
                 id,
                 cache,
@@ -395,6 +451,51 @@ impl<'c> Batcher<'_, 'c> {
             self.stats.max_in_flight = self.stats.max_in_flight.max(self.running.len());
         }
         Ok(())
+    }
+}
+
+impl Batcher<'_, '_> {
+    /// A cache holding the prompt prefix `ids`: a copy of the kept one, or
+    /// computed now (and kept while it fits the budget beside the caches in
+    /// flight and the `need` of the sequence about to start).
+    fn prefix_cache(&mut self, ids: &[u32], need: usize) -> Result<KvCache> {
+        if let Some(i) = self.prefixes.iter().position(|(k, _)| k.as_slice() == ids) {
+            let entry = self.prefixes.remove(i);
+            let copy = entry.1.prefix_copy(ids.len())?;
+            self.prefixes.push(entry);
+            self.stats.prefix_hits += 1;
+            self.stats.prefix_tokens_reused += ids.len();
+            return Ok(copy);
+        }
+        let device = self.model.device.clone();
+        let input = Tensor::new(ids, &device)?.unsqueeze(0)?;
+        let Weights::Fast(model) = &mut self.model.weights else {
+            unreachable!("checked by the caller")
+        };
+        let mut computed = KvCache::default();
+        computed.reserve(ids.len());
+        model.forward_in(&mut computed, &input, 0)?;
+        let kept = computed.prefix_copy(ids.len())?;
+        let bytes = ids.len() * model.kv_bytes_per_position();
+        if self.prefixes.len() == MAX_PREFIXES {
+            self.evict_prefix();
+        }
+        if self.kv_in_use + self.prefix_bytes + bytes + need <= self.options.kv_budget_bytes {
+            self.prefix_bytes += bytes;
+            self.prefixes.push((ids.to_vec(), kept));
+        }
+        Ok(computed)
+    }
+
+    /// Drop the least recently used shared prefix.
+    fn evict_prefix(&mut self) {
+        if !self.prefixes.is_empty() {
+            let (ids, _) = self.prefixes.remove(0);
+            let Weights::Fast(model) = &self.model.weights else {
+                unreachable!("prefixes are kept for the batched decoder only")
+            };
+            self.prefix_bytes -= ids.len() * model.kv_bytes_per_position();
+        }
     }
 }
 

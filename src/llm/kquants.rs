@@ -17,7 +17,7 @@
 //!   scale (3360 bytes against the file's 3360 and Candle's 5120).
 //!
 //! The arithmetic is Candle's, operation for operation: the same `Q8_K`
-//! activations (Candle's own quantizer), exact integer sums per sub-block,
+//! activations (Candle's quantizer, bit for bit, in AVX-512), exact integer sums per sub-block,
 //! and per sub-block the same `f32` multiply, fused multiply-add and
 //! subtraction in the same order. A result is therefore bit for bit what
 //! Candle's repacked kernel gives (tested), whatever the number of rows, so
@@ -291,13 +291,14 @@ impl Packed {
     }
 }
 
-/// The rows of `lhs` as Candle's `Q8_K` blocks (its quantizer, the rows
-/// spread over the thread pool where there are several).
+/// The rows of `lhs` as Candle's `Q8_K` blocks (bit for bit its
+/// quantizer's, see [`quantize_row`]), the rows spread over the thread pool
+/// where there are several.
 fn quantize(lhs: &[f32], m: usize, k: usize) -> Vec<BlockQ8K> {
     let kb = k / QK_K;
     let mut out = vec![BlockQ8K::zeros(); m * kb];
     if m == 1 {
-        BlockQ8K::from_float(lhs, &mut out);
+        quantize_row(lhs, &mut out);
         return out;
     }
     let out_ptr = out.as_mut_ptr() as usize;
@@ -308,10 +309,26 @@ fn quantize(lhs: &[f32], m: usize, k: usize) -> Vec<BlockQ8K> {
             let dst = unsafe {
                 std::slice::from_raw_parts_mut((out_ptr as *mut BlockQ8K).add(r * kb), kb)
             };
-            BlockQ8K::from_float(&lhs[r * k..(r + 1) * k], dst);
+            quantize_row(&lhs[r * k..(r + 1) * k], dst);
         }
     });
     out
+}
+
+/// One row as `Q8_K` blocks: Candle's `BlockQ8K::from_float`, whose scalar
+/// loop (a `roundf` call per value) was a tenth of a prompt's time, here in
+/// AVX-512 with the same operations, so the same bits (tested).
+fn quantize_row(xs: &[f32], ys: &mut [BlockQ8K]) {
+    if !available() || xs.len() != ys.len() * QK_K {
+        return BlockQ8K::from_float(xs, ys);
+    }
+    // SAFETY: the same layout as Candle's struct (see `cast_q8k`).
+    let ys: &mut [Q8K] =
+        unsafe { std::slice::from_raw_parts_mut(ys.as_mut_ptr().cast(), ys.len()) };
+    for (y, xs) in ys.iter_mut().zip(xs.chunks_exact(QK_K)) {
+        // SAFETY: the CPU features were detected; `xs` is one block.
+        unsafe { x86::quantize_q8k(xs, y) };
+    }
 }
 
 /// What the kernels broadcast of one row's block, computed once per call
@@ -325,16 +342,17 @@ pub(crate) struct RowBlock {
 }
 
 fn row_blocks(tiles: &Tiles, act: &[Q8K]) -> Vec<RowBlock> {
+    let q4k = matches!(tiles, Tiles::Q4K(_));
     act.iter()
         .map(|a| RowBlock {
             d: a.d,
-            offset: std::array::from_fn(|sub| match tiles {
-                Tiles::Q4K(_) if sub < 8 => {
+            offset: std::array::from_fn(|sub| match q4k {
+                true if sub < 8 => {
                     let bsum = (a.bsums[sub * 2] as i32 + a.bsums[sub * 2 + 1] as i32) as f32;
                     a.d * bsum
                 }
-                Tiles::Q4K(_) => 0.0,
-                Tiles::Q6K(_) => 32.0 * a.bsums[sub] as f32,
+                true => 0.0,
+                false => 32.0 * a.bsums[sub] as f32,
             }),
         })
         .collect()
@@ -460,6 +478,63 @@ mod x86 {
             true => _mm512_cvtepi8_epi32(v),
             false => _mm512_cvtepu8_epi32(v),
         })
+    }
+
+    /// Candle's `BlockQ8K::from_float` of one block: the first value of
+    /// the largest magnitude sets `iscale = -127 / max` (NaN never does;
+    /// none but zeros gives a zero block), each value is `iscale · x`
+    /// rounded half away from zero as `f32::round` does (`x − trunc(x)` is
+    /// exact), clamped and cast as `as i8` casts (NaN → 0), each 16 summed,
+    /// and `d = 1 / iscale`.
+    ///
+    /// # Safety
+    /// AVX-512 F/BW are available; `xs` holds 256 values.
+    #[target_feature(enable = "avx512f,avx512bw")]
+    pub(super) unsafe fn quantize_q8k(xs: &[f32], y: &mut Q8K) {
+        debug_assert_eq!(xs.len(), super::QK_K);
+        let p = xs.as_ptr();
+        let x: [__m512; 16] = std::array::from_fn(|i| _mm512_loadu_ps(p.add(16 * i)));
+        let mut m = _mm512_setzero_ps();
+        for &v in &x {
+            // `maxps` returns its second operand when the first is NaN.
+            m = _mm512_max_ps(_mm512_abs_ps(v), m);
+        }
+        let amax = _mm512_reduce_max_ps(m);
+        if amax == 0.0 {
+            y.d = 0.0;
+            y.qs.fill(0);
+            y.bsums.fill(0);
+            return;
+        }
+        let at = _mm512_set1_ps(amax);
+        let first = x
+            .iter()
+            .enumerate()
+            .find_map(|(i, &v)| {
+                let hit = _mm512_cmp_ps_mask::<_CMP_EQ_OQ>(_mm512_abs_ps(v), at);
+                (hit != 0).then(|| 16 * i + hit.trailing_zeros() as usize)
+            })
+            .expect("amax is one of the magnitudes");
+        let iscale = -127f32 / xs[first];
+        let scale = _mm512_set1_ps(iscale);
+        let sign = _mm512_set1_ps(-0.0);
+        let (half, one) = (_mm512_set1_ps(0.5), _mm512_set1_ps(1.0));
+        let (lo, hi) = (_mm512_set1_ps(-128.0), _mm512_set1_ps(127.0));
+        for (i, &v) in x.iter().enumerate() {
+            let v = _mm512_mul_ps(scale, v);
+            let t = _mm512_roundscale_ps::<{ _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC }>(v);
+            let frac = _mm512_andnot_ps(sign, _mm512_sub_ps(v, t));
+            let away = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask::<_CMP_GE_OQ>(frac, half), one);
+            let r = _mm512_add_ps(t, _mm512_or_ps(away, _mm512_and_ps(v, sign)));
+            let r = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask::<_CMP_ORD_Q>(v, v), r);
+            let q = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(r, lo), hi));
+            _mm_storeu_si128(
+                y.qs.as_mut_ptr().add(16 * i).cast(),
+                _mm512_cvtepi32_epi8(q),
+            );
+            y.bsums[i] = _mm512_reduce_add_epi32(q) as i16;
+        }
+        y.d = 1.0 / iscale;
     }
 
     /// One work item: tile column `nt` against rows `m0..m0 + mt` over all
@@ -634,6 +709,10 @@ mod x86 {
 mod x86 {
     use super::{RowBlock, Tiles, Q8K};
 
+    pub(super) unsafe fn quantize_q8k(_: &[f32], _: &mut Q8K) {
+        unreachable!("`available` is false without x86 AVX-512")
+    }
+
     #[allow(clippy::too_many_arguments)]
     pub(super) unsafe fn unit(
         _: &Tiles,
@@ -683,6 +762,64 @@ mod tests {
             eprintln!("skipped: this CPU has no AVX-512 VNNI, the packed kernels do not run");
         }
         !available()
+    }
+
+    /// The AVX-512 `Q8_K` quantizer is Candle's bit for bit: random blocks
+    /// at several scales, values on the rounding ties, the largest magnitude
+    /// twice with both signs, zeros, NaN, infinities and subnormals.
+    #[test]
+    fn activation_blocks_are_candles_bit_for_bit() {
+        if skipped() {
+            return;
+        }
+        let mut blocks: Vec<Vec<f32>> = (0..60)
+            .map(|s| {
+                let scale = [1e-3, 1.0, 37.0, 1e5][s as usize % 4];
+                values(300 + s, QK_K).iter().map(|v| v * scale).collect()
+            })
+            .collect();
+        // max = -127 makes iscale 1: every x.5 is a tie.
+        blocks.push(
+            (0..QK_K)
+                .map(|j| {
+                    if j == 9 {
+                        -127.0
+                    } else {
+                        (j % 200) as f32 * 0.5 - 50.25 + 0.25
+                    }
+                })
+                .collect(),
+        );
+        let mut twice = values(5, QK_K);
+        (twice[3], twice[200]) = (4.0, -4.0);
+        blocks.push(twice.clone());
+        (twice[3], twice[200]) = (-4.0, 4.0);
+        blocks.push(twice);
+        blocks.push(vec![0.0; QK_K]);
+        blocks.push(vec![-0.0; QK_K]);
+        blocks.push(vec![1e-41; QK_K]);
+        let mut odd = values(11, QK_K);
+        odd[17] = f32::NAN;
+        blocks.push(odd.clone());
+        odd[0] = f32::NAN;
+        odd[250] = f32::INFINITY;
+        blocks.push(odd.clone());
+        odd[100] = f32::NEG_INFINITY;
+        blocks.push(odd);
+        let mut nan = vec![f32::NAN; QK_K];
+        blocks.push(nan.clone());
+        nan[40] = -2.5;
+        blocks.push(nan);
+        let row: Vec<f32> = blocks.concat();
+        let kb = row.len() / QK_K;
+        let (mut ours, mut candle) = (vec![BlockQ8K::zeros(); kb], vec![BlockQ8K::zeros(); kb]);
+        quantize_row(&row, &mut ours);
+        BlockQ8K::from_float(&row, &mut candle);
+        for (i, (a, b)) in cast_q8k(&ours).iter().zip(cast_q8k(&candle)).enumerate() {
+            assert_eq!(a.d.to_bits(), b.d.to_bits(), "block {i}: d");
+            assert_eq!(a.qs, b.qs, "block {i}: values");
+            assert_eq!(a.bsums, b.bsums, "block {i}: sums");
+        }
     }
 
     /// The packed product is Candle's repacked product bit for bit, at every

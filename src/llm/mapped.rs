@@ -787,6 +787,40 @@ mod tests {
         }
     }
 
+    /// `Q4_K` and `Q6_K` rows are the same alone and in prompts of 32 to
+    /// 100 rows too, which a prompt split at any point (a shared prefix)
+    /// needs: where the CPU has AMX, Candle would multiply `Q4_K` prompts of
+    /// 32 rows or more with its AMX kernel (other rounding, from a third
+    /// copy of the weight); the tiles take them instead.
+    #[test]
+    fn prompt_rows_of_k_quants_do_not_depend_on_the_batch() {
+        for (i, dtype) in [GgmlDType::Q4K, GgmlDType::Q6K].into_iter().enumerate() {
+            let x = Tensor::from_vec(
+                values(40 + i as u64, ROWS * WIDTH),
+                (ROWS, WIDTH),
+                &Device::Cpu,
+            )
+            .unwrap();
+            let w = Linear::new(Arc::new(QTensor::quantize(&x, dtype).unwrap()), None).unwrap();
+            let m = 100;
+            let xs = Tensor::from_vec(values(60 + i as u64, m * WIDTH), (m, WIDTH), &Device::Cpu)
+                .unwrap();
+            let alone: Vec<Vec<u32>> = (0..m)
+                .map(|r| bits(&w.forward(&xs.narrow(0, r, 1).unwrap()).unwrap()))
+                .collect();
+            for n in [32, 33, 64, 100] {
+                let out = w.forward(&xs.narrow(0, 0, n).unwrap()).unwrap();
+                for (r, want) in alone.iter().enumerate().take(n) {
+                    assert_eq!(
+                        &bits(&out.narrow(0, r, 1).unwrap()),
+                        want,
+                        "{dtype:?}: row {r} of {n}"
+                    );
+                }
+            }
+        }
+    }
+
     /// The same for this crate's kernels at a width where Candle would not
     /// take `Q8_0` (640: Gemma 3 270M's), tiles of 1 to 4 rows and a
     /// column count that is not a multiple of 4 (the last quad is padded).

@@ -27,6 +27,11 @@ pub struct ChatRequest {
     pub params: GenerationParams,
     /// Restricts which tokens may be generated (e.g. a JSON schema).
     pub constraint: Option<Box<dyn TokenConstraint + Send>>,
+    /// The opening of the last message that other requests begin with too
+    /// (an instruction before the text that varies): the prompt tokens up
+    /// to there are computed once for all of them ([`BatchRequest::prefix`];
+    /// the answers do not change).
+    pub shared_head: Option<String>,
 }
 
 impl ChatRequest {
@@ -35,8 +40,57 @@ impl ChatRequest {
             messages,
             params,
             constraint: None,
+            shared_head: None,
         }
     }
+
+    /// This request with the shared opening `head` of its last message.
+    pub fn sharing(mut self, head: impl Into<String>) -> Self {
+        self.shared_head = Some(head.into());
+        self
+    }
+}
+
+impl ChatModel {
+    /// The prompt of `r` and how many of its leading tokens go to the
+    /// batcher as shared ([`BatchRequest::prefix`]), as [`Chat::answer_all`]
+    /// computes them.
+    pub fn request_prompt(&self, r: &ChatRequest) -> Result<(Vec<u32>, usize)> {
+        prompt_of(&self.info, &self.tokenizer, self.format, r)
+    }
+}
+
+/// The prompt of `r` and how many of its leading tokens it shares with
+/// other requests: those its rendering has in common with the rendering
+/// of the same conversation whose last message is only the shared head
+/// (so the template's own tokens count, and a head the tokenizer merges
+/// with what follows ends a token early). A function of the request
+/// alone, so the split, and with it every result, is the same in any batch.
+fn prompt_of(
+    info: &ModelInfo,
+    tokenizer: &GgufTokenizer,
+    format: Option<ChatFormat>,
+    r: &ChatRequest,
+) -> Result<(Vec<u32>, usize)> {
+    let prompt = render_prompt(info, tokenizer, format, &r.messages)?;
+    let prefix = match (&r.shared_head, r.messages.last()) {
+        (Some(head), Some(last)) => {
+            let mut head_only = r.messages.clone();
+            let n = head_only.len();
+            head_only[n - 1] = ChatMessage {
+                content: head.clone(),
+                ..last.clone()
+            };
+            let other = render_prompt(info, tokenizer, format, &head_only)?;
+            prompt
+                .iter()
+                .zip(&other)
+                .take_while(|(a, b)| a == b)
+                .count()
+        }
+        _ => 0,
+    };
+    Ok((prompt, prefix))
 }
 
 /// What the pipeline's stages need of a chat model.
@@ -72,14 +126,15 @@ impl Chat for ChatModel {
         let mut batch = Vec::new();
         let mut slots = Vec::new();
         for r in requests {
-            match self.chat_prompt(&r.messages) {
-                Ok(prompt) => {
+            match self.request_prompt(&r) {
+                Ok((prompt, prefix)) => {
                     slots.push(out.len());
                     out.push(None);
                     batch.push(BatchRequest {
                         prompt,
                         params: r.params,
                         constraint: r.constraint.map(|c| c as Box<dyn TokenConstraint>),
+                        prefix,
                     });
                 }
                 Err(e) => out.push(Some(Err(e))),
@@ -100,6 +155,7 @@ impl Chat for ChatModel {
 /// A request on its way to the model's thread, with where to answer.
 struct Job {
     prompt: Vec<u32>,
+    prefix: usize,
     params: GenerationParams,
     constraint: Option<Box<dyn TokenConstraint + Send>>,
     reply: mpsc::Sender<Result<Generation>>,
@@ -134,11 +190,12 @@ impl Chat for ChatClient {
         let mut pending = Vec::with_capacity(requests.len());
         for r in requests {
             let f = &self.front;
-            match render_prompt(&f.info, &f.tokenizer, f.format, &r.messages) {
-                Ok(prompt) => {
+            match prompt_of(&f.info, &f.tokenizer, f.format, &r) {
+                Ok((prompt, prefix)) => {
                     let (reply, answer) = mpsc::channel();
                     let job = Job {
                         prompt,
+                        prefix,
                         params: r.params,
                         constraint: r.constraint,
                         reply,
@@ -211,6 +268,7 @@ fn serve_queue(
             prompt: job.prompt,
             params: job.params,
             constraint: job.constraint.map(|c| c as Box<dyn TokenConstraint>),
+            prefix: job.prefix,
         });
         replies.insert(id, job.reply);
     }

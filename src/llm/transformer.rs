@@ -108,6 +108,27 @@ impl KvCache {
         self.reserved = n;
     }
 
+    /// A new cache holding this one's first `n` positions (a shared prompt
+    /// prefix), sized to them; it grows on demand like any other.
+    pub fn prefix_copy(&self, n: usize) -> candle_core::Result<KvCache> {
+        if n > self.filled {
+            candle_core::bail!("a prefix of {n} positions of a cache of {}", self.filled);
+        }
+        let mut layers = Vec::with_capacity(self.layers.len());
+        for (k, v) in &self.layers {
+            layers.push((
+                k.narrow(2, 0, n)?.force_contiguous()?,
+                v.narrow(2, 0, n)?.force_contiguous()?,
+            ));
+        }
+        Ok(KvCache {
+            layers,
+            capacity: n,
+            reserved: self.reserved.max(n),
+            filled: n,
+        })
+    }
+
     /// Positions a cache reserved for `n` holds once grown: what it costs.
     pub fn capacity_for(n: usize) -> usize {
         n.div_ceil(256) * 256
@@ -477,6 +498,69 @@ impl Transformer {
         Ok(true)
     }
 
+    /// Layer `li`'s attention of a prompt's `seq` query rows `q` (`(1,
+    /// n_head, seq, head_dim)`) placed at `pos`, each row over exactly the
+    /// keys it sees, by the [`attend`] a decode step at that position runs,
+    /// on the CPU cache buffers (rows and heads spread over the thread
+    /// pool), as `(1, seq, n_head * head_dim)`. A row's result does not
+    /// depend on the rows computed with it, so a prompt gives the same bits
+    /// in one pass, in pieces, or after a prefix taken from another
+    /// sequence's cache. `None` off the CPU.
+    fn prompt_attention(
+        &self,
+        li: usize,
+        q: &Tensor,
+        (kc, vc): (&Tensor, &Tensor),
+        cap: usize,
+        pos: usize,
+        seq: usize,
+    ) -> Result<Option<Tensor>> {
+        use candle_core::{CpuStorage, Storage};
+        if !q.device().is_cpu() {
+            return Ok(None);
+        }
+        let (n_head, n_kv, hd) = (self.n_head, self.n_kv_head, self.head_dim);
+        let (ks, kl) = kc.storage_and_layout();
+        let (vs, vl) = vc.storage_and_layout();
+        if !kl.is_contiguous() || !vl.is_contiguous() {
+            return Ok(None);
+        }
+        let (Storage::Cpu(CpuStorage::F32(k)), Storage::Cpu(CpuStorage::F32(v))) = (&*ks, &*vs)
+        else {
+            return Ok(None);
+        };
+        let (k, v) = (&k[kl.start_offset()..], &v[vl.start_offset()..]);
+        let qh: Vec<f32> = q.flatten_all()?.to_vec1()?;
+        let window = self.layers[li].window;
+        let scale = self.attn_scale as f32;
+        let width = n_head * hd;
+        let mut out = vec![0f32; seq * width];
+        let out_ptr = out.as_mut_ptr() as usize;
+        candle_core::utils::barrier_pool().execute_chunked(n_head * seq, |range| {
+            let mut scores = Vec::new();
+            for unit in range {
+                let (h, i) = (unit / seq, unit % seq);
+                let total = pos + i + 1;
+                let start = window.map_or(0, |w| total.saturating_sub(w));
+                scores.resize(total - start, 0.0);
+                let base = h / (n_head / n_kv) * cap * hd;
+                let (lo, hi) = (base + start * hd, base + total * hd);
+                // SAFETY: row i's head h of `out` (seq × width); each (row,
+                // head) belongs to one unit, so no two workers write it.
+                let dst = unsafe {
+                    std::slice::from_raw_parts_mut(
+                        (out_ptr as *mut f32).add(i * width + h * hd),
+                        hd,
+                    )
+                };
+                let qi = &qh[(h * seq + i) * hd..(h * seq + i + 1) * hd];
+                attend(qi, &k[lo..hi], &v[lo..hi], scale, &mut scores, dst);
+            }
+        });
+        drop((ks, vs));
+        Ok(Some(Tensor::from_vec(out, (1, seq, width), q.device())?))
+    }
+
     fn rope(&self, x: &Tensor, pos: usize, len: usize, local: bool) -> Result<Tensor> {
         let (cos, sin) = match (&self.local_rope, local) {
             (Some((c, s)), true) => (c, s),
@@ -772,6 +856,9 @@ impl Transformer {
             if let Some(y) = self.decode_attention(q, (kc, vc), cap, start, total)? {
                 return Ok(y);
             }
+        }
+        if let Some(y) = self.prompt_attention(li, q, (kc, vc), cap, pos, seq)? {
+            return Ok(y);
         }
         // Off the CPU (CUDA), one new token: its window is the cache slice
         // `lo..total`, so no mask is needed.
@@ -1112,6 +1199,54 @@ mod tests {
                 let a = whole.forward(&t, 300 + i).unwrap();
                 let b = cut.forward(&t, 300 + i).unwrap();
                 assert_eq!(bits(&a), bits(&b), "{arch}: decode step {i}");
+            }
+        }
+    }
+
+    /// A prompt run as a prefix and then the rest on the prefix's cache
+    /// (the split of a shared prompt prefix) gives the logits of the prompt
+    /// in one pass, bit for bit, and so does the decoding after it, also
+    /// when the prefix comes from another sequence's cache.
+    #[test]
+    fn a_prefix_then_the_rest_computes_what_one_pass_computes() {
+        let dir = tempfile::tempdir().unwrap();
+        for arch in ["qwen2", "gemma3"] {
+            let path = dir.path().join(format!("{arch}.gguf"));
+            write_tiny(&path, arch);
+            let mut m = load(&path, arch);
+            let ids = |v: &[u32]| Tensor::new(v, &Device::Cpu).unwrap().unsqueeze(0).unwrap();
+            for (len, split) in [
+                (90usize, 61usize),
+                (300, 100),
+                (40, 2),
+                (64, 62),
+                (700, 300),
+            ] {
+                let prompt: Vec<u32> = (0..len).map(|i| ((i * 37 + 11) % VOCAB) as u32).collect();
+                let mut whole = KvCache::default();
+                let a = m.forward_in(&mut whole, &ids(&prompt), 0).unwrap();
+                let mut shared = KvCache::default();
+                m.forward_in(&mut shared, &ids(&prompt[..split]), 0)
+                    .unwrap();
+                let mut cut = shared.prefix_copy(split).unwrap();
+                let b = m
+                    .forward_in(&mut cut, &ids(&prompt[split..]), split)
+                    .unwrap();
+                assert_eq!(
+                    bits(&a),
+                    bits(&b),
+                    "{arch}: {len} split at {split}: prompt logits"
+                );
+                for step in 0..3 {
+                    let t = [(step * 97 + 5) as u32];
+                    let a = m.forward_in(&mut whole, &ids(&t), len + step).unwrap();
+                    let b = m.forward_in(&mut cut, &ids(&t), len + step).unwrap();
+                    assert_eq!(
+                        bits(&a),
+                        bits(&b),
+                        "{arch}: {len} split at {split}: step {step}"
+                    );
+                }
             }
         }
     }
