@@ -1111,8 +1111,9 @@ fn check_batch_invariance(m: &mut ChatModel, params: &GenerationParams, label: &
     }
 }
 
-#[test]
-fn tiny_models_batched_generation_equals_alone() {
+/// A batch check on the tiny Llama, Qwen2 and Gemma 3 models (16 tokens,
+/// end of turn ignored).
+fn on_tiny_models(check: fn(&mut ChatModel, &GenerationParams, &str)) {
     let dir = tempfile::tempdir().unwrap();
     for arch in ["llama", "qwen2", "gemma3"] {
         let mut m = ChatModel::load(&tiny_model(&dir, arch), &common::device()).unwrap();
@@ -1120,15 +1121,25 @@ fn tiny_models_batched_generation_equals_alone() {
             ignore_eos: true,
             ..GenerationParams::greedy(16)
         };
-        check_batch_invariance(&mut m, &params, arch);
+        check(&mut m, &params, arch);
     }
+}
+
+/// A batch check on the real SmolLM2 (24 greedy tokens, 2 threads).
+fn on_smollm2(check: fn(&mut ChatModel, &GenerationParams, &str)) {
+    ukdigest::llm::set_threads(2);
+    let mut m = ChatModel::load(&common::smollm2_gguf(), &common::device()).unwrap();
+    check(&mut m, &GenerationParams::greedy(24), "smollm2");
+}
+
+#[test]
+fn tiny_models_batched_generation_equals_alone() {
+    on_tiny_models(check_batch_invariance);
 }
 
 #[test]
 fn smollm2_batched_generation_equals_alone() {
-    ukdigest::llm::set_threads(2);
-    let mut m = ChatModel::load(&common::smollm2_gguf(), &common::device()).unwrap();
-    check_batch_invariance(&mut m, &GenerationParams::greedy(24), "smollm2");
+    on_smollm2(check_batch_invariance);
 }
 
 /// Requests that share a system prompt and an instruction, each a
@@ -1238,22 +1249,12 @@ fn check_shared_prefixes(m: &mut ChatModel, params: &GenerationParams, label: &s
 
 #[test]
 fn tiny_models_shared_prefixes_change_no_token() {
-    let dir = tempfile::tempdir().unwrap();
-    for arch in ["llama", "qwen2", "gemma3"] {
-        let mut m = ChatModel::load(&tiny_model(&dir, arch), &common::device()).unwrap();
-        let params = GenerationParams {
-            ignore_eos: true,
-            ..GenerationParams::greedy(16)
-        };
-        check_shared_prefixes(&mut m, &params, arch);
-    }
+    on_tiny_models(check_shared_prefixes);
 }
 
 #[test]
 fn smollm2_shared_prefixes_change_no_token() {
-    ukdigest::llm::set_threads(2);
-    let mut m = ChatModel::load(&common::smollm2_gguf(), &common::device()).unwrap();
-    check_shared_prefixes(&mut m, &GenerationParams::greedy(24), "smollm2");
+    on_smollm2(check_shared_prefixes);
 }
 
 /// A request whose KV cache alone is over the budget gets a clear error;

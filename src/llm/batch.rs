@@ -475,14 +475,14 @@ impl Batcher<'_, '_> {
         let mut computed = KvCache::default();
         computed.reserve(ids.len());
         model.forward_in(&mut computed, &input, 0)?;
-        let kept = computed.prefix_copy(ids.len())?;
         let bytes = ids.len() * model.kv_bytes_per_position();
         if self.prefixes.len() == MAX_PREFIXES {
             self.evict_prefix();
         }
         if self.kv_in_use + self.prefix_bytes + bytes + need <= self.options.kv_budget_bytes {
             self.prefix_bytes += bytes;
-            self.prefixes.push((ids.to_vec(), kept));
+            self.prefixes
+                .push((ids.to_vec(), computed.prefix_copy(ids.len())?));
         }
         Ok(computed)
     }

@@ -756,6 +756,27 @@ mod tests {
         assert_eq!(map.bytes(0..data.len()), &data[..]);
     }
 
+    /// Each row of `xs` through `w` alone, and the first `n` rows together
+    /// for each `n` of `counts`: every row of those the same bits as alone.
+    /// Returns the rows alone.
+    fn rows_alone_in(w: &Linear, xs: &Tensor, counts: &[usize], dtype: GgmlDType) -> Vec<Vec<u32>> {
+        let m = xs.dim(0).unwrap();
+        let alone: Vec<Vec<u32>> = (0..m)
+            .map(|r| bits(&w.forward(&xs.narrow(0, r, 1).unwrap()).unwrap()))
+            .collect();
+        for &n in counts {
+            let out = w.forward(&xs.narrow(0, 0, n).unwrap()).unwrap();
+            for (r, want) in alone.iter().enumerate().take(n) {
+                assert_eq!(
+                    &bits(&out.narrow(0, r, 1).unwrap()),
+                    want,
+                    "{dtype:?}: row {r} of {n}"
+                );
+            }
+        }
+        alone
+    }
+
     /// Every row of a matmul is computed the same way whatever the number
     /// of rows next to it (1 to 31): the batch invariance of decoding.
     #[test]
@@ -768,19 +789,7 @@ mod tests {
             let m = 31;
             let xs = Tensor::from_vec(values(77 + i as u64, m * WIDTH), (m, WIDTH), &Device::Cpu)
                 .unwrap();
-            let alone: Vec<Vec<u32>> = (0..m)
-                .map(|r| bits(&w.forward(&xs.narrow(0, r, 1).unwrap()).unwrap()))
-                .collect();
-            for n in [2, 3, 4, 5, 8, 16, 31] {
-                let out = w.forward(&xs.narrow(0, 0, n).unwrap()).unwrap();
-                for (r, want) in alone.iter().enumerate().take(n) {
-                    assert_eq!(
-                        &bits(&out.narrow(0, r, 1).unwrap()),
-                        want,
-                        "{dtype:?}: row {r} of {n}"
-                    );
-                }
-            }
+            let alone = rows_alone_in(&w, &xs, &[2, 3, 4, 5, 8, 16, 31], dtype);
             // Three-dimensional inputs of one row too.
             let one = xs.narrow(0, 0, 1).unwrap().unsqueeze(0).unwrap();
             assert_eq!(bits(&w.forward(&one).unwrap()), alone[0], "{dtype:?}: 3-d");
@@ -805,19 +814,7 @@ mod tests {
             let m = 100;
             let xs = Tensor::from_vec(values(60 + i as u64, m * WIDTH), (m, WIDTH), &Device::Cpu)
                 .unwrap();
-            let alone: Vec<Vec<u32>> = (0..m)
-                .map(|r| bits(&w.forward(&xs.narrow(0, r, 1).unwrap()).unwrap()))
-                .collect();
-            for n in [32, 33, 64, 100] {
-                let out = w.forward(&xs.narrow(0, 0, n).unwrap()).unwrap();
-                for (r, want) in alone.iter().enumerate().take(n) {
-                    assert_eq!(
-                        &bits(&out.narrow(0, r, 1).unwrap()),
-                        want,
-                        "{dtype:?}: row {r} of {n}"
-                    );
-                }
-            }
+            rows_alone_in(&w, &xs, &[32, 33, 64, 100], dtype);
         }
     }
 

@@ -463,39 +463,44 @@ impl Transformer {
     fn attend_host(
         &self,
         q: &[f32],
-        (kc, vc): (&Tensor, &Tensor),
+        cache: (&Tensor, &Tensor),
         cap: usize,
         start: usize,
         total: usize,
         out: &mut [f32],
     ) -> Result<bool> {
-        use candle_core::{CpuStorage, Storage};
-        let (n_head, n_kv, hd) = (self.n_head, self.n_kv_head, self.head_dim);
-        let (ks, kl) = kc.storage_and_layout();
-        let (vs, vl) = vc.storage_and_layout();
-        if !kl.is_contiguous() || !vl.is_contiguous() {
-            return Ok(false);
-        }
-        let (Storage::Cpu(CpuStorage::F32(k)), Storage::Cpu(CpuStorage::F32(v))) = (&*ks, &*vs)
-        else {
-            return Ok(false);
-        };
-        let (k, v) = (&k[kl.start_offset()..], &v[vl.start_offset()..]);
-        let mut scores = vec![0f32; total - start];
+        let hd = self.head_dim;
+        let done = with_host_kv(cache, |k, v| {
+            let mut scores = Vec::new();
+            for h in 0..self.n_head {
+                let (qh, dst) = (&q[h * hd..(h + 1) * hd], &mut out[h * hd..(h + 1) * hd]);
+                self.attend_head(h, qh, (k, v), cap, start..total, &mut scores, dst);
+            }
+        });
+        Ok(done.is_some())
+    }
+
+    /// Query head `h`'s attention (`q`, `head_dim` values) over the cached
+    /// positions `keys` of the host buffers `(k, v)` (`cap` positions per KV
+    /// head) into `out`: the one computation of a decode step's head and of
+    /// a prompt row's.
+    #[allow(clippy::too_many_arguments)]
+    fn attend_head(
+        &self,
+        h: usize,
+        q: &[f32],
+        (k, v): (&[f32], &[f32]),
+        cap: usize,
+        keys: std::ops::Range<usize>,
+        scores: &mut Vec<f32>,
+        out: &mut [f32],
+    ) {
+        let hd = self.head_dim;
+        let base = h / (self.n_head / self.n_kv_head) * cap * hd;
+        let (lo, hi) = (base + keys.start * hd, base + keys.end * hd);
+        scores.resize(keys.len(), 0.0);
         let scale = self.attn_scale as f32;
-        for h in 0..n_head {
-            let base = h / (n_head / n_kv) * cap * hd;
-            let (lo, hi) = (base + start * hd, base + total * hd);
-            attend(
-                &q[h * hd..(h + 1) * hd],
-                &k[lo..hi],
-                &v[lo..hi],
-                scale,
-                &mut scores,
-                &mut out[h * hd..(h + 1) * hd],
-            );
-        }
-        Ok(true)
+        attend(q, &k[lo..hi], &v[lo..hi], scale, scores, out);
     }
 
     /// Layer `li`'s attention of a prompt's `seq` query rows `q` (`(1,
@@ -510,55 +515,45 @@ impl Transformer {
         &self,
         li: usize,
         q: &Tensor,
-        (kc, vc): (&Tensor, &Tensor),
+        cache: (&Tensor, &Tensor),
         cap: usize,
         pos: usize,
         seq: usize,
     ) -> Result<Option<Tensor>> {
-        use candle_core::{CpuStorage, Storage};
         if !q.device().is_cpu() {
             return Ok(None);
         }
-        let (n_head, n_kv, hd) = (self.n_head, self.n_kv_head, self.head_dim);
-        let (ks, kl) = kc.storage_and_layout();
-        let (vs, vl) = vc.storage_and_layout();
-        if !kl.is_contiguous() || !vl.is_contiguous() {
-            return Ok(None);
-        }
-        let (Storage::Cpu(CpuStorage::F32(k)), Storage::Cpu(CpuStorage::F32(v))) = (&*ks, &*vs)
-        else {
-            return Ok(None);
-        };
-        let (k, v) = (&k[kl.start_offset()..], &v[vl.start_offset()..]);
+        let (n_head, hd) = (self.n_head, self.head_dim);
         let qh: Vec<f32> = q.flatten_all()?.to_vec1()?;
         let window = self.layers[li].window;
-        let scale = self.attn_scale as f32;
         let width = n_head * hd;
         let mut out = vec![0f32; seq * width];
         let out_ptr = out.as_mut_ptr() as usize;
-        candle_core::utils::barrier_pool().execute_chunked(n_head * seq, |range| {
-            let mut scores = Vec::new();
-            for unit in range {
-                let (h, i) = (unit / seq, unit % seq);
-                let total = pos + i + 1;
-                let start = window.map_or(0, |w| total.saturating_sub(w));
-                scores.resize(total - start, 0.0);
-                let base = h / (n_head / n_kv) * cap * hd;
-                let (lo, hi) = (base + start * hd, base + total * hd);
-                // SAFETY: row i's head h of `out` (seq × width); each (row,
-                // head) belongs to one unit, so no two workers write it.
-                let dst = unsafe {
-                    std::slice::from_raw_parts_mut(
-                        (out_ptr as *mut f32).add(i * width + h * hd),
-                        hd,
-                    )
-                };
-                let qi = &qh[(h * seq + i) * hd..(h * seq + i + 1) * hd];
-                attend(qi, &k[lo..hi], &v[lo..hi], scale, &mut scores, dst);
-            }
+        let done = with_host_kv(cache, |k, v| {
+            candle_core::utils::barrier_pool().execute_chunked(n_head * seq, |range| {
+                let mut scores = Vec::new();
+                for unit in range {
+                    let (h, i) = (unit / seq, unit % seq);
+                    let total = pos + i + 1;
+                    let start = window.map_or(0, |w| total.saturating_sub(w));
+                    // SAFETY: row i's head h of `out` (seq × width); each
+                    // (row, head) belongs to one unit, so no two workers
+                    // write it.
+                    let dst = unsafe {
+                        std::slice::from_raw_parts_mut(
+                            (out_ptr as *mut f32).add(i * width + h * hd),
+                            hd,
+                        )
+                    };
+                    let qi = &qh[(h * seq + i) * hd..(h * seq + i + 1) * hd];
+                    self.attend_head(h, qi, (k, v), cap, start..total, &mut scores, dst);
+                }
+            })
         });
-        drop((ks, vs));
-        Ok(Some(Tensor::from_vec(out, (1, seq, width), q.device())?))
+        match done {
+            Some(()) => Ok(Some(Tensor::from_vec(out, (1, seq, width), q.device())?)),
+            None => Ok(None),
+        }
     }
 
     fn rope(&self, x: &Tensor, pos: usize, len: usize, local: bool) -> Result<Tensor> {
@@ -964,6 +959,21 @@ impl Transformer {
             _ => Tensor::cat(&out, 1),
         }
     }
+}
+
+/// `f` on the host buffers of a layer's keys and values `(kc, vc)`; `None`
+/// when they are not contiguous `f32` CPU buffers.
+fn with_host_kv<R>((kc, vc): (&Tensor, &Tensor), f: impl FnOnce(&[f32], &[f32]) -> R) -> Option<R> {
+    use candle_core::{CpuStorage, Storage};
+    let (ks, kl) = kc.storage_and_layout();
+    let (vs, vl) = vc.storage_and_layout();
+    if !kl.is_contiguous() || !vl.is_contiguous() {
+        return None;
+    }
+    let (Storage::Cpu(CpuStorage::F32(k)), Storage::Cpu(CpuStorage::F32(v))) = (&*ks, &*vs) else {
+        return None;
+    };
+    Some(f(&k[kl.start_offset()..], &v[vl.start_offset()..]))
 }
 
 /// One head's attention: softmax(q·Kᵀ·scale)·V over the rows of `k` / `v`.
