@@ -19,6 +19,7 @@
 //! device = "cpu"         # or "cuda" (build with --features cuda)
 //! max_batch = 8          # chat-model sequences (and articles) at once
 //! kv_budget_mb = 2048    # MiB of KV cache for the sequences in flight
+//! draft_tokens = 4       # prompt-lookup draft tokens a sequence may verify per step
 //!
 //! [translate]
 //! models = ["opus-mt-tc-big-zle-en", "opus-mt-uk-en", "qwen2.5-coder-1.5b-instruct"]
@@ -73,6 +74,11 @@ pub struct Runtime {
     /// alone needs more gets an error.
     #[serde(default = "default_kv_budget_mb")]
     pub kv_budget_mb: usize,
+    /// Draft tokens (prompt lookup) a chat-model sequence may have verified
+    /// in one decode step, in rows the batch leaves free (0 = none).
+    /// Outputs do not depend on it.
+    #[serde(default = "default_draft_tokens")]
+    pub draft_tokens: usize,
 }
 
 impl Default for Runtime {
@@ -83,6 +89,7 @@ impl Default for Runtime {
             cache_dir: None,
             max_batch: default_max_batch(),
             kv_budget_mb: default_kv_budget_mb(),
+            draft_tokens: default_draft_tokens(),
         }
     }
 }
@@ -93,6 +100,10 @@ fn default_max_batch() -> usize {
 
 fn default_kv_budget_mb() -> usize {
     2048
+}
+
+fn default_draft_tokens() -> usize {
+    crate::llm::DRAFT_TOKENS
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -500,6 +511,13 @@ impl ModelsConfig {
                 "[runtime] max_batch = {} is out of range 1..={}",
                 r.max_batch,
                 crate::llm::MAX_BATCH
+            )));
+        }
+        if r.draft_tokens >= crate::llm::MAX_BATCH {
+            return Err(Error::Config(format!(
+                "[runtime] draft_tokens = {} is out of range 0..={}",
+                r.draft_tokens,
+                crate::llm::MAX_BATCH - 1
             )));
         }
         if r.kv_budget_mb == 0 {

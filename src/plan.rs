@@ -118,6 +118,7 @@ impl Plan {
         let batch = BatchOptions {
             max_batch: config.runtime.max_batch,
             kv_budget_bytes: config.runtime.kv_budget_mb.saturating_mul(1 << 20),
+            draft_tokens: config.runtime.draft_tokens,
         };
         Ok(Plan {
             threads,

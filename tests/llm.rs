@@ -1207,6 +1207,7 @@ fn check_shared_prefixes(m: &mut ChatModel, params: &GenerationParams, label: &s
         let options = BatchOptions {
             max_batch,
             kv_budget_bytes: budget,
+            ..BatchOptions::default()
         };
         let (got, stats) = m.generate_batch(batch(common), options).unwrap();
         for (i, (g, w)) in got.iter().zip(&want).enumerate() {
@@ -1257,6 +1258,69 @@ fn smollm2_shared_prefixes_change_no_token() {
     on_smollm2(check_shared_prefixes);
 }
 
+/// Draft tokens (prompt lookup) change no token: greedy, and sampled with
+/// a repeat penalty, the tokens equal the request alone at every draft
+/// length and batch size, while drafts were computed and kept (the output
+/// copies the prompt: names and a repeated phrase).
+fn check_drafts(m: &mut ChatModel, params: &GenerationParams, label: &str) {
+    let texts = [
+        "Repeat exactly: Rustem Umerov met Kaja Kallas in Brussels on 11 April 2025. \
+         Rustem Umerov met Kaja Kallas in Brussels on 11 April 2025.",
+        "Copy this list: one, two, three, four, one, two, three, four, one, two.",
+        "Київ Київ Київ",
+    ];
+    let prompts: Vec<Vec<u32>> = texts
+        .iter()
+        .map(|q| m.chat_prompt(&[ChatMessage::user(*q)]).unwrap())
+        .collect();
+    // Long enough for a tiny random model to fall into a loop.
+    let params = &GenerationParams {
+        max_new_tokens: params.max_new_tokens * 3,
+        ..params.clone()
+    };
+    let sampled = GenerationParams {
+        temperature: 0.8,
+        top_p: Some(0.9),
+        seed: 7,
+        repeat_penalty: 1.1,
+        ..params.clone()
+    };
+    for p in [params, &sampled] {
+        let want = alone(m, &batch_requests(&prompts, p));
+        let mut kept = 0;
+        for (max_batch, draft_tokens) in [(1, 1), (1, 4), (2, 8), (3, 30), (8, 4)] {
+            let options = BatchOptions {
+                max_batch,
+                draft_tokens,
+                ..BatchOptions::default()
+            };
+            let (got, stats) = m
+                .generate_batch(batch_requests(&prompts, p), options)
+                .unwrap();
+            for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                let g = g.as_ref().unwrap();
+                assert_eq!(
+                    &g.token_ids, w,
+                    "{label}: request {i}, max_batch {max_batch}, drafts {draft_tokens}"
+                );
+            }
+            assert!(stats.drafts_accepted <= stats.draft_rows, "{stats:?}");
+            kept += stats.drafts_accepted;
+        }
+        assert!(kept > 0, "{label}: no draft token was kept ({p:?})");
+    }
+}
+
+#[test]
+fn tiny_models_drafts_change_no_token() {
+    on_tiny_models(check_drafts);
+}
+
+#[test]
+fn smollm2_drafts_change_no_token() {
+    on_smollm2(check_drafts);
+}
+
 /// A request whose KV cache alone is over the budget gets a clear error;
 /// the others finish with their tokens, and the reserved cache never goes
 /// over the budget (requests wait for room instead).
@@ -1286,6 +1350,7 @@ fn kv_budget_refuses_what_cannot_fit_and_the_others_finish() {
     let options = BatchOptions {
         max_batch: 8,
         kv_budget_bytes: budget,
+        ..BatchOptions::default()
     };
     let (got, stats) = m.generate_batch(requests, options).unwrap();
     for (i, g) in got.iter().enumerate() {

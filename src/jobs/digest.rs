@@ -338,10 +338,11 @@ fn summarize_group(
                 .collect::<Vec<_>>()
         })
     });
-    if let Err(e) = served {
+    match served {
+        Ok(stats) => reporter.report(Event::Note(&format!("chat model: {stats}"))),
         // The articles still waiting failed with "the model's thread
         // stopped": say why.
-        reporter.report(Event::Note(&format!("the summarizer failed: {e}")));
+        Err(e) => reporter.report(Event::Note(&format!("the summarizer failed: {e}"))),
     }
     out
 }

@@ -195,10 +195,11 @@ impl<'a> JobContext<'a> {
             };
             match made {
                 Ok((made, served)) => {
-                    if let Err(e) = served {
-                        let note = format!("the translator failed: {e}");
-                        self.reporter.report(Event::Note(&note));
-                    }
+                    let note = match served {
+                        Ok(stats) => format!("translator: {stats}"),
+                        Err(e) => format!("the translator failed: {e}"),
+                    };
+                    self.reporter.report(Event::Note(&note));
                     for (i, t) in made {
                         out[i] = Some(t.and_then(|t| save(self, t)));
                     }

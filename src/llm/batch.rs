@@ -27,6 +27,18 @@
 //! keys it sees), so a prompt gives the same bits in one pass or as a
 //! prefix and the rest, whether the prefix was kept or not.
 //!
+//! Draft tokens (prompt lookup): where a step leaves rows free (fewer
+//! sequences in flight than [`BatchOptions::max_batch`]), a sequence whose
+//! last tokens occurred before in its prompt or output proposes the tokens
+//! that followed them there ([`lookup_draft`]: names, numbers and phrases a
+//! summary or translation copies), and the step computes them as extra rows
+//! after its token. Each row's logits are those of a one-token step at its
+//! position, so the sequence samples from them in order, exactly as it
+//! would one step at a time, and keeps the drafts while they equal what it
+//! sampled: several tokens for one pass over the weights, and the same
+//! tokens, bit for bit, with any sampler. The cache is cut back to the
+//! tokens kept.
+//!
 //! Memory: each admitted request reserves the KV cache of its whole prompt
 //! plus `max_new_tokens` against the budget before it runs, so the budget is
 //! never exceeded; a request that could not fit even alone gets an error of
@@ -86,6 +98,11 @@ pub struct BatchOptions {
     pub max_batch: usize,
     /// Bytes the KV caches of the sequences in flight may take together.
     pub kv_budget_bytes: usize,
+    /// Draft tokens a sequence may have verified in one step (0: none).
+    /// A step computes at most `max(max_batch, draft_tokens + 1)` rows
+    /// (and at most [`MAX_BATCH`]); drafts take the rows the sequences in
+    /// flight leave free.
+    pub draft_tokens: usize,
 }
 
 /// The largest batch: Candle's x86 kernels for `Q4_K` switch to AMX tiles
@@ -97,8 +114,36 @@ impl Default for BatchOptions {
         Self {
             max_batch: 8,
             kv_budget_bytes: 1 << 30,
+            draft_tokens: DRAFT_TOKENS,
         }
     }
+}
+
+/// Draft tokens per sequence and step by default (`runtime.draft_tokens`).
+pub const DRAFT_TOKENS: usize = 4;
+
+/// The n-gram lengths [`lookup_draft`] matches, longest first.
+const DRAFT_NGRAMS: std::ops::RangeInclusive<usize> = 1..=3;
+
+/// Up to `k` tokens to propose after `history`: those that followed the
+/// latest earlier occurrence of its last three tokens (else two, else one),
+/// as far as `history` goes; none without such an occurrence.
+pub(crate) fn lookup_draft(history: &[u32], k: usize) -> &[u32] {
+    let len = history.len();
+    if k == 0 {
+        return &[];
+    }
+    for n in DRAFT_NGRAMS.rev() {
+        if len <= n {
+            continue;
+        }
+        let tail = &history[len - n..];
+        if let Some(i) = (0..len - n).rev().find(|&i| &history[i..i + n] == tail) {
+            let from = i + n;
+            return &history[from..(from + k).min(len)];
+        }
+    }
+    &[]
 }
 
 /// What a batched run did.
@@ -117,12 +162,37 @@ pub struct BatchStats {
     /// prompt tokens they did not compute again.
     pub prefix_hits: usize,
     pub prefix_tokens_reused: usize,
+    /// Draft tokens computed, and those kept (equal to the token sampled).
+    pub draft_rows: usize,
+    pub drafts_accepted: usize,
 }
 
 impl BatchStats {
     /// Mean sequences per decode pass.
     pub fn mean_batch(&self) -> f64 {
         self.decode_rows as f64 / self.decode_steps.max(1) as f64
+    }
+}
+
+impl std::fmt::Display for BatchStats {
+    /// One line for a run's log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} requests; prompts {:.1} s ({} shared prefixes reused, {} tokens); \
+             {} decode passes, {:.1} s, {:.1} sequences per pass; \
+             draft tokens {} of {} kept; KV cache peak {}",
+            self.requests,
+            self.prefill_secs,
+            self.prefix_hits,
+            self.prefix_tokens_reused,
+            self.decode_steps,
+            self.decode_secs,
+            self.mean_batch(),
+            self.drafts_accepted,
+            self.draft_rows,
+            mib(self.peak_kv_bytes),
+        )
     }
 }
 
@@ -139,8 +209,11 @@ struct Running<'c> {
     text: String,
     utf8: Utf8Stream,
     generated: usize,
-    /// Logits of the next position.
-    logits: Vec<f32>,
+    /// Logits of the rows of the last forward pass: the next position's,
+    /// then those after each of `drafts`.
+    pending: Vec<Vec<f32>>,
+    /// Draft tokens the last forward pass computed after the sequence's token.
+    drafts: Vec<u32>,
     prompt_secs: f64,
     decode_start: Instant,
 }
@@ -322,7 +395,7 @@ impl<'c> Batcher<'_, 'c> {
         // One token for each sequence; those that go on decode together.
         let mut i = 0;
         while i < self.running.len() {
-            match self.running[i].advance(self.model) {
+            match self.running[i].advance_rows(self.model, &mut self.stats.drafts_accepted) {
                 Ok(None) => i += 1,
                 Ok(Some(stop)) => {
                     let r = self.running.swap_remove(i);
@@ -338,23 +411,43 @@ impl<'c> Batcher<'_, 'c> {
         }
         if !self.running.is_empty() {
             let t = Instant::now();
-            let tokens: Vec<u32> = self
+            // Rows the sequences leave free go to draft tokens.
+            let o = self.options;
+            let rows_max = o.max_batch.max(o.draft_tokens + 1).min(MAX_BATCH);
+            let mut spare = rows_max.saturating_sub(self.running.len());
+            let limit = self.model.info.context_length;
+            for r in &mut self.running {
+                // After this pass the cache holds the positions so far, the
+                // token and the drafts: within the request's reservation.
+                let room = (r.params.max_new_tokens - r.generated).min(limit - r.history.len());
+                let k = o.draft_tokens.min(spare).min(room);
+                r.drafts = lookup_draft(&r.history, k).to_vec();
+                spare -= r.drafts.len();
+                self.stats.draft_rows += r.drafts.len();
+            }
+            let rows: Vec<Vec<u32>> = self
                 .running
                 .iter()
-                .map(|r| *r.history.last().expect("a token was just sampled"))
+                .map(|r| {
+                    let last = *r.history.last().expect("a token was just sampled");
+                    std::iter::once(last)
+                        .chain(r.drafts.iter().copied())
+                        .collect()
+                })
                 .collect();
+            let refs: Vec<&[u32]> = rows.iter().map(Vec::as_slice).collect();
             let Weights::Fast(model) = &mut self.model.weights else {
                 unreachable!("checked above")
             };
             let mut caches: Vec<&mut KvCache> =
                 self.running.iter_mut().map(|r| &mut r.cache).collect();
-            let logits = model.decode(&mut caches, &tokens)?;
-            let rows = self.model.logit_rows(&logits)?;
-            for (r, row) in self.running.iter_mut().zip(rows) {
-                r.logits = row;
+            let logits = model.decode(&mut caches, &refs)?;
+            let mut all = self.model.logit_rows(&logits)?.into_iter();
+            for (r, row) in self.running.iter_mut().zip(&rows) {
+                r.pending = all.by_ref().take(row.len()).collect();
             }
             self.stats.decode_steps += 1;
-            self.stats.decode_rows += tokens.len();
+            self.stats.decode_rows += rows.len();
             self.stats.decode_secs += t.elapsed().as_secs_f64();
         }
         // Keep the order of admission (swap_remove reorders): ids rise.
@@ -444,7 +537,8 @@ impl<'c> Batcher<'_, 'c> {
                 text: String::new(),
                 utf8: Utf8Stream::default(),
                 generated: 0,
-                logits,
+                pending: vec![logits],
+                drafts: Vec::new(),
                 prompt_secs,
                 decode_start: Instant::now(),
             });
@@ -500,22 +594,48 @@ impl Batcher<'_, '_> {
 }
 
 impl Running<'_> {
+    /// Sample from the rows of the last forward pass in order, keeping
+    /// each draft token while it equals the token sampled before it (the
+    /// count kept is added to `accepted`), and cut the cache back to the
+    /// tokens kept: `Some(reason)` when the sequence has ended, `None` when
+    /// its last token needs a forward pass.
+    fn advance_rows(
+        &mut self,
+        model: &ChatModel,
+        accepted: &mut usize,
+    ) -> Result<Option<StopReason>> {
+        let drafts = std::mem::take(&mut self.drafts);
+        let rows = std::mem::take(&mut self.pending);
+        for (j, logits) in rows.into_iter().enumerate() {
+            if let Some(stop) = self.advance(model, logits)? {
+                return Ok(Some(stop));
+            }
+            if drafts.get(j) != self.history.last() {
+                break;
+            }
+            *accepted += 1;
+        }
+        // The last token sampled is not in the cache yet.
+        self.cache.truncate(self.history.len() - 1);
+        Ok(None)
+    }
+
     /// Sample this sequence's next token from its logits, exactly as
     /// [`ChatModel::generate_ids`] does: `Some(reason)` when it has ended,
     /// `None` when the new token needs a forward pass.
-    fn advance(&mut self, model: &ChatModel) -> Result<Option<StopReason>> {
+    fn advance(&mut self, model: &ChatModel, mut logits: Vec<f32>) -> Result<Option<StopReason>> {
         if self.constraint.as_ref().is_some_and(|c| c.is_complete()) {
             return Ok(Some(StopReason::ConstraintComplete));
         }
         if self.generated == self.params.max_new_tokens {
             return Ok(Some(StopReason::MaxTokens));
         }
-        let logits = &mut self.logits;
-        self.sampler.apply_repeat_penalty(logits, &self.history);
+        self.sampler
+            .apply_repeat_penalty(&mut logits, &self.history);
         if let Some(c) = self.constraint.as_deref_mut() {
-            c.mask(&model.vocabulary, logits)?;
+            c.mask(&model.vocabulary, &mut logits)?;
         }
-        let token = self.sampler.sample(logits).ok_or_else(|| {
+        let token = self.sampler.sample(&logits).ok_or_else(|| {
             Error::Generation("every token was masked out; nothing to sample".into())
         })?;
         if !self.params.ignore_eos && model.tokenizer.is_end_of_generation(token) {
@@ -556,5 +676,26 @@ impl Running<'_> {
             decode_secs: self.decode_start.elapsed().as_secs_f64(),
             stop,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lookup_draft;
+
+    #[test]
+    fn drafts_follow_the_latest_longest_match() {
+        // The last three tokens 1 2 3 occurred at 0 and at 4: the latest wins.
+        let h = [1, 2, 3, 9, 1, 2, 3, 7, 5, 1, 2, 3];
+        assert_eq!(lookup_draft(&h, 2), &[7, 5]);
+        // As far as the history goes.
+        assert_eq!(lookup_draft(&h, 10), &[7, 5, 1, 2, 3]);
+        assert_eq!(lookup_draft(&h, 0), &[] as &[u32]);
+        // No earlier 8 9 4 nor 9 4: the one-token match 4 … 6.
+        assert_eq!(lookup_draft(&[4, 6, 8, 9, 4], 3), &[6, 8, 9]);
+        // A two-token match is preferred to a later one-token match.
+        assert_eq!(lookup_draft(&[5, 6, 1, 6, 2, 5, 6], 1), &[1]);
+        assert_eq!(lookup_draft(&[1, 2, 3], 4), &[] as &[u32]);
+        assert_eq!(lookup_draft(&[], 4), &[] as &[u32]);
     }
 }

@@ -12,7 +12,7 @@
 //! queue. Outputs do not depend on any of this (see [`super::batch`]): with
 //! greedy decoding an article's text is the same whether it ran alone or
 //! next to seven others.
-use super::batch::{BatchOptions, BatchRequest};
+use super::batch::{BatchOptions, BatchRequest, BatchStats};
 use super::tokenizer::GgufTokenizer;
 use super::{render_prompt, TokenConstraint};
 use super::{ChatFormat, ChatMessage, ChatModel, Generation, GenerationParams, ModelInfo};
@@ -223,13 +223,13 @@ fn stopped() -> Error {
 /// Run `work` with a client of `model`, serving every request its threads
 /// make in one continuous batch (the model's [`ChatModel::batch_options`])
 /// on this thread, until `work` has returned and every client is dropped.
-/// Returns what `work` returned, and how the serving ended: an engine
-/// failure stops it, and every request still waiting then gets an error
-/// (so `work`'s threads end with it).
+/// Returns what `work` returned, and how the serving ended: what the batch
+/// did, or the engine failure that stopped it (every request still waiting
+/// then gets an error, so `work`'s threads end with it).
 pub fn serve<R: Send>(
     model: &mut ChatModel,
     work: impl FnOnce(ChatClient) -> R + Send,
-) -> (R, Result<()>) {
+) -> (R, Result<BatchStats>) {
     let (jobs, queue) = mpsc::channel::<Job>();
     let client = ChatClient {
         front: Arc::new(Frontend {
@@ -256,7 +256,7 @@ fn serve_queue(
     model: &mut ChatModel,
     options: BatchOptions,
     queue: &mpsc::Receiver<Job>,
-) -> Result<()> {
+) -> Result<BatchStats> {
     let mut batcher = model.batcher(options);
     let mut replies: HashMap<usize, mpsc::Sender<Result<Generation>>> = HashMap::new();
     fn submit(
@@ -277,7 +277,7 @@ fn serve_queue(
             // Nothing to run: wait for a request, or for every client to go.
             match queue.recv() {
                 Ok(job) => submit(&mut batcher, &mut replies, job),
-                Err(_) => return Ok(()),
+                Err(_) => return Ok(batcher.stats().clone()),
             }
         }
         while let Ok(job) = queue.try_recv() {

@@ -129,6 +129,11 @@ impl KvCache {
         })
     }
 
+    /// Forget every position from `n` on (draft tokens not kept).
+    pub fn truncate(&mut self, n: usize) {
+        self.filled = self.filled.min(n);
+    }
+
     /// Positions a cache reserved for `n` holds once grown: what it costs.
     pub fn capacity_for(n: usize) -> usize {
         n.div_ceil(256) * 256
@@ -470,12 +475,23 @@ impl Transformer {
         out: &mut [f32],
     ) -> Result<bool> {
         let hd = self.head_dim;
+        assert!(out.len() >= self.n_head * hd && q.len() >= self.n_head * hd);
+        let out_ptr = out.as_mut_ptr() as usize;
         let done = with_host_kv(cache, |k, v| {
-            let mut scores = Vec::new();
-            for h in 0..self.n_head {
-                let (qh, dst) = (&q[h * hd..(h + 1) * hd], &mut out[h * hd..(h + 1) * hd]);
-                self.attend_head(h, qh, (k, v), cap, start..total, &mut scores, dst);
-            }
+            // Heads spread over the thread pool (a long cache makes this
+            // most of a step); each head is computed as it would be alone.
+            candle_core::utils::barrier_pool().execute_chunked(self.n_head, |heads| {
+                let mut scores = Vec::new();
+                for h in heads {
+                    // SAFETY: head h's slice of `out` (n_head × head_dim
+                    // values); each head belongs to one unit.
+                    let dst = unsafe {
+                        std::slice::from_raw_parts_mut((out_ptr as *mut f32).add(h * hd), hd)
+                    };
+                    let qh = &q[h * hd..(h + 1) * hd];
+                    self.attend_head(h, qh, (k, v), cap, start..total, &mut scores, dst);
+                }
+            })
         });
         Ok(done.is_some())
     }
@@ -635,31 +651,41 @@ impl Transformer {
         }
     }
 
-    /// One decode step of several sequences at once: `tokens[i]` placed
-    /// after the `caches[i].filled()` positions of sequence `i`. Returns
-    /// the next-token logits of every sequence, shape `(n, vocab)`.
+    /// One decode step of several sequences at once: the tokens `rows[i]`
+    /// placed after the `caches[i].filled` positions of sequence `i` (one
+    /// token, or a token and draft tokens after it to verify). Returns the
+    /// next-token logits of every row, sequence after sequence, shape
+    /// `(rows, vocab)`.
     ///
     /// The rows of all sequences go through each weight together (one pass
-    /// over the weights for all of them); attention runs per sequence over
-    /// its own cache. Each sequence's logits are bit for bit those of
-    /// [`Transformer::forward_in`] on it alone: every kernel computes a row
-    /// the same way whatever the other rows are (see [`Linear`]).
-    pub fn decode(&mut self, caches: &mut [&mut KvCache], tokens: &[u32]) -> Result<Tensor> {
-        let n = tokens.len();
-        if n == 0 || caches.len() != n {
-            candle_core::bail!("{} tokens for {} sequences", n, caches.len());
+    /// over the weights for all of them); attention runs per row over its
+    /// own sequence's cache up to its position. Each row's logits are bit
+    /// for bit those of [`Transformer::forward_in`] on its sequence alone,
+    /// one token at a time: every kernel computes a row the same way
+    /// whatever the other rows are (see [`Linear`]), and a row's attention
+    /// is the [`attend`] of a one-token step.
+    pub fn decode(&mut self, caches: &mut [&mut KvCache], rows: &[&[u32]]) -> Result<Tensor> {
+        let n: usize = rows.iter().map(|r| r.len()).sum();
+        if rows.is_empty() || caches.len() != rows.len() || rows.iter().any(|r| r.is_empty()) {
+            candle_core::bail!("{} token rows for {} sequences", n, caches.len());
         }
         let device = self.cos.device().clone();
         let mut positions = Vec::with_capacity(n);
-        for cache in caches.iter_mut() {
+        for (cache, r) in caches.iter_mut().zip(rows) {
             let pos = cache.filled;
-            if pos == 0 || pos + 1 > self.max_positions {
-                candle_core::bail!("decode at position {pos} of {}", self.max_positions);
+            if pos == 0 || pos + r.len() > self.max_positions {
+                candle_core::bail!(
+                    "decode of {} tokens at position {pos} of {}",
+                    r.len(),
+                    self.max_positions
+                );
             }
-            self.grow_cache(cache, pos + 1, &device)?;
-            positions.push(pos as u32);
+            self.grow_cache(cache, pos + r.len(), &device)?;
+            positions.extend((pos..pos + r.len()).map(|p| p as u32));
         }
-        let ids = Tensor::new(tokens, &device)?.unsqueeze(0)?;
+        let tokens: Vec<u32> = rows.iter().flat_map(|r| r.iter().copied()).collect();
+        let lens: Vec<usize> = rows.iter().map(|r| r.len()).collect();
+        let ids = Tensor::new(tokens.as_slice(), &device)?.unsqueeze(0)?;
         let mut x = self.embed.embedding(&ids)?;
         if let Some(s) = self.embed_scale {
             x = (x * s)?;
@@ -670,24 +696,26 @@ impl Transformer {
             let q = self.rope_at(&q, &positions, local)?;
             let k = self.rope_at(&k, &positions, local)?;
             if device.is_cpu() {
-                let y = self.decode_attention_host(li, caches, &positions, &q, &k, &v)?;
+                let y = self.decode_attention_host(li, caches, &lens, &positions, &q, &k, &v)?;
                 x = self.output_and_mlp(li, &x, &y, &[(0, n)])?;
                 continue;
             }
-            let mut ys = Vec::with_capacity(n);
-            for (i, cache) in caches.iter_mut().enumerate() {
-                let pos = positions[i] as usize;
+            let mut ys = Vec::with_capacity(rows.len());
+            let mut first = 0;
+            for (cache, &len) in caches.iter_mut().zip(&lens) {
+                let pos = positions[first] as usize;
                 let (kc, vc) = &cache.layers[li];
-                kc.slice_set(&k.narrow(2, i, 1)?.contiguous()?, 2, pos)?;
-                vc.slice_set(&v.narrow(2, i, 1)?.contiguous()?, 2, pos)?;
-                let qi = q.narrow(2, i, 1)?.contiguous()?;
-                ys.push(self.attention(li, (kc, vc), cache.capacity, &qi, pos, 1)?);
+                kc.slice_set(&k.narrow(2, first, len)?.contiguous()?, 2, pos)?;
+                vc.slice_set(&v.narrow(2, first, len)?.contiguous()?, 2, pos)?;
+                let qi = q.narrow(2, first, len)?.contiguous()?;
+                ys.push(self.attention(li, (kc, vc), cache.capacity, &qi, pos, len)?);
+                first += len;
             }
             let y = Tensor::cat(&ys, 1)?;
             x = self.output_and_mlp(li, &x, &y, &[(0, n)])?;
         }
-        for cache in caches.iter_mut() {
-            cache.filled += 1;
+        for (cache, &len) in caches.iter_mut().zip(&lens) {
+            cache.filled += len;
         }
         let last = self.norm.forward(&x.squeeze(0)?)?;
         let logits = self.output.forward(&last)?;
@@ -699,15 +727,19 @@ impl Transformer {
     }
 
     /// Layer `li` of a decode step on the CPU: the keys and values `k`, `v`
-    /// (`(1, heads, n, head_dim)`) written to each sequence's cache, and
-    /// each sequence's attention of its query row of `q` over its cache
-    /// (the same [`attend`] as one sequence alone), as `(1, n, n_head *
-    /// head_dim)`. One copy of the rows to the host per layer, instead of
-    /// tensor operations per sequence.
+    /// (`(1, heads, rows, head_dim)`; sequence `i` has `lens[i]` rows in a
+    /// row, at `positions`) written to each sequence's cache, then each
+    /// row's attention of its query row of `q` over its sequence's cache up
+    /// to its position (the same [`attend`] as one sequence alone), as `(1,
+    /// rows, n_head * head_dim)`. Rows and heads are spread over the thread
+    /// pool; one copy of the rows to the host per layer, instead of tensor
+    /// operations per sequence.
+    #[allow(clippy::too_many_arguments)]
     fn decode_attention_host(
         &self,
         li: usize,
         caches: &mut [&mut KvCache],
+        lens: &[usize],
         positions: &[u32],
         q: &Tensor,
         k: &Tensor,
@@ -722,28 +754,80 @@ impl Transformer {
             k.flatten_all()?.to_vec1()?,
             v.flatten_all()?.to_vec1()?,
         );
-        // Row i of every head of a `(1, heads, n, hd)` tensor.
-        let row = |src: &[f32], heads: usize, i: usize| -> Vec<f32> {
+        // Rows first..first + len of every head of a `(1, heads, n, hd)`
+        // tensor, as `(1, heads, len, hd)`.
+        let rows = |src: &[f32], heads: usize, first: usize, len: usize| -> Vec<f32> {
             (0..heads)
-                .flat_map(|h| src[(h * n + i) * hd..(h * n + i + 1) * hd].iter().copied())
+                .flat_map(|h| {
+                    src[(h * n + first) * hd..(h * n + first + len) * hd]
+                        .iter()
+                        .copied()
+                })
                 .collect()
         };
+        // Row r's sequence, and where that sequence's rows start.
+        let mut owner = Vec::with_capacity(n);
+        let mut first = 0;
+        for (i, cache) in caches.iter_mut().enumerate() {
+            let (len, pos) = (lens[i], positions[first] as usize);
+            let (kc, vc) = &cache.layers[li];
+            let shape = (1, n_kv, len, hd);
+            kc.slice_set(
+                &Tensor::from_vec(rows(&kh, n_kv, first, len), shape, device)?,
+                2,
+                pos,
+            )?;
+            vc.slice_set(
+                &Tensor::from_vec(rows(&vh, n_kv, first, len), shape, device)?,
+                2,
+                pos,
+            )?;
+            owner.extend(std::iter::repeat_n(i, len));
+            first += len;
+        }
+        // The host buffers of every sequence's cache, read-locked while the
+        // rows attend.
+        let guards: Vec<_> = caches
+            .iter()
+            .map(|c| {
+                (
+                    c.layers[li].0.storage_and_layout(),
+                    c.layers[li].1.storage_and_layout(),
+                )
+            })
+            .collect();
+        let host = guards
+            .iter()
+            .map(|((ks, kl), (vs, vl))| Some((host_f32(ks, kl)?, host_f32(vs, vl)?)))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| {
+                candle_core::Error::Msg("a KV cache off the host buffer layout".into())
+            })?;
+        let caps: Vec<usize> = caches.iter().map(|c| c.capacity).collect();
         let width = n_head * hd;
         let mut out = vec![0f32; n * width];
-        for (i, cache) in caches.iter_mut().enumerate() {
-            let pos = positions[i] as usize;
-            let (kc, vc) = &cache.layers[li];
-            let shape = (1, n_kv, 1, hd);
-            kc.slice_set(&Tensor::from_vec(row(&kh, n_kv, i), shape, device)?, 2, pos)?;
-            vc.slice_set(&Tensor::from_vec(row(&vh, n_kv, i), shape, device)?, 2, pos)?;
-            let total = pos + 1;
-            let start = window.map_or(0, |w| total.saturating_sub(w));
-            let qi = row(&qh, n_head, i);
-            let dst = &mut out[i * width..(i + 1) * width];
-            if !self.attend_host(&qi, (kc, vc), cache.capacity, start, total, dst)? {
-                candle_core::bail!("a KV cache off the host buffer layout");
+        let out_ptr = out.as_mut_ptr() as usize;
+        candle_core::utils::barrier_pool().execute_chunked(n * n_head, |range| {
+            let mut scores = Vec::new();
+            for unit in range {
+                let (r, h) = (unit / n_head, unit % n_head);
+                let s = owner[r];
+                let total = positions[r] as usize + 1;
+                let start = window.map_or(0, |w| total.saturating_sub(w));
+                let qr = &qh[(h * n + r) * hd..(h * n + r + 1) * hd];
+                // SAFETY: row r's head h of `out` (n × width); each (row,
+                // head) belongs to one unit, so no two workers write it.
+                let dst = unsafe {
+                    std::slice::from_raw_parts_mut(
+                        (out_ptr as *mut f32).add(r * width + h * hd),
+                        hd,
+                    )
+                };
+                self.attend_head(h, qr, host[s], caps[s], start..total, &mut scores, dst);
             }
-        }
+        });
+        drop(host);
+        drop(guards);
         Tensor::from_vec(out, (1, n, width), device)
     }
 
@@ -964,16 +1048,19 @@ impl Transformer {
 /// `f` on the host buffers of a layer's keys and values `(kc, vc)`; `None`
 /// when they are not contiguous `f32` CPU buffers.
 fn with_host_kv<R>((kc, vc): (&Tensor, &Tensor), f: impl FnOnce(&[f32], &[f32]) -> R) -> Option<R> {
-    use candle_core::{CpuStorage, Storage};
     let (ks, kl) = kc.storage_and_layout();
     let (vs, vl) = vc.storage_and_layout();
-    if !kl.is_contiguous() || !vl.is_contiguous() {
-        return None;
+    Some(f(host_f32(&ks, kl)?, host_f32(&vs, vl)?))
+}
+
+/// The values of a contiguous `f32` CPU tensor with this storage and
+/// layout; `None` for any other.
+fn host_f32<'s>(s: &'s candle_core::Storage, l: &candle_core::Layout) -> Option<&'s [f32]> {
+    use candle_core::{CpuStorage, Storage};
+    match s {
+        Storage::Cpu(CpuStorage::F32(v)) if l.is_contiguous() => Some(&v[l.start_offset()..]),
+        _ => None,
     }
-    let (Storage::Cpu(CpuStorage::F32(k)), Storage::Cpu(CpuStorage::F32(v))) = (&*ks, &*vs) else {
-        return None;
-    };
-    Some(f(&k[kl.start_offset()..], &v[vl.start_offset()..]))
 }
 
 /// One head's attention: softmax(q·Kᵀ·scale)·V over the rows of `k` / `v`.
@@ -1326,7 +1413,8 @@ mod tests {
                     .filter(|(s, _)| live.contains(s))
                     .map(|(_, c)| c)
                     .collect();
-                let logits = m.decode(&mut refs, &tokens).unwrap();
+                let rows: Vec<&[u32]> = tokens.iter().map(std::slice::from_ref).collect();
+                let logits = m.decode(&mut refs, &rows).unwrap();
                 assert_eq!(logits.dims(), [live.len(), VOCAB]);
                 for (row, &s) in live.iter().enumerate() {
                     let got = bits(&logits.narrow(0, row, 1).unwrap());
