@@ -12,8 +12,8 @@ use crate::plan::Plan;
 use crate::report::{Event, Reporter};
 use crate::source::{ResolvedModel, Resolver};
 use crate::store::{
-    FactsSettings, MarianSettings, ModelProvenance, Settings, StageModels, SummarizeSettings,
-    TranslateSettings,
+    Batching, FactsSettings, MarianSettings, ModelProvenance, Settings, StageModels,
+    SummarizeSettings, TranslateSettings,
 };
 use crate::translate::{self, MarianTranslator, TranslateStats, TranslatedSentence};
 use std::path::{Path, PathBuf};
@@ -169,6 +169,23 @@ impl Engines {
                 batch: plan.batch,
             },
             marian_config: None,
+        })
+    }
+
+    /// The chat engine's scheduling, as provenance records it: `None` when
+    /// no stage runs a chat model.
+    pub fn batching(&self) -> Option<Batching> {
+        let models = [
+            Some(&self.translate_model),
+            self.summarize_model.as_ref(),
+            self.facts_model.as_ref(),
+        ];
+        let chat = models.iter().flatten().any(|m| m.engine == Engine::Gguf);
+        let b = &self.pool.batch;
+        chat.then(|| Batching {
+            max_batch: b.max_batch,
+            kv_budget_mb: b.kv_budget_bytes >> 20,
+            draft_tokens: b.draft_tokens,
         })
     }
 

@@ -14,7 +14,7 @@ use crate::store::claim::Claim;
 use crate::store::{
     rate, tool, ArticleDigest, DigestCounts, DigestTimings, Provenance, RecordKind,
 };
-use crate::store::{Settings, StageModels, Store};
+use crate::store::{Batching, Settings, StageModels, Store};
 use crate::summarize;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -155,6 +155,7 @@ struct Shared<'s> {
     stage: &'s crate::config::SummarizeStage,
     facts_max_new_tokens: usize,
     settings: Settings,
+    batching: Option<Batching>,
     models: StageModels,
 }
 
@@ -228,6 +229,7 @@ fn summarize_group(
         stage: &plan.stage,
         facts_max_new_tokens: ctx.plan.facts.as_ref().map_or(0, |f| f.max_new_tokens),
         settings: ctx.engines.settings().clone(),
+        batching: ctx.engines.batching(),
         models: ctx.engines.provenance(),
     };
     let facts_in_batch = !facts_llm || ctx.engines.facts_uses_summarizer();
@@ -466,6 +468,7 @@ fn write_record(
             generated_at: utc_now(),
             models,
             settings: shared.settings.clone(),
+            batching: shared.batching.clone(),
             timings: DigestTimings {
                 ingest_secs: t.prepared.ingest_secs,
                 translate_secs: t.stats.secs,

@@ -115,6 +115,7 @@ fn write(ctx: &mut JobContext, t: Translated, mode: InputMode, claim: Claim) -> 
             generated_at: utc_now(),
             models: ctx.engines.provenance(),
             settings: ctx.engines.settings().clone(),
+            batching: ctx.engines.batching(),
             timings: TranslationTimings {
                 translate_secs: t.stats.secs,
                 total_secs,

@@ -474,26 +474,53 @@ impl Transformer {
         total: usize,
         out: &mut [f32],
     ) -> Result<bool> {
-        let hd = self.head_dim;
-        assert!(out.len() >= self.n_head * hd && q.len() >= self.n_head * hd);
-        let out_ptr = out.as_mut_ptr() as usize;
+        // Heads spread over the thread pool (a long cache makes this most of
+        // a step); each head is computed as it would be alone.
         let done = with_host_kv(cache, |k, v| {
-            // Heads spread over the thread pool (a long cache makes this
-            // most of a step); each head is computed as it would be alone.
-            candle_core::utils::barrier_pool().execute_chunked(self.n_head, |heads| {
-                let mut scores = Vec::new();
-                for h in heads {
-                    // SAFETY: head h's slice of `out` (n_head × head_dim
-                    // values); each head belongs to one unit.
-                    let dst = unsafe {
-                        std::slice::from_raw_parts_mut((out_ptr as *mut f32).add(h * hd), hd)
-                    };
-                    let qh = &q[h * hd..(h + 1) * hd];
-                    self.attend_head(h, qh, (k, v), cap, start..total, &mut scores, dst);
-                }
-            })
+            self.attend_rows(q, 1, |_| ((k, v), cap, start..total), out)
         });
         Ok(done.is_some())
+    }
+
+    /// The attention of `rows` query rows into `out` (`rows × n_head ×
+    /// head_dim`, row-major). `q` is head-major: row `r`'s head `h` starts at
+    /// `(h * rows + r) * head_dim`. Row `r` attends over `kv(r)`: the host
+    /// key and value buffers of its cache, their capacity, and the positions
+    /// it sees. The (row, head) pairs are spread over the thread pool, each
+    /// computed by [`Transformer::attend_head`] as it would be alone, so a
+    /// row's result does not depend on the rows computed with it: the one
+    /// loop of a decode step (one sequence or several) and of a prompt.
+    fn attend_rows<'k>(
+        &self,
+        q: &[f32],
+        rows: usize,
+        kv: impl Fn(usize) -> ((&'k [f32], &'k [f32]), usize, std::ops::Range<usize>) + Sync,
+        out: &mut [f32],
+    ) {
+        let (n_head, hd) = (self.n_head, self.head_dim);
+        let width = n_head * hd;
+        assert!(q.len() >= rows * width && out.len() >= rows * width);
+        let out_ptr = out.as_mut_ptr() as usize;
+        candle_core::utils::barrier_pool().execute_chunked(rows * n_head, |units| {
+            let mut scores = Vec::new();
+            for unit in units {
+                let (h, r) = (unit / rows, unit % rows);
+                let (host, cap, keys) = kv(r);
+                // SAFETY: `out` holds `rows × width` values (asserted above)
+                // and outlives this call, which returns when every worker is
+                // done; row r's head h is this unit's alone, so no two
+                // workers write the same values, and nothing reads `out`
+                // until the call returns.
+                let dst = unsafe {
+                    std::slice::from_raw_parts_mut(
+                        (out_ptr as *mut f32).add(r * width + h * hd),
+                        hd,
+                    )
+                };
+                let qr = &q[unit * hd..(unit + 1) * hd];
+                self.attend_head(h, qr, host, cap, keys, &mut scores, dst);
+            }
+        });
     }
 
     /// Query head `h`'s attention (`q`, `head_dim` values) over the cached
@@ -544,27 +571,13 @@ impl Transformer {
         let window = self.layers[li].window;
         let width = n_head * hd;
         let mut out = vec![0f32; seq * width];
-        let out_ptr = out.as_mut_ptr() as usize;
         let done = with_host_kv(cache, |k, v| {
-            candle_core::utils::barrier_pool().execute_chunked(n_head * seq, |range| {
-                let mut scores = Vec::new();
-                for unit in range {
-                    let (h, i) = (unit / seq, unit % seq);
-                    let total = pos + i + 1;
-                    let start = window.map_or(0, |w| total.saturating_sub(w));
-                    // SAFETY: row i's head h of `out` (seq × width); each
-                    // (row, head) belongs to one unit, so no two workers
-                    // write it.
-                    let dst = unsafe {
-                        std::slice::from_raw_parts_mut(
-                            (out_ptr as *mut f32).add(i * width + h * hd),
-                            hd,
-                        )
-                    };
-                    let qi = &qh[(h * seq + i) * hd..(h * seq + i + 1) * hd];
-                    self.attend_head(h, qi, (k, v), cap, start..total, &mut scores, dst);
-                }
-            })
+            let keys = |i: usize| {
+                let total = pos + i + 1;
+                let start = window.map_or(0, |w| total.saturating_sub(w));
+                ((k, v), cap, start..total)
+            };
+            self.attend_rows(&qh, seq, keys, &mut out)
         });
         match done {
             Some(()) => Ok(Some(Tensor::from_vec(out, (1, seq, width), q.device())?)),
@@ -804,31 +817,17 @@ impl Transformer {
                 candle_core::Error::Msg("a KV cache off the host buffer layout".into())
             })?;
         let caps: Vec<usize> = caches.iter().map(|c| c.capacity).collect();
-        let width = n_head * hd;
-        let mut out = vec![0f32; n * width];
-        let out_ptr = out.as_mut_ptr() as usize;
-        candle_core::utils::barrier_pool().execute_chunked(n * n_head, |range| {
-            let mut scores = Vec::new();
-            for unit in range {
-                let (r, h) = (unit / n_head, unit % n_head);
-                let s = owner[r];
-                let total = positions[r] as usize + 1;
-                let start = window.map_or(0, |w| total.saturating_sub(w));
-                let qr = &qh[(h * n + r) * hd..(h * n + r + 1) * hd];
-                // SAFETY: row r's head h of `out` (n × width); each (row,
-                // head) belongs to one unit, so no two workers write it.
-                let dst = unsafe {
-                    std::slice::from_raw_parts_mut(
-                        (out_ptr as *mut f32).add(r * width + h * hd),
-                        hd,
-                    )
-                };
-                self.attend_head(h, qr, host[s], caps[s], start..total, &mut scores, dst);
-            }
-        });
+        let mut out = vec![0f32; n * n_head * hd];
+        let keys = |r: usize| {
+            let s = owner[r];
+            let total = positions[r] as usize + 1;
+            let start = window.map_or(0, |w| total.saturating_sub(w));
+            (host[s], caps[s], start..total)
+        };
+        self.attend_rows(&qh, n, keys, &mut out);
         drop(host);
         drop(guards);
-        Tensor::from_vec(out, (1, n, width), device)
+        Tensor::from_vec(out, (1, n, n_head * hd), device)
     }
 
     /// After a forward pass: see [`Linear::settle`].

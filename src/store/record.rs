@@ -177,8 +177,26 @@ pub struct Provenance<T, C> {
     pub generated_at: String,
     pub models: StageModels,
     pub settings: Settings,
+    /// How the chat model's requests were scheduled; absent when no chat
+    /// model ran (and in records written before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batching: Option<Batching>,
     pub timings: T,
     pub counts: C,
+}
+
+/// The chat engine's scheduling in the run that wrote a record. A
+/// sequence's tokens are the same alone or in any batch, so, unlike
+/// [`Settings`], other values here do not make a record stale.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Batching {
+    /// Sequences decoded together at most (`runtime.max_batch`).
+    pub max_batch: usize,
+    /// KV cache of the sequences in flight, MiB (`runtime.kv_budget_mb`).
+    pub kv_budget_mb: usize,
+    /// Prompt-lookup draft tokens a sequence may verify per decode step
+    /// (`runtime.draft_tokens`).
+    pub draft_tokens: usize,
 }
 
 /// `ukdigest <version>`, as provenance names the program.
@@ -374,6 +392,7 @@ pub fn sample(id: &str, headline: &str, summary: &[&str], facts: Vec<Fact>) -> A
                 facts: None,
                 threads: 1,
             },
+            batching: None,
             timings: DigestTimings::default(),
             counts: DigestCounts::default(),
         },
