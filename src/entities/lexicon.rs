@@ -37,13 +37,20 @@ pub struct Spelling {
     pub example: [String; 2],
 }
 
+/// A word form written with two capitals or more (`БпЛА`, `ЗСУ`): an
+/// abbreviation, not a capitalised word.
+pub fn is_abbreviation(form: &str) -> bool {
+    form.chars().filter(|c| c.is_uppercase()).count() >= 2
+}
+
 /// A common word the translator must render one way (`мир` is peace,
 /// which chat models trained mostly on Russian render as "world").
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TermEntry {
     /// The Ukrainian word forms, lower case (a capitalised word is a name
-    /// and does not count).
+    /// and does not count), or an abbreviation's forms as written (two
+    /// capitals or more: «БпЛА», «БПЛА»), which count only as written.
     pub uk: Vec<String>,
     /// The English for the glossary.
     pub en: String,
@@ -266,8 +273,15 @@ mod tests {
                 !t.uk.is_empty() && (!t.check.is_empty() || !t.wrong.is_empty()) && !cyr(&t.en),
                 "{t:?}"
             );
-            for f in t.uk.iter().chain(&t.unless) {
-                assert_eq!(f, &f.to_lowercase(), "term forms are lower case: {f}");
+            for f in &t.uk {
+                assert!(
+                    *f == f.to_lowercase() || is_abbreviation(f),
+                    "term forms are lower case or abbreviations: {f}"
+                );
+                assert!(cyr(f), "{f}");
+            }
+            for f in &t.unless {
+                assert_eq!(f, &f.to_lowercase(), "`unless` forms are lower case: {f}");
                 assert!(cyr(f), "{f}");
             }
             for w in &t.wrong {

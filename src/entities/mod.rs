@@ -499,18 +499,20 @@ fn replace_place_variants(en: &str) -> String {
 
 /// The lexicon's terms that the Ukrainian `uk_text` uses: one of a term's
 /// word forms, written in lower case (a capitalised form is a name:
-/// «Мирний» the town).
+/// «Мирний» the town), or an abbreviation's form exactly as written
+/// («БпЛА»).
 pub fn terms_in(uk_text: &str) -> Vec<&'static lexicon::TermEntry> {
     let toks = tokenize(uk_text, 0);
-    let words: HashSet<&str> = toks
-        .iter()
-        .map(|t| t.text)
-        .filter(|w| w.chars().next().is_some_and(char::is_lowercase))
-        .collect();
+    let words: HashSet<&str> = toks.iter().map(|t| t.text).collect();
+    let used = |form: &str| {
+        words.contains(form)
+            && (lexicon::is_abbreviation(form)
+                || form.chars().next().is_some_and(char::is_lowercase))
+    };
     lexicon()
         .terms
         .iter()
-        .filter(|t| t.uk.iter().any(|f| words.contains(f.as_str())))
+        .filter(|t| t.uk.iter().any(|f| used(f)))
         .collect()
 }
 

@@ -271,6 +271,30 @@ fn terms_go_into_the_glossary_and_are_checked() {
 }
 
 #[test]
+fn abbreviations_count_as_written() {
+    let uk = "Маємо досвід у сфері БпЛА і готові ним ділитися.";
+    let found: Vec<&str> = terms_in(uk).iter().map(|t| t.en.as_str()).collect();
+    assert_eq!(found, ["drones"]);
+    // The translator left the abbreviation, transliterated: rewritten.
+    assert_eq!(
+        correct_terms(
+            uk,
+            "We have experience in the field of BpLA and are ready to share it."
+        ),
+        "We have experience in the field of drones and are ready to share it."
+    );
+    let (t, _) = table_for(uk);
+    assert!(t
+        .missing(uk, "We have experience in this field.")
+        .contains(&"drones".to_string()));
+    assert!(!t
+        .missing(uk, "We have experience with UAVs.")
+        .contains(&"drones".to_string()));
+    // Another case than the term's forms: not the abbreviation.
+    assert!(terms_in("Маємо досвід у сфері бпла.").is_empty());
+}
+
+#[test]
 fn wrong_renderings_of_a_term_are_rewritten_unless_the_source_licenses_them() {
     let uk = "Ми прагнемо миру, і цей мир має бути справедливим.";
     assert_eq!(

@@ -473,8 +473,30 @@ fn event(f: &Fact, sentence: &str) -> Option<(String, EnglishSource)> {
     let end = rest
         .find([',', '.', ';', ':', '!', '?', '"', '('])
         .unwrap_or(rest.len());
-    let clause: Vec<&str> = rest[..end].split_whitespace().take(10).collect();
-    Some((clause.join(" "), EnglishSource::Translation))
+    let words: Vec<&str> = rest[..end].split_whitespace().collect();
+    let n = clause_len(&words, EVENT_WORDS);
+    Some((words[..n].join(" "), EnglishSource::Translation))
+}
+
+/// Words an event's English clause keeps, about.
+const EVENT_WORDS: usize = 10;
+
+/// How many of `words` a clause of about `max` words keeps without cutting
+/// a name: when word `max` and the next are both capitalised (`General
+/// Keith | Kellogg`), the clause runs on to the end of the name (three more
+/// words at most), or, for a longer run, stops before it.
+fn clause_len(words: &[&str], max: usize) -> usize {
+    let capital = |w: &str| w.chars().next().is_some_and(char::is_uppercase);
+    let n = words.len().min(max);
+    if n == 0 || n == words.len() || !(capital(words[n - 1]) && capital(words[n])) {
+        return n;
+    }
+    let more = words[n..].iter().take(3).take_while(|w| capital(w)).count();
+    if words.get(n + more).is_none_or(|w| !capital(w)) {
+        return n + more;
+    }
+    let run = words[..n].iter().rev().take_while(|w| capital(w)).count();
+    (n - run).max(1)
 }
 
 #[cfg(test)]
@@ -494,6 +516,25 @@ mod tests {
         assert!(similar("Costello", "Kostello"));
         assert!(similar("Lenz", "Lents"));
         assert!(!similar("Sybiha", "Syrskyi"));
+    }
+
+    #[test]
+    fn event_clause_keeps_names_whole() {
+        let words = |s: &'static str| s.split_whitespace().collect::<Vec<_>>();
+        let met = words(
+            "met with US President's Special Envoy for Ukraine General Keith Kellogg who is here",
+        );
+        // Word 10 ("Keith") and 11 are capitalised: the name is completed.
+        assert_eq!(clause_len(&met, 10), 11);
+        // The clause ends inside lower-case words: cut at the limit.
+        let talks = words("held talks on the supply of air defence systems to the front line");
+        assert_eq!(clause_len(&talks, 10), 10);
+        // A capitalised run too long to complete: stop before it.
+        let long = words("visit to the A B C D E F G H I J K");
+        assert_eq!(clause_len(&long, 5), 3);
+        // Shorter than the limit, or empty: every word.
+        assert_eq!(clause_len(&words("met Keith Kellogg"), 10), 3);
+        assert_eq!(clause_len(&[], 10), 0);
     }
 
     #[test]
