@@ -346,6 +346,28 @@ fn seed_004_shmyhal_rutte_money() {
     assert!(!facts.iter().any(|f| f.kind == FactKind::Date));
 }
 
+/// Sectors and capabilities written as abbreviations («ОПК», «ППО») are
+/// glossary terms, not organisations (tests/gold/README.md); seed 003 has
+/// both, and NATO beside them.
+#[test]
+fn sector_abbreviations_are_terms_not_organisations() {
+    let (_, src, facts) = &all_facts()[3];
+    assert!(src.contains("ОПК") && src.contains("ППО"));
+    for word in ["ОПК", "ППО"] {
+        assert!(
+            !facts.iter().any(|f| f.text == word),
+            "{word} is not a fact: {facts:#?}"
+        );
+    }
+    let terms: Vec<&str> = ukdigest::entities::terms_in(src)
+        .iter()
+        .map(|t| t.en.as_str())
+        .collect();
+    for en in ["defence industry", "air defence", "drones"] {
+        assert!(terms.contains(&en), "{en} in {terms:?}");
+    }
+}
+
 #[test]
 fn day_month_without_publication_date_keeps_year_unknown() {
     let src = "Атака сталася у ніч проти 28 серпня. Зустріч відбулася 3 вересня 2024 року.";

@@ -470,8 +470,6 @@ const ORGS: &[Row] = &[
     ("СБУ", Decl::None, &["SBU", "Security Service of Ukraine"], ""),
     ("ДСНС", Decl::None, &["State Emergency Service", "SES"], ""),
     ("РНБО", Decl::None, &["NSDC", "National Security and Defense Council"], ""),
-    ("ОПК", Decl::None, &["defence industry", "defense industry", "defense-industrial complex"], ""),
-    ("ППО", Decl::None, &["air defence", "air defense"], ""),
     ("ЄІБ", Decl::None, &["EIB", "European Investment Bank"], ""),
     ("Донецька ОВА", Decl::None, &["Donetsk Regional Military Administration", "Donetsk RMA", "Donetsk regional military administration"], "Донецької ОВА|Донецькій ОВА"),
     ("ОВА", Decl::None, &["Regional Military Administration", "RMA", "regional military administration"], ""),
@@ -509,8 +507,11 @@ const ORGS: &[Row] = &[
     ("Інтерфакс-Україна", Decl::None, &["Interfax-Ukraine"], ""),
 ];
 
-/// All-capital words that are not organisations.
+/// All-capital words that are not organisations (sectors and capabilities
+/// such as «ОПК», «ППО» are glossary terms: `data/entities.toml`).
 pub const NOT_ORG_ACRONYMS: &[&str] = &[
+    "ОПК",
+    "ППО",
     "ЗМІ",
     "ДТП",
     "ТОТ",
