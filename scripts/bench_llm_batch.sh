@@ -9,7 +9,14 @@
 # BATCHES (default "1 2 4 8 16"), PROMPT (128), GEN (32), THREADS (2);
 # PYTHON: a Python with llama-cpp-python and numpy (default
 # /tmp/gemma-venv/bin/python). Models: default the cached Qwen2.5-Coder-1.5B
-# and SmolLM2-135M of models.toml.
+# and SmolLM2-135M of models.toml. On a CPU with AMX, llama.cpp's AMX backend
+# crashed (SIGSEGV in ggml_backend_amx_mul_mat on the first multi-row
+# llama_decode); build it without:
+#   python3 -m venv /tmp/llama-venv && /tmp/llama-venv/bin/python -m pip install numpy
+#   CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX512=ON -DGGML_AVX512_VNNI=ON -DGGML_AVX512_VBMI=ON \
+#     -DGGML_AVX512_BF16=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON \
+#     -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF" \
+#     /tmp/llama-venv/bin/python -m pip install --no-cache-dir llama-cpp-python==0.3.36
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BATCHES=${BATCHES:-1 2 4 8 16}
