@@ -182,7 +182,7 @@ impl Engines {
         ];
         let chat = models.iter().flatten().any(|m| m.engine == Engine::Gguf);
         let b = &self.pool.batch;
-        chat.then(|| Batching {
+        chat.then_some(Batching {
             max_batch: b.max_batch,
             kv_budget_mb: b.kv_budget_bytes >> 20,
             draft_tokens: b.draft_tokens,
