@@ -11,8 +11,9 @@ use candle_core::{Device, Tensor};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use ukdigest::llm::{
-    BatchOptions, BatchRequest, Chat, ChatMessage, ChatModel, ChatRequest, GenerationParams,
-    GgufTokenizer, Implementation, JsonSchemaConstraint, StopReason, TokenConstraint,
+    BatchOptions, BatchRequest, BatchStats, Chat, ChatMessage, ChatModel, ChatRequest,
+    GenerationParams, GgufTokenizer, Implementation, JsonSchemaConstraint, StopReason,
+    TokenConstraint,
 };
 use ukdigest::Error;
 
@@ -1075,6 +1076,33 @@ fn alone(m: &mut ChatModel, requests: &[BatchRequest<'_>]) -> Vec<Vec<u32>> {
         .collect()
 }
 
+/// `prompts` under `params` in one batch run with `options`: every
+/// request's tokens equal `want` (each request alone; `what` names the run
+/// in a failure). Returns the texts and what the batch did.
+fn batch_equals_alone(
+    m: &mut ChatModel,
+    prompts: &[Vec<u32>],
+    params: &GenerationParams,
+    options: BatchOptions,
+    want: &[Vec<u32>],
+    what: &str,
+) -> (Vec<String>, BatchStats) {
+    let (got, stats) = m
+        .generate_batch(batch_requests(prompts, params), options)
+        .unwrap();
+    let texts = got
+        .into_iter()
+        .zip(want)
+        .enumerate()
+        .map(|(i, (g, w))| {
+            let g = g.unwrap();
+            assert_eq!(&g.token_ids, w, "{what}: request {i}");
+            g.text
+        })
+        .collect();
+    (texts, stats)
+}
+
 /// Greedy tokens are the same alone, in a batch of 8, and in a batch of 3
 /// that admits a waiting request each time one ends; the scheduler keeps
 /// at most `max_batch` sequences in flight and every request ends.
@@ -1091,16 +1119,10 @@ fn check_batch_invariance(m: &mut ChatModel, params: &GenerationParams, label: &
             max_batch,
             ..BatchOptions::default()
         };
-        let (got, stats) = m
-            .generate_batch(batch_requests(&prompts, params), options)
-            .unwrap();
-        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
-            let g = g.as_ref().unwrap();
-            assert_eq!(
-                &g.token_ids, w,
-                "{label}: request {i} at max_batch {max_batch}"
-            );
-            assert_eq!(g.text, m.tokenizer().decode(w), "{label}: request {i} text");
+        let what = format!("{label} at max_batch {max_batch}");
+        let (texts, stats) = batch_equals_alone(m, &prompts, params, options, &want, &what);
+        for (i, (text, w)) in texts.iter().zip(&want).enumerate() {
+            assert_eq!(*text, m.tokenizer().decode(w), "{label}: request {i} text");
         }
         assert_eq!(stats.requests, 8);
         assert_eq!(stats.max_in_flight, max_batch.min(8), "{label}");
@@ -1294,16 +1316,8 @@ fn check_drafts(m: &mut ChatModel, params: &GenerationParams, label: &str) {
                 draft_tokens,
                 ..BatchOptions::default()
             };
-            let (got, stats) = m
-                .generate_batch(batch_requests(&prompts, p), options)
-                .unwrap();
-            for (i, (g, w)) in got.iter().zip(&want).enumerate() {
-                let g = g.as_ref().unwrap();
-                assert_eq!(
-                    &g.token_ids, w,
-                    "{label}: request {i}, max_batch {max_batch}, drafts {draft_tokens}"
-                );
-            }
+            let what = format!("{label}, max_batch {max_batch}, drafts {draft_tokens}");
+            let (_, stats) = batch_equals_alone(m, &prompts, p, options, &want, &what);
             assert!(stats.drafts_accepted <= stats.draft_rows, "{stats:?}");
             kept += stats.drafts_accepted;
         }

@@ -433,55 +433,6 @@ impl Transformer {
         Ok(())
     }
 
-    /// Attention of one new position over `total` cached ones, computed
-    /// directly on the CPU cache buffers (no per-call thread dispatch or
-    /// matrix packing). `None` when the tensors are not on the CPU: on CUDA
-    /// the cache stays on the device and [`Transformer::forward`] runs the
-    /// same attention as tensor operations (matmul, softmax), the path that
-    /// batched prompts take on every device.
-    fn decode_attention(
-        &self,
-        q: &Tensor,
-        cache: (&Tensor, &Tensor),
-        cap: usize,
-        start: usize,
-        total: usize,
-    ) -> Result<Option<Tensor>> {
-        if !q.device().is_cpu() {
-            return Ok(None);
-        }
-        let q: Vec<f32> = q.flatten_all()?.to_vec1()?;
-        let mut out = vec![0f32; self.n_head * self.head_dim];
-        if !self.attend_host(&q, cache, cap, start, total, &mut out)? {
-            return Ok(None);
-        }
-        Ok(Some(Tensor::from_vec(
-            out,
-            (1, 1, self.n_head * self.head_dim),
-            cache.0.device(),
-        )?))
-    }
-
-    /// [`Transformer::decode_attention`] of the query heads `q` (`n_head ×
-    /// head_dim`, head-major) into `out`; `false` when the cache is not a
-    /// contiguous f32 CPU buffer.
-    fn attend_host(
-        &self,
-        q: &[f32],
-        cache: (&Tensor, &Tensor),
-        cap: usize,
-        start: usize,
-        total: usize,
-        out: &mut [f32],
-    ) -> Result<bool> {
-        // Heads spread over the thread pool (a long cache makes this most of
-        // a step); each head is computed as it would be alone.
-        let done = with_host_kv(cache, |k, v| {
-            self.attend_rows(q, 1, |_| ((k, v), cap, start..total), out)
-        });
-        Ok(done.is_some())
-    }
-
     /// The attention of `rows` query rows into `out` (`rows × n_head ×
     /// head_dim`, row-major). `q` is head-major: row `r`'s head `h` starts at
     /// `(h * rows + r) * head_dim`. Row `r` attends over `kv(r)`: the host
@@ -546,15 +497,18 @@ impl Transformer {
         attend(q, &k[lo..hi], &v[lo..hi], scale, scores, out);
     }
 
-    /// Layer `li`'s attention of a prompt's `seq` query rows `q` (`(1,
-    /// n_head, seq, head_dim)`) placed at `pos`, each row over exactly the
-    /// keys it sees, by the [`attend`] a decode step at that position runs,
-    /// on the CPU cache buffers (rows and heads spread over the thread
-    /// pool), as `(1, seq, n_head * head_dim)`. A row's result does not
-    /// depend on the rows computed with it, so a prompt gives the same bits
-    /// in one pass, in pieces, or after a prefix taken from another
-    /// sequence's cache. `None` off the CPU.
-    fn prompt_attention(
+    /// Layer `li`'s attention of `seq` query rows `q` (`(1, n_head, seq,
+    /// head_dim)`: a prompt's, or one new position's) placed at `pos`, each
+    /// row over exactly the keys it sees, by the [`attend`] a decode step at
+    /// that position runs, directly on the CPU cache buffers (rows and heads
+    /// spread over the thread pool; no matrix packing), as
+    /// `(1, seq, n_head * head_dim)`. A row's result does not depend on the rows computed
+    /// with it, so a prompt gives the same bits in one pass, in pieces, or
+    /// after a prefix taken from another sequence's cache. `None` off the
+    /// CPU: on CUDA the cache stays on the device and
+    /// [`Transformer::attention`] runs the same attention as tensor
+    /// operations.
+    fn host_attention(
         &self,
         li: usize,
         q: &Tensor,
@@ -572,11 +526,7 @@ impl Transformer {
         let width = n_head * hd;
         let mut out = vec![0f32; seq * width];
         let done = with_host_kv(cache, |k, v| {
-            let keys = |i: usize| {
-                let total = pos + i + 1;
-                let start = window.map_or(0, |w| total.saturating_sub(w));
-                ((k, v), cap, start..total)
-            };
+            let keys = |i: usize| ((k, v), cap, visible(window, pos + i));
             self.attend_rows(&qh, seq, keys, &mut out)
         });
         match done {
@@ -820,9 +770,7 @@ impl Transformer {
         let mut out = vec![0f32; n * n_head * hd];
         let keys = |r: usize| {
             let s = owner[r];
-            let total = positions[r] as usize + 1;
-            let start = window.map_or(0, |w| total.saturating_sub(w));
-            (host[s], caps[s], start..total)
+            (host[s], caps[s], visible(window, positions[r] as usize))
         };
         self.attend_rows(&qh, n, keys, &mut out);
         drop(host);
@@ -929,13 +877,7 @@ impl Transformer {
         let n_rep = n_head / n_kv;
         let total = pos + seq;
         let window = self.layers[li].window;
-        if seq == 1 {
-            let start = window.map_or(0, |w| total.saturating_sub(w));
-            if let Some(y) = self.decode_attention(q, (kc, vc), cap, start, total)? {
-                return Ok(y);
-            }
-        }
-        if let Some(y) = self.prompt_attention(li, q, (kc, vc), cap, pos, seq)? {
+        if let Some(y) = self.host_attention(li, q, (kc, vc), cap, pos, seq)? {
             return Ok(y);
         }
         // Off the CPU (CUDA), one new token: its window is the cache slice
@@ -1042,6 +984,13 @@ impl Transformer {
             _ => Tensor::cat(&out, 1),
         }
     }
+}
+
+/// The cached positions a row at `pos` attends to: every one up to its own,
+/// or the last `window` of them in a sliding-window layer.
+fn visible(window: Option<usize>, pos: usize) -> std::ops::Range<usize> {
+    let total = pos + 1;
+    window.map_or(0, |w| total.saturating_sub(w))..total
 }
 
 /// `f` on the host buffers of a layer's keys and values `(kc, vc)`; `None`
