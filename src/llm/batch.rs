@@ -157,6 +157,8 @@ pub struct BatchStats {
     /// The most KV cache bytes reserved at once.
     pub peak_kv_bytes: usize,
     pub prefill_secs: f64,
+    /// Prompt tokens computed (shared prefixes reused not counted).
+    pub prompt_tokens: usize,
     pub decode_secs: f64,
     /// Requests whose shared prefix came from the prefix cache, and the
     /// prompt tokens they did not compute again.
@@ -179,10 +181,11 @@ impl std::fmt::Display for BatchStats {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} requests; prompts {:.1} s ({} shared prefixes reused, {} tokens); \
+            "{} requests; prompts {} tokens, {:.1} s ({} shared prefixes reused, {} tokens); \
              {} decode passes, {:.1} s, {:.1} sequences per pass; \
              draft tokens {} of {} kept; KV cache peak {}",
             self.requests,
+            self.prompt_tokens,
             self.prefill_secs,
             self.prefix_hits,
             self.prefix_tokens_reused,
@@ -513,6 +516,7 @@ impl<'c> Batcher<'_, 'c> {
                 unreachable!("checked by the caller")
             };
             let logits = model.forward_in(&mut cache, &input, split)?;
+            self.stats.prompt_tokens += request.prompt.len() - split;
             let logits = self
                 .model
                 .logit_rows(&logits)?
@@ -569,6 +573,7 @@ impl Batcher<'_, '_> {
         let mut computed = KvCache::default();
         computed.reserve(ids.len());
         model.forward_in(&mut computed, &input, 0)?;
+        self.stats.prompt_tokens += ids.len();
         let bytes = ids.len() * model.kv_bytes_per_position();
         if self.prefixes.len() == MAX_PREFIXES {
             self.evict_prefix();

@@ -437,10 +437,13 @@ impl Transformer {
     /// head_dim`, row-major). `q` is head-major: row `r`'s head `h` starts at
     /// `(h * rows + r) * head_dim`. Row `r` attends over `kv(r)`: the host
     /// key and value buffers of its cache, their capacity, and the positions
-    /// it sees. The (row, head) pairs are spread over the thread pool, each
-    /// computed by [`Transformer::attend_head`] as it would be alone, so a
-    /// row's result does not depend on the rows computed with it: the one
-    /// loop of a decode step (one sequence or several) and of a prompt.
+    /// it sees. A work item is one row and some query heads of one KV head
+    /// (all of them when there are enough items for the pool): the keys and
+    /// values it reads are shared by those heads, so it reads them once for
+    /// all (grouped-query attention). Each head is computed by [`attend`]'s
+    /// arithmetic whatever its company, so a row's result does not depend on
+    /// the rows or heads computed with it: the one loop of a decode step (one
+    /// sequence or several) and of a prompt.
     fn attend_rows<'k>(
         &self,
         q: &[f32],
@@ -448,53 +451,42 @@ impl Transformer {
         kv: impl Fn(usize) -> ((&'k [f32], &'k [f32]), usize, std::ops::Range<usize>) + Sync,
         out: &mut [f32],
     ) {
-        let (n_head, hd) = (self.n_head, self.head_dim);
+        let (n_head, n_kv, hd) = (self.n_head, self.n_kv_head, self.head_dim);
         let width = n_head * hd;
         assert!(q.len() >= rows * width && out.len() >= rows * width);
+        let group = n_head / n_kv;
+        let parts = split_for(group, rows * n_kv, candle_core::utils::get_num_threads());
+        let per = group / parts;
+        let scale = self.attn_scale as f32;
         let out_ptr = out.as_mut_ptr() as usize;
-        candle_core::utils::barrier_pool().execute_chunked(rows * n_head, |units| {
-            let mut scores = Vec::new();
+        candle_core::utils::barrier_pool().execute_chunked(rows * n_kv * parts, |units| {
+            let (mut scores, mut qs) = (Vec::new(), vec![0f32; per * hd]);
             for unit in units {
-                let (h, r) = (unit / rows, unit % rows);
-                let (host, cap, keys) = kv(r);
+                let (r, rest) = (unit % rows, unit / rows);
+                let (g, part) = (rest / parts, rest % parts);
+                let first = g * group + part * per;
+                let ((k, v), cap, keys) = kv(r);
+                for (i, dst) in qs.chunks_exact_mut(hd).enumerate() {
+                    let at = ((first + i) * rows + r) * hd;
+                    dst.copy_from_slice(&q[at..at + hd]);
+                }
+                let base = g * cap * hd;
+                let (lo, hi) = (base + keys.start * hd, base + keys.end * hd);
+                scores.resize(per * (keys.len() + 1), 0.0);
                 // SAFETY: `out` holds `rows × width` values (asserted above)
                 // and outlives this call, which returns when every worker is
-                // done; row r's head h is this unit's alone, so no two
-                // workers write the same values, and nothing reads `out`
-                // until the call returns.
+                // done; row r's heads first..first + per are this unit's
+                // alone (contiguous in a row), so no two workers write the
+                // same values, and nothing reads `out` until the call returns.
                 let dst = unsafe {
                     std::slice::from_raw_parts_mut(
-                        (out_ptr as *mut f32).add(r * width + h * hd),
-                        hd,
+                        (out_ptr as *mut f32).add(r * width + first * hd),
+                        per * hd,
                     )
                 };
-                let qr = &q[unit * hd..(unit + 1) * hd];
-                self.attend_head(h, qr, host, cap, keys, &mut scores, dst);
+                attend(&qs, hd, (&k[lo..hi], &v[lo..hi]), scale, &mut scores, dst);
             }
         });
-    }
-
-    /// Query head `h`'s attention (`q`, `head_dim` values) over the cached
-    /// positions `keys` of the host buffers `(k, v)` (`cap` positions per KV
-    /// head) into `out`: the one computation of a decode step's head and of
-    /// a prompt row's.
-    #[allow(clippy::too_many_arguments)]
-    fn attend_head(
-        &self,
-        h: usize,
-        q: &[f32],
-        (k, v): (&[f32], &[f32]),
-        cap: usize,
-        keys: std::ops::Range<usize>,
-        scores: &mut Vec<f32>,
-        out: &mut [f32],
-    ) {
-        let hd = self.head_dim;
-        let base = h / (self.n_head / self.n_kv_head) * cap * hd;
-        let (lo, hi) = (base + keys.start * hd, base + keys.end * hd);
-        scores.resize(keys.len(), 0.0);
-        let scale = self.attn_scale as f32;
-        attend(q, &k[lo..hi], &v[lo..hi], scale, scores, out);
     }
 
     /// Layer `li`'s attention of `seq` query rows `q` (`(1, n_head, seq,
@@ -1011,49 +1003,108 @@ fn host_f32<'s>(s: &'s candle_core::Storage, l: &candle_core::Layout) -> Option<
     }
 }
 
-/// One head's attention: softmax(q·Kᵀ·scale)·V over the rows of `k` / `v`.
-fn attend(q: &[f32], k: &[f32], v: &[f32], scale: f32, scores: &mut [f32], out: &mut [f32]) {
+/// Work items per KV head for `items` (rows × KV heads) on `threads`: the
+/// fewest that divide the `group` of query heads sharing a KV head and give
+/// every thread an item (a KV head's heads together read its keys once; a
+/// one-row decode step of a model with one KV head would leave the other
+/// threads idle).
+fn split_for(group: usize, items: usize, threads: usize) -> usize {
+    (1..=group)
+        .filter(|&d| group.is_multiple_of(d))
+        .find(|d| items * d >= threads)
+        .unwrap_or(group)
+}
+
+/// Attention of the query heads `q` (`heads × hd`) sharing one KV head:
+/// per head softmax(q·Kᵀ·scale)·V over the rows of `k` / `v`, into `out`
+/// (`heads × hd`); `scores` holds `heads × (rows + 1)` values. Each key and value row is
+/// read once for all heads; every head's arithmetic is the same as alone.
+fn attend(
+    q: &[f32],
+    hd: usize,
+    (k, v): (&[f32], &[f32]),
+    scale: f32,
+    s: &mut [f32],
+    o: &mut [f32],
+) {
     #[cfg(target_arch = "x86_64")]
-    if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-        // SAFETY: the CPU supports the features the function is compiled for.
-        unsafe { attend_avx2(q, k, v, scale, scores, out) };
-        return;
+    {
+        if is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU supports the features the function is compiled for.
+            unsafe { attend_avx512(q, hd, (k, v), scale, s, o) };
+            return;
+        }
+        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+            // SAFETY: as above.
+            unsafe { attend_avx2(q, hd, (k, v), scale, s, o) };
+            return;
+        }
     }
-    attend_generic(q, k, v, scale, scores, out)
+    attend_generic(q, hd, (k, v), scale, s, o)
+}
+
+// The three compile the same scalar operations in the same order (no
+// contraction into fused multiply-adds, no reassociation): wider vectors
+// give the same bits.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn attend_avx512(
+    q: &[f32],
+    hd: usize,
+    kv: (&[f32], &[f32]),
+    scale: f32,
+    s: &mut [f32],
+    o: &mut [f32],
+) {
+    attend_generic(q, hd, kv, scale, s, o)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn attend_avx2(q: &[f32], k: &[f32], v: &[f32], scale: f32, s: &mut [f32], o: &mut [f32]) {
-    attend_generic(q, k, v, scale, s, o)
+unsafe fn attend_avx2(
+    q: &[f32],
+    hd: usize,
+    kv: (&[f32], &[f32]),
+    scale: f32,
+    s: &mut [f32],
+    o: &mut [f32],
+) {
+    attend_generic(q, hd, kv, scale, s, o)
 }
 
 #[inline(always)]
 fn attend_generic(
     q: &[f32],
-    k: &[f32],
-    v: &[f32],
+    hd: usize,
+    (k, v): (&[f32], &[f32]),
     scale: f32,
     scores: &mut [f32],
     out: &mut [f32],
 ) {
-    let hd = q.len();
-    let mut max = f32::NEG_INFINITY;
-    for (s, row) in scores.iter_mut().zip(k.chunks_exact(hd)) {
-        *s = dot(q, row) * scale;
-        max = max.max(*s);
+    let (heads, n) = (q.len() / hd, k.len() / hd);
+    debug_assert!(scores.len() == heads * (n + 1) && out.len() == heads * hd);
+    let (scores, inv) = scores.split_at_mut(heads * n);
+    for (j, row) in k.chunks_exact(hd).enumerate() {
+        for (h, qh) in q.chunks_exact(hd).enumerate() {
+            scores[h * n + j] = dot(qh, row) * scale;
+        }
     }
-    let mut sum = 0f32;
-    for s in scores.iter_mut() {
-        *s = (*s - max).exp();
-        sum += *s;
+    for (h, s) in scores.chunks_exact_mut(n).enumerate() {
+        let max = s.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
+        let mut sum = 0f32;
+        for x in s.iter_mut() {
+            *x = (*x - max).exp();
+            sum += *x;
+        }
+        inv[h] = 1.0 / sum;
     }
-    let inv = 1.0 / sum;
     out.fill(0.0);
-    for (s, row) in scores.iter().zip(v.chunks_exact(hd)) {
-        let p = s * inv;
-        for (o, x) in out.iter_mut().zip(row) {
-            *o += p * x;
+    for (j, row) in v.chunks_exact(hd).enumerate() {
+        for (h, o) in out.chunks_exact_mut(hd).enumerate() {
+            let p = scores[h * n + j] * inv[h];
+            for (o, x) in o.iter_mut().zip(row) {
+                *o += p * x;
+            }
         }
     }
 }
@@ -1198,6 +1249,78 @@ mod tests {
     fn bits(t: &Tensor) -> Vec<u32> {
         let v: Vec<f32> = t.flatten_all().unwrap().to_vec1().unwrap();
         v.into_iter().map(f32::to_bits).collect()
+    }
+
+    #[test]
+    fn split_for_gives_every_thread_an_item_with_the_fewest_parts() {
+        // Enough (row, KV head) items: a KV head's heads stay together.
+        assert_eq!(split_for(6, 2, 2), 1);
+        assert_eq!(split_for(7, 16, 8), 1);
+        // One row of a one-KV-head model: on 4 threads 1, 2 or 3 parts of
+        // its 6 heads would leave a thread idle, so 6; on 3 threads, 3.
+        assert_eq!(split_for(6, 1, 4), 6);
+        assert_eq!(split_for(6, 1, 3), 3);
+        assert_eq!(split_for(6, 2, 4), 2);
+        // More threads than heads can use: every head its own item.
+        assert_eq!(split_for(4, 1, 16), 4);
+        assert_eq!(split_for(1, 1, 16), 1);
+    }
+
+    /// Heads attended together over one KV head give each head's result
+    /// alone, bit for bit, in every dispatch (AVX-512, AVX2, generic).
+    #[test]
+    fn grouped_attention_equals_each_head_alone() {
+        let mut seed = 7u64;
+        let mut next = || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((seed >> 33) as f32 / (1u64 << 31) as f32) * 2.0 - 1.0
+        };
+        for (hd, heads, n) in [
+            (64, 1, 1),
+            (64, 6, 37),
+            (80, 7, 5),
+            (128, 8, 300),
+            (48, 3, 2),
+        ] {
+            let q: Vec<f32> = (0..heads * hd).map(|_| next()).collect();
+            let k: Vec<f32> = (0..n * hd).map(|_| next() * 3.0).collect();
+            let v: Vec<f32> = (0..n * hd).map(|_| next()).collect();
+            let scale = 1.0 / (hd as f32).sqrt();
+            let mut alone = Vec::new();
+            for qh in q.chunks_exact(hd) {
+                let (mut s, mut o) = (vec![0f32; n + 1], vec![0f32; hd]);
+                attend(qh, hd, (&k, &v), scale, &mut s, &mut o);
+                alone.extend(o.into_iter().map(f32::to_bits));
+            }
+            type Attend<'a> = Box<dyn Fn(&mut [f32], &mut [f32]) + 'a>;
+            let mut each: Vec<Attend> = vec![
+                Box::new(|s, o| attend(&q, hd, (&k, &v), scale, s, o)),
+                Box::new(|s, o| attend_generic(&q, hd, (&k, &v), scale, s, o)),
+            ];
+            #[cfg(target_arch = "x86_64")]
+            {
+                if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+                    // SAFETY: the CPU has the features.
+                    each.push(Box::new(|s, o| unsafe {
+                        attend_avx2(&q, hd, (&k, &v), scale, s, o)
+                    }));
+                }
+                if is_x86_feature_detected!("avx512f") {
+                    // SAFETY: the CPU has the features.
+                    each.push(Box::new(|s, o| unsafe {
+                        attend_avx512(&q, hd, (&k, &v), scale, s, o)
+                    }));
+                }
+            }
+            for f in &mut each {
+                let (mut s, mut o) = (vec![0f32; heads * (n + 1)], vec![f32::NAN; heads * hd]);
+                f(&mut s, &mut o);
+                let got: Vec<u32> = o.into_iter().map(f32::to_bits).collect();
+                assert_eq!(got, alone, "hd {hd}, {heads} heads, {n} keys");
+            }
+        }
     }
 
     #[test]
