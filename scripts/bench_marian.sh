@@ -18,7 +18,7 @@
 # BIN (a prebuilt bench_marian binary, e.g. of another commit; default: build this
 # tree's into ${CARGO_TARGET_DIR:-target}), BASE_BIN (another bench_marian binary, run as
 # the engines base-q8 / base-f32 when ENGINES names them: before/after in one run; its
-# ratio column is q8 / base q8).
+# ratio columns are q8 / base q8 and f32 / base f32).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BENCH_DIR=${BENCH_DIR:-/root/.cache/ukdigest/bench-marian}
@@ -91,10 +91,13 @@ if eos == "allow":
 else:
     print(f"Target tokens/s (higher is better), {sys.argv[2]} threads, {sys.argv[3]} output tokens "
           "per sentence (EOS suppressed).\n")
-print("| model | batch | beams | sentences | " + " | ".join(engines) + " | q8 / CT2 int8 | q8 / PyTorch |"
-      + (" q8 / base q8 |" if "base-q8" in engines else ""))
 base = "base-q8" in engines
-print("|---|---|---|---|" + "---|" * len(engines) + "---|---|" + ("---|" if base else ""))
+base_f32 = "base-f32" in engines
+print("| model | batch | beams | sentences | " + " | ".join(engines)
+      + " | q8 / CT2 int8 | f32 / CT2 float32 | q8 / PyTorch |"
+      + (" q8 / base q8 |" if base else "") + (" f32 / base f32 |" if base_f32 else ""))
+print("|---|---|---|---|" + "---|" * len(engines) + "---|---|---|" + ("---|" if base else "")
+      + ("---|" if base_f32 else ""))
 keys = []
 for r in rows:
     k = (r["model"], r["batch"], r["beams"])
@@ -108,8 +111,10 @@ for k in keys:
     def ratio(a, b):
         return f"{tps[a] / tps[b]:.2f}×" if a in tps and b in tps else "—"
     print(f"| {k[0]} | {k[1]} | {k[2]} | {n} | " + " | ".join(cells)
-          + f" | {ratio('ukdigest-q8', 'ct2-int8')} | {ratio('ukdigest-q8', 'torch-float32')} |"
-          + (f" {ratio('ukdigest-q8', 'base-q8')} |" if base else ""))
+          + f" | {ratio('ukdigest-q8', 'ct2-int8')} | {ratio('ukdigest-f32', 'ct2-float32')}"
+          + f" | {ratio('ukdigest-q8', 'torch-float32')} |"
+          + (f" {ratio('ukdigest-q8', 'base-q8')} |" if base else "")
+          + (f" {ratio('ukdigest-f32', 'base-f32')} |" if base_f32 else ""))
 if eos == "allow":
     print("\nMean output tokens per sentence (engines stop at their own EOS); ukdigest: mean "
           "decoder rows per step / rows of a full batch (finished sentences leave):\n")

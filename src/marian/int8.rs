@@ -89,19 +89,28 @@ impl Int8Matrix {
         // Per-row dynamic quantization to u8 (int8 + 128).
         let mut xq = vec![0u8; m * k];
         let mut xs = vec![0f32; m];
-        xq.par_chunks_mut(k)
-            .zip(xs.par_iter_mut())
-            .zip(x.par_chunks(k))
-            .for_each(|((q, s), row)| {
-                let amax = row.iter().fold(0f32, |a, &v| a.max(v.abs()));
-                *s = if amax > 0.0 { amax / 127.0 } else { 1.0 };
-                let inv = 1.0 / *s;
-                for (d, &v) in q.iter_mut().zip(row) {
-                    // Round half to even via the 1.5 * 2^23 trick (|v * inv| <= 127).
-                    let r = (v * inv + 12_582_912.0) - 12_582_912.0;
-                    *d = (r as i32 + 128) as u8;
-                }
-            });
+        let quantize = |((q, s), row): ((&mut [u8], &mut f32), &[f32])| {
+            *s = row_scale(row);
+            let inv = 1.0 / *s;
+            for (d, &v) in q.iter_mut().zip(row) {
+                // Round half to even via the 1.5 * 2^23 trick (|v * inv| <= 127).
+                let r = (v * inv + 12_582_912.0) - 12_582_912.0;
+                *d = (r as i32 + 128) as u8;
+            }
+        };
+        // A decode step's few rows are quantized in microseconds: splitting
+        // them over the pool would cost more than it saves.
+        if m * k >= 1 << 16 {
+            xq.par_chunks_mut(k)
+                .zip(xs.par_iter_mut())
+                .zip(x.par_chunks(k))
+                .for_each(quantize);
+        } else {
+            xq.chunks_mut(k)
+                .zip(xs.iter_mut())
+                .zip(x.chunks(k))
+                .for_each(quantize);
+        }
         // Column blocks in parallel; each writes its own columns of the row-major output.
         let blocks = self.n.div_ceil(BLOCK);
         let n = self.n;
@@ -123,15 +132,16 @@ impl Int8Matrix {
                     &self.offset[j0..j0 + cols],
                     &self.bias[j0..j0 + cols],
                 );
+                let mut row = [0f32; PAIR];
                 for (i, &sx) in xs.iter().enumerate() {
                     let a = &acc[i * PAIR..i * PAIR + cols];
-                    for c in 0..cols {
-                        let v = (a[c] - off[c]) as f32 * (sx * sw[c]) + b[c];
-                        // SAFETY: i < m and j0 + c < n, so the index is inside `out`;
-                        // each block writes only its own columns, so writes never
-                        // overlap, and `out` outlives the parallel loop.
-                        unsafe { dst.write(i * n + j0 + c, v) };
+                    for ((((v, &a), &o), &w), &b) in row.iter_mut().zip(a).zip(off).zip(sw).zip(b) {
+                        *v = (a - o) as f32 * (sx * w) + b;
                     }
+                    // SAFETY: i < m and j0 + cols <= n, so the range is inside
+                    // `out`'s capacity; each block writes only its own columns, so
+                    // writes never overlap, and `out` outlives the parallel loop.
+                    unsafe { dst.write_run(i * n + j0, &row[..cols]) };
                 }
             },
         );
@@ -141,17 +151,44 @@ impl Int8Matrix {
 }
 
 /// Output pointer shared by the column-block workers (disjoint columns).
-struct SharedOut(*mut f32);
+pub(crate) struct SharedOut(pub(crate) *mut f32);
 
-// SAFETY: workers write disjoint elements (see `Int8Matrix::forward`).
+// SAFETY: workers write disjoint elements (`Int8Matrix::forward_into`,
+// `F32Matrix::forward_into`).
 unsafe impl Sync for SharedOut {}
 unsafe impl Send for SharedOut {}
 
 impl SharedOut {
+    /// Copies `v` to elements `idx..idx + v.len()`.
+    ///
     /// # Safety
-    /// `idx` must be in bounds and not written concurrently by another worker.
-    unsafe fn write(&self, idx: usize, v: f32) {
-        self.0.add(idx).write(v);
+    /// The range must be in bounds and not written concurrently by another worker.
+    pub(crate) unsafe fn write_run(&self, idx: usize, v: &[f32]) {
+        std::ptr::copy_nonoverlapping(v.as_ptr(), self.0.add(idx), v.len());
+    }
+}
+
+/// Per-row quantization scale `max|x| / 127` (1 for a zero row); the maximum
+/// is taken over 16 lanes so that it vectorizes (the maximum does not depend
+/// on the order).
+fn row_scale(row: &[f32]) -> f32 {
+    let mut lanes = [0f32; 16];
+    let mut chunks = row.chunks_exact(16);
+    for c in &mut chunks {
+        for (l, &v) in lanes.iter_mut().zip(c) {
+            *l = l.max(v.abs());
+        }
+    }
+    let amax = chunks
+        .remainder()
+        .iter()
+        .fold(lanes.iter().fold(0f32, |a, &l| a.max(l)), |a, &v| {
+            a.max(v.abs())
+        });
+    if amax > 0.0 {
+        amax / 127.0
+    } else {
+        1.0
     }
 }
 

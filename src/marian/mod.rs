@@ -13,6 +13,7 @@
 //! `CANDLE_NUM_THREADS=1` (set before the first tensor operation) cut CPU time
 //! by ~20 % in the benchmarks (see BENCHMARKS.md).
 pub mod bench;
+pub mod f32gemm;
 pub mod generate;
 pub mod int8;
 mod kv;
@@ -227,13 +228,20 @@ impl MarianModel {
             return Ok((vec![Vec::new(); batch.len()], DecodeStats::default()));
         }
         let (ids, lengths) = self.pad_batch(batch)?;
-        let (enc, mask) = self.net.encode(&ids, &lengths)?;
-        let cross = self.net.cross_cache(&enc, &mask)?;
-        if opts.num_beams <= 1 {
-            generate::greedy(&self.net, cross, batch.len(), &self.rules, opts)
-        } else {
-            generate::beam_search(&self.net, cross, batch.len(), &self.rules, opts)
-        }
+        // The whole translation runs on a worker of rayon's pool: the GEMMs'
+        // parallel loops then start from inside the pool (work stealing)
+        // instead of injecting a job and waking the workers from outside at
+        // every call, dozens of times per decoder step.
+        let (net, rules) = (&self.net, &self.rules);
+        rayon::scope(|_| {
+            let (enc, mask) = net.encode(&ids, &lengths)?;
+            let cross = net.cross_cache(&enc, &mask)?;
+            if opts.num_beams <= 1 {
+                generate::greedy(net, cross, batch.len(), rules, opts)
+            } else {
+                generate::beam_search(net, cross, batch.len(), rules, opts)
+            }
+        })
     }
 }
 

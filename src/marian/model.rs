@@ -15,6 +15,7 @@ use candle_core::{CpuStorage, DType, Device, Module, Storage, Tensor};
 use candle_nn::{LayerNorm, VarBuilder};
 use serde::Deserialize;
 
+use super::f32gemm::F32Matrix;
 use super::int8::Int8Matrix;
 use super::kv::KvCache;
 
@@ -152,7 +153,8 @@ impl Config {
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Quant {
-    /// Full-precision f32 weights.
+    /// Full-precision f32 weights: on CPUs with AVX-512 packed once for the
+    /// own f32 GEMM ([`super::f32gemm`]), elsewhere candle's matmul.
     #[default]
     F32,
     /// Int8 weights for every linear layer and the output projection: on CPU
@@ -161,7 +163,7 @@ pub enum Quant {
     Q8,
 }
 
-/// A linear layer `y = x W^T + b` on 2-D inputs, f32 or Q8_0.
+/// A linear layer `y = x W^T + b` on 2-D inputs: f32 (packed or candle's) or int8.
 #[derive(Debug, Clone)]
 pub(crate) struct Linear {
     weight: Weight,
@@ -173,6 +175,8 @@ enum Weight {
     Dense(Tensor),
     /// CPU: own int8 GEMM (bias fused).
     Int8(std::sync::Arc<Int8Matrix>),
+    /// CPU with AVX-512: f32 weights packed once for the own f32 GEMM (bias fused).
+    Packed(std::sync::Arc<F32Matrix>),
     /// Other devices: candle's Q8_0.
     Quantized(QMatMul),
 }
@@ -194,6 +198,16 @@ impl Linear {
             Quant::Q8 if in_dim % GgmlDType::Q8_0.block_size() == 0 => {
                 let q = QTensor::quantize(&w, GgmlDType::Q8_0)?;
                 Weight::Quantized(QMatMul::from_qtensor(q)?)
+            }
+            Quant::F32 if w.device().is_cpu() && F32Matrix::available() => {
+                let b = bias.as_ref().map(|b| b.to_vec1::<f32>()).transpose()?;
+                let m = with_host_f32(&w, |data| {
+                    F32Matrix::new(data, out_dim, in_dim, b.as_deref())
+                })?;
+                return Ok(Self {
+                    weight: Weight::Packed(std::sync::Arc::new(m)),
+                    bias: None,
+                });
             }
             _ => Weight::Dense(w),
         };
@@ -235,6 +249,10 @@ impl Linear {
                 let data = x.flatten_all()?.to_vec1::<f32>()?;
                 q.forward_into(&data, x.dim(0)?, out);
             }
+            Weight::Packed(p) => {
+                let m = x.dim(0)?;
+                with_host_f32(x, |data| p.forward_into(data, m, out))?;
+            }
             _ => *out = self.forward(x)?.flatten_all()?.to_vec1::<f32>()?,
         }
         Ok(())
@@ -248,6 +266,11 @@ impl Linear {
                 let m = x.dim(0)?;
                 let data = x.flatten_all()?.to_vec1::<f32>()?;
                 Tensor::from_vec(q.forward(&data, m), (m, q.out_dim()), x.device())?
+            }
+            Weight::Packed(p) => {
+                let m = x.dim(0)?;
+                let y = with_host_f32(x, |data| p.forward(data, m))?;
+                Tensor::from_vec(y, (m, p.out_dim()), x.device())?
             }
             Weight::Quantized(q) => q.forward(x)?,
         };
