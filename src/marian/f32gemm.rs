@@ -232,13 +232,7 @@ unsafe fn avx512_row<const NB: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn lcg(seed: &mut u64) -> f32 {
-        *seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((*seed >> 33) as f32 / (1u64 << 31) as f32) - 0.5
-    }
+    use crate::marian::int8::tests::lcg;
 
     #[test]
     fn packed_gemm_matches_f64_reference_for_every_tile_shape() {
