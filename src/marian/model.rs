@@ -153,8 +153,8 @@ impl Config {
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Quant {
-    /// Full-precision f32 weights: on CPUs with AVX-512 packed once for the
-    /// own f32 GEMM ([`super::f32gemm`]), elsewhere candle's matmul.
+    /// Full-precision f32 weights (on CPUs with AVX-512, packed once at load
+    /// for the engine's own f32 GEMM).
     #[default]
     F32,
     /// Int8 weights for every linear layer and the output projection: on CPU
