@@ -12,16 +12,12 @@
 //! Sums run over the inputs in order, one accumulator per output element
 //! (for a single row: two, even and odd inputs, added at the end), so the
 //! result differs from a differently ordered f32 sum only by rounding.
-use rayon::prelude::*;
-
-use super::int8::SharedOut;
+use super::int8::{by_column_pairs, PAIR};
 
 /// Output channels per packed block (one AVX-512 vector of f32).
 const BLOCK: usize = 16;
 /// Rows of `x` per micro-tile.
 const ROWS: usize = 8;
-/// Output channels per parallel work item.
-const PAIR: usize = 2 * BLOCK;
 
 /// An f32 `(n, k)` weight matrix packed for [`F32Matrix::forward_into`], with its bias.
 #[derive(Debug, Clone)]
@@ -81,38 +77,32 @@ impl F32Matrix {
         assert!(Self::available(), "the packed f32 GEMM needs AVX-512F");
         let (n, k) = (self.n, self.k);
         assert_eq!(x.len(), m * k, "input size");
-        let blocks = n.div_ceil(BLOCK);
-        out.clear();
-        out.reserve(m * n);
-        let dst = SharedOut(out.as_mut_ptr());
-        (0..blocks.div_ceil(2)).into_par_iter().for_each_init(
-            || vec![0f32; ROWS * PAIR],
-            |acc, pair| {
-                let end = (2 * pair + 2).min(blocks);
-                let w = &self.packed[2 * pair * BLOCK * k..end * BLOCK * k];
-                let j0 = pair * PAIR;
-                let cols = PAIR.min(n - j0);
-                let b = &self.bias[j0..j0 + cols];
-                let mut i0 = 0;
-                while i0 < m {
-                    let r = ROWS.min(m - i0);
-                    tile(x, k, w, acc, i0, r);
-                    for i in 0..r {
-                        let a = &mut acc[i * PAIR..i * PAIR + cols];
-                        for (v, &b) in a.iter_mut().zip(b) {
-                            *v += b;
+        // SAFETY: every pair hands every row's whole run to `emit`.
+        unsafe {
+            by_column_pairs(
+                out,
+                m,
+                n,
+                || vec![0f32; ROWS * PAIR],
+                |acc, cols, emit| {
+                    let w = &self.packed[cols.start * k..cols.end.next_multiple_of(BLOCK) * k];
+                    let b = &self.bias[cols.clone()];
+                    let mut i0 = 0;
+                    while i0 < m {
+                        let r = ROWS.min(m - i0);
+                        tile(x, k, w, acc, i0, r);
+                        for i in 0..r {
+                            let a = &mut acc[i * PAIR..i * PAIR + cols.len()];
+                            for (v, &b) in a.iter_mut().zip(b) {
+                                *v += b;
+                            }
+                            emit(i0 + i, a);
                         }
-                        // SAFETY: i0 + i < m and j0 + cols <= n, so the range is
-                        // inside `out`'s capacity; each pair writes only its own
-                        // columns, and `out` outlives the loop.
-                        unsafe { dst.write_run((i0 + i) * n + j0, a) };
+                        i0 += r;
                     }
-                    i0 += r;
-                }
-            },
-        );
-        // SAFETY: the loop above initialized all m * n elements.
-        unsafe { out.set_len(m * n) };
+                },
+            )
+        };
     }
 
     /// Like [`F32Matrix::forward_into`], returning a new buffer.

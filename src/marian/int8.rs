@@ -14,8 +14,9 @@ const BLOCK: usize = 16;
 /// Rows of `x` per micro-tile.
 const ROWS: usize = 8;
 /// Output channels per parallel work item: two packed blocks, so that each
-/// broadcast activation feeds two `vpdpbusd` (16 accumulators per tile).
-const PAIR: usize = 2 * BLOCK;
+/// broadcast activation feeds two `vpdpbusd` (16 accumulators per tile); the
+/// f32 GEMM's work items are as wide.
+pub(crate) const PAIR: usize = 2 * BLOCK;
 
 /// A quantized `(n, k)` weight matrix with its bias.
 #[derive(Debug, Clone)]
@@ -89,72 +90,91 @@ impl Int8Matrix {
         // Per-row dynamic quantization to u8 (int8 + 128).
         let mut xq = vec![0u8; m * k];
         let mut xs = vec![0f32; m];
-        let quantize = |((q, s), row): ((&mut [u8], &mut f32), &[f32])| {
-            *s = row_scale(row);
-            let inv = 1.0 / *s;
-            for (d, &v) in q.iter_mut().zip(row) {
-                // Round half to even via the 1.5 * 2^23 trick (|v * inv| <= 127).
-                let r = (v * inv + 12_582_912.0) - 12_582_912.0;
-                *d = (r as i32 + 128) as u8;
-            }
-        };
-        // A decode step's few rows are quantized in microseconds: splitting
-        // them over the pool would cost more than it saves.
-        if m * k >= 1 << 16 {
-            xq.par_chunks_mut(k)
-                .zip(xs.par_iter_mut())
-                .zip(x.par_chunks(k))
-                .for_each(quantize);
-        } else {
-            xq.chunks_mut(k)
-                .zip(xs.iter_mut())
-                .zip(x.chunks(k))
-                .for_each(quantize);
-        }
-        // Column blocks in parallel; each writes its own columns of the row-major output.
-        let blocks = self.n.div_ceil(BLOCK);
-        let n = self.n;
-        // Every element is written exactly once below (all blocks, all rows).
-        out.clear();
-        out.reserve(m * n);
-        let dst = SharedOut(out.as_mut_ptr());
-        let vnni = has_vnni();
-        (0..blocks.div_ceil(2)).into_par_iter().for_each_init(
-            || vec![0i32; PAIR * m],
-            |acc, pair| {
-                let end = (2 * pair + 2).min(blocks);
-                let w = &self.packed[2 * pair * BLOCK * k..end * BLOCK * k];
-                pair_kernel(&xq, m, k, w, acc, vnni);
-                let j0 = pair * PAIR;
-                let cols = PAIR.min(n - j0);
-                let (sw, off, b) = (
-                    &self.scale[j0..j0 + cols],
-                    &self.offset[j0..j0 + cols],
-                    &self.bias[j0..j0 + cols],
-                );
-                let mut row = [0f32; PAIR];
-                for (i, &sx) in xs.iter().enumerate() {
-                    let a = &acc[i * PAIR..i * PAIR + cols];
-                    for ((((v, &a), &o), &w), &b) in row.iter_mut().zip(a).zip(off).zip(sw).zip(b) {
-                        *v = (a - o) as f32 * (sx * w) + b;
-                    }
-                    // SAFETY: i < m and j0 + cols <= n, so the range is inside
-                    // `out`'s capacity; each block writes only its own columns, so
-                    // writes never overlap, and `out` outlives the parallel loop.
-                    unsafe { dst.write_run(i * n + j0, &row[..cols]) };
+        xq.par_chunks_mut(k)
+            .zip(xs.par_iter_mut())
+            .zip(x.par_chunks(k))
+            .for_each(|((q, s), row)| {
+                let amax = row.iter().fold(0f32, |a, &v| a.max(v.abs()));
+                *s = if amax > 0.0 { amax / 127.0 } else { 1.0 };
+                let inv = 1.0 / *s;
+                for (d, &v) in q.iter_mut().zip(row) {
+                    // Round half to even via the 1.5 * 2^23 trick (|v * inv| <= 127).
+                    let r = (v * inv + 12_582_912.0) - 12_582_912.0;
+                    *d = (r as i32 + 128) as u8;
                 }
-            },
-        );
-        // SAFETY: the loop above initialized all m * n elements.
-        unsafe { out.set_len(m * n) };
+            });
+        let n = self.n;
+        let vnni = has_vnni();
+        // SAFETY: every pair hands every row's whole run to `emit`.
+        unsafe {
+            by_column_pairs(
+                out,
+                m,
+                n,
+                || vec![0i32; PAIR * m],
+                |acc, cols, emit| {
+                    let w = &self.packed[cols.start * k..cols.end.next_multiple_of(BLOCK) * k];
+                    pair_kernel(&xq, m, k, w, acc, vnni);
+                    let (sw, off, b) = (
+                        &self.scale[cols.clone()],
+                        &self.offset[cols.clone()],
+                        &self.bias[cols.clone()],
+                    );
+                    let mut row = [0f32; PAIR];
+                    for (i, &sx) in xs.iter().enumerate() {
+                        let a = &acc[i * PAIR..i * PAIR + cols.len()];
+                        for ((((v, &a), &o), &w), &b) in
+                            row.iter_mut().zip(a).zip(off).zip(sw).zip(b)
+                        {
+                            *v = (a - o) as f32 * (sx * w) + b;
+                        }
+                        emit(i, &row[..cols.len()]);
+                    }
+                },
+            )
+        };
     }
 }
 
-/// Output pointer shared by the column-block workers (disjoint columns).
-pub(crate) struct SharedOut(pub(crate) *mut f32);
+/// Runs `pair(scratch, columns, emit)` for the runs of `PAIR` columns of a
+/// row-major `(m, n)` result in parallel (the host GEMMs' work items: int8
+/// here, f32 in [`super::f32gemm`]); each run hands a row's values to
+/// `emit(row, values)`, which writes them into `out` (resized to `m * n`).
+///
+/// # Safety
+/// `pair` must call `emit` for every row `0..m` (`emit` checks the row and the
+/// run's length; `out` is uninitialized where a row was left out).
+pub(crate) unsafe fn by_column_pairs<S>(
+    out: &mut Vec<f32>,
+    m: usize,
+    n: usize,
+    init: impl Fn() -> S + Sync + Send,
+    pair: impl Fn(&mut S, std::ops::Range<usize>, &mut dyn FnMut(usize, &[f32])) + Sync + Send,
+) {
+    out.clear();
+    out.reserve(m * n);
+    let dst = SharedOut(out.as_mut_ptr());
+    (0..n.div_ceil(PAIR))
+        .into_par_iter()
+        .for_each_init(init, |scratch, p| {
+            let j0 = p * PAIR;
+            let cols = PAIR.min(n - j0);
+            pair(scratch, j0..j0 + cols, &mut |i, v| {
+                assert!(i < m && v.len() == cols, "column run out of range");
+                // SAFETY: i < m and j0 + cols <= n, so the range is inside
+                // `out`'s capacity; run p alone writes these columns, and
+                // `out` outlives the parallel loop.
+                unsafe { dst.write_run(i * n + j0, v) };
+            });
+        });
+    // SAFETY: by the caller's contract every row of every run was written.
+    out.set_len(m * n);
+}
 
-// SAFETY: workers write disjoint elements (`Int8Matrix::forward_into`,
-// `F32Matrix::forward_into`).
+/// Output pointer shared by the column-run workers (disjoint columns).
+struct SharedOut(*mut f32);
+
+// SAFETY: workers write disjoint elements (see `by_column_pairs`).
 unsafe impl Sync for SharedOut {}
 unsafe impl Send for SharedOut {}
 
@@ -163,32 +183,8 @@ impl SharedOut {
     ///
     /// # Safety
     /// The range must be in bounds and not written concurrently by another worker.
-    pub(crate) unsafe fn write_run(&self, idx: usize, v: &[f32]) {
+    unsafe fn write_run(&self, idx: usize, v: &[f32]) {
         std::ptr::copy_nonoverlapping(v.as_ptr(), self.0.add(idx), v.len());
-    }
-}
-
-/// Per-row quantization scale `max|x| / 127` (1 for a zero row); the maximum
-/// is taken over 16 lanes so that it vectorizes (the maximum does not depend
-/// on the order).
-fn row_scale(row: &[f32]) -> f32 {
-    let mut lanes = [0f32; 16];
-    let mut chunks = row.chunks_exact(16);
-    for c in &mut chunks {
-        for (l, &v) in lanes.iter_mut().zip(c) {
-            *l = l.max(v.abs());
-        }
-    }
-    let amax = chunks
-        .remainder()
-        .iter()
-        .fold(lanes.iter().fold(0f32, |a, &l| a.max(l)), |a, &v| {
-            a.max(v.abs())
-        });
-    if amax > 0.0 {
-        amax / 127.0
-    } else {
-        1.0
     }
 }
 

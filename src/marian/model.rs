@@ -173,41 +173,39 @@ pub(crate) struct Linear {
 #[derive(Debug, Clone)]
 enum Weight {
     Dense(Tensor),
-    /// CPU: own int8 GEMM (bias fused).
-    Int8(std::sync::Arc<Int8Matrix>),
-    /// CPU with AVX-512: f32 weights packed once for the own f32 GEMM (bias fused).
-    Packed(std::sync::Arc<F32Matrix>),
+    /// CPU: the weight packed once for an own GEMM, bias fused: int8
+    /// ([`Int8Matrix`]) or, with AVX-512, f32 ([`F32Matrix`]).
+    Host(std::sync::Arc<dyn HostGemm>),
     /// Other devices: candle's Q8_0.
     Quantized(QMatMul),
 }
 
 impl Linear {
     fn from_weights(w: Tensor, bias: Option<Tensor>, quant: Quant) -> candle_core::Result<Self> {
+        type Pack = fn(&[f32], usize, usize, Option<&[f32]>) -> std::sync::Arc<dyn HostGemm>;
         let (out_dim, in_dim) = w.dims2()?;
-        let weight = match quant {
-            Quant::Q8 if w.device().is_cpu() && in_dim % 4 == 0 => {
-                let b = bias.as_ref().map(|b| b.to_vec1::<f32>()).transpose()?;
-                let m = with_host_f32(&w, |data| {
-                    Int8Matrix::new(data, out_dim, in_dim, b.as_deref())
-                })?;
-                return Ok(Self {
-                    weight: Weight::Int8(std::sync::Arc::new(m)),
-                    bias: None,
-                });
+        let cpu = w.device().is_cpu();
+        let host: Option<Pack> = match quant {
+            Quant::Q8 if cpu && in_dim % 4 == 0 => {
+                Some(|w, n, k, b| std::sync::Arc::new(Int8Matrix::new(w, n, k, b)))
             }
+            Quant::F32 if cpu && F32Matrix::available() => {
+                Some(|w, n, k, b| std::sync::Arc::new(F32Matrix::new(w, n, k, b)))
+            }
+            _ => None,
+        };
+        if let Some(pack) = host {
+            let b = bias.as_ref().map(|b| b.to_vec1::<f32>()).transpose()?;
+            let m = with_host_f32(&w, |data| pack(data, out_dim, in_dim, b.as_deref()))?;
+            return Ok(Self {
+                weight: Weight::Host(m),
+                bias: None,
+            });
+        }
+        let weight = match quant {
             Quant::Q8 if in_dim % GgmlDType::Q8_0.block_size() == 0 => {
                 let q = QTensor::quantize(&w, GgmlDType::Q8_0)?;
                 Weight::Quantized(QMatMul::from_qtensor(q)?)
-            }
-            Quant::F32 if w.device().is_cpu() && F32Matrix::available() => {
-                let b = bias.as_ref().map(|b| b.to_vec1::<f32>()).transpose()?;
-                let m = with_host_f32(&w, |data| {
-                    F32Matrix::new(data, out_dim, in_dim, b.as_deref())
-                })?;
-                return Ok(Self {
-                    weight: Weight::Packed(std::sync::Arc::new(m)),
-                    bias: None,
-                });
             }
             _ => Weight::Dense(w),
         };
@@ -245,13 +243,9 @@ impl Linear {
     /// Like [`Linear::forward`] but writes the row-major result into a host buffer.
     pub(crate) fn forward_host(&self, x: &Tensor, out: &mut Vec<f32>) -> candle_core::Result<()> {
         match &self.weight {
-            Weight::Int8(q) => {
-                let data = x.flatten_all()?.to_vec1::<f32>()?;
-                q.forward_into(&data, x.dim(0)?, out);
-            }
-            Weight::Packed(p) => {
+            Weight::Host(h) => {
                 let m = x.dim(0)?;
-                with_host_f32(x, |data| p.forward_into(data, m, out))?;
+                with_host_f32(x, |data| h.forward_into(data, m, out))?;
             }
             _ => *out = self.forward(x)?.flatten_all()?.to_vec1::<f32>()?,
         }
@@ -262,15 +256,11 @@ impl Linear {
     pub(crate) fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         let y = match &self.weight {
             Weight::Dense(w) => x.matmul(&w.t()?)?,
-            Weight::Int8(q) => {
+            Weight::Host(h) => {
                 let m = x.dim(0)?;
-                let data = x.flatten_all()?.to_vec1::<f32>()?;
-                Tensor::from_vec(q.forward(&data, m), (m, q.out_dim()), x.device())?
-            }
-            Weight::Packed(p) => {
-                let m = x.dim(0)?;
-                let y = with_host_f32(x, |data| p.forward(data, m))?;
-                Tensor::from_vec(y, (m, p.out_dim()), x.device())?
+                let mut y = Vec::new();
+                with_host_f32(x, |data| h.forward_into(data, m, &mut y))?;
+                Tensor::from_vec(y, (m, h.out_dim()), x.device())?
             }
             Weight::Quantized(q) => q.forward(x)?,
         };
@@ -278,6 +268,31 @@ impl Linear {
             Some(b) => y.broadcast_add(b),
             None => Ok(y),
         }
+    }
+}
+
+/// A linear layer's GEMM on the host with its weight packed at load and the
+/// bias fused: `x` row-major `(m, in)` → `out` row-major `(m, out)`.
+trait HostGemm: std::fmt::Debug + Send + Sync {
+    fn out_dim(&self) -> usize;
+    fn forward_into(&self, x: &[f32], m: usize, out: &mut Vec<f32>);
+}
+
+impl HostGemm for Int8Matrix {
+    fn out_dim(&self) -> usize {
+        Int8Matrix::out_dim(self)
+    }
+    fn forward_into(&self, x: &[f32], m: usize, out: &mut Vec<f32>) {
+        Int8Matrix::forward_into(self, x, m, out)
+    }
+}
+
+impl HostGemm for F32Matrix {
+    fn out_dim(&self) -> usize {
+        F32Matrix::out_dim(self)
+    }
+    fn forward_into(&self, x: &[f32], m: usize, out: &mut Vec<f32>) {
+        F32Matrix::forward_into(self, x, m, out)
     }
 }
 
