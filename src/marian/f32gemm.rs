@@ -74,35 +74,74 @@ impl F32Matrix {
     /// When the CPU lacks AVX-512F (see [`F32Matrix::available`]) or `x` has
     /// the wrong size.
     pub fn forward_into(&self, x: &[f32], m: usize, out: &mut Vec<f32>) {
-        assert!(Self::available(), "the packed f32 GEMM needs AVX-512F");
-        let (n, k) = (self.n, self.k);
-        assert_eq!(x.len(), m * k, "input size");
-        // SAFETY: every pair hands every row's whole run to `emit`.
+        self.check(x, m);
+        // SAFETY: `run` hands every row's whole run to `emit`.
         unsafe {
             by_column_pairs(
                 out,
                 m,
-                n,
+                self.n,
                 || vec![0f32; ROWS * PAIR],
-                |acc, cols, emit| {
-                    let w = &self.packed[cols.start * k..cols.end.next_multiple_of(BLOCK) * k];
-                    let b = &self.bias[cols.clone()];
-                    let mut i0 = 0;
-                    while i0 < m {
-                        let r = ROWS.min(m - i0);
-                        tile(x, k, w, acc, i0, r);
-                        for i in 0..r {
-                            let a = &mut acc[i * PAIR..i * PAIR + cols.len()];
-                            for (v, &b) in a.iter_mut().zip(b) {
-                                *v += b;
-                            }
-                            emit(i0 + i, a);
-                        }
-                        i0 += r;
-                    }
-                },
+                |acc, cols, emit| self.run(x, m, acc, cols, emit),
             )
         };
+    }
+
+    /// The output projection of a decode step reduced per row as it is made
+    /// (max, log-sum-exp and the best `k` tokens, `banned[i]` scoring `-inf`
+    /// for row `i`): see [`super::logits`].
+    ///
+    /// # Panics
+    /// Like [`F32Matrix::forward_into`].
+    pub(crate) fn forward_top(
+        &self,
+        x: &[f32],
+        m: usize,
+        k: usize,
+        banned: &[Vec<u32>],
+    ) -> Vec<super::logits::RowTop> {
+        self.check(x, m);
+        super::logits::gemm_top(
+            m,
+            self.n,
+            k,
+            banned,
+            || vec![0f32; ROWS * PAIR],
+            |acc, cols, emit| self.run(x, m, acc, cols, emit),
+        )
+    }
+
+    fn check(&self, x: &[f32], m: usize) {
+        assert!(Self::available(), "the packed f32 GEMM needs AVX-512F");
+        assert_eq!(x.len(), m * self.k, "input size");
+    }
+
+    /// One run of at most [`PAIR`] output columns for every row of `x`, bias
+    /// added, handed row by row to `emit(row, values)`.
+    fn run(
+        &self,
+        x: &[f32],
+        m: usize,
+        acc: &mut [f32],
+        cols: std::ops::Range<usize>,
+        emit: &mut dyn FnMut(usize, &[f32]),
+    ) {
+        let k = self.k;
+        let w = &self.packed[cols.start * k..cols.end.next_multiple_of(BLOCK) * k];
+        let b = &self.bias[cols.clone()];
+        let mut i0 = 0;
+        while i0 < m {
+            let r = ROWS.min(m - i0);
+            tile(x, k, w, acc, i0, r);
+            for i in 0..r {
+                let a = &mut acc[i * PAIR..i * PAIR + cols.len()];
+                for (v, &b) in a.iter_mut().zip(b) {
+                    *v += b;
+                }
+                emit(i0 + i, a);
+            }
+            i0 += r;
+        }
     }
 
     /// Like [`F32Matrix::forward_into`], returning a new buffer.

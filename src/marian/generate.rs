@@ -10,8 +10,8 @@
 use std::collections::HashMap;
 
 use candle_core::Tensor;
-use rayon::prelude::*;
 
+use super::logits::top_k;
 use super::model::{CrossCache, Marian};
 use crate::{Error, Result};
 
@@ -105,8 +105,6 @@ pub struct TokenRules {
     pub bad_words_ids: Vec<Vec<u32>>,
 }
 
-/// Mask value for forbidden tokens.
-const NEG_INF: f32 = f32::NEG_INFINITY;
 /// transformers' sentinel for impossible beams.
 const SENTINEL: f32 = -1.0e9;
 
@@ -146,44 +144,34 @@ impl<'a> Processors<'a> {
         }
     }
 
-    /// Applies the processors to `scores` of a hypothesis whose decoder input is `seq`
-    /// (decoder start included).
-    fn apply(&self, seq: &[u32], scores: &mut [f32]) {
+    /// The tokens the processors set to `-inf` for a hypothesis whose
+    /// decoder input is `seq` (decoder start included), sorted: repeated
+    /// n-grams, bad words, EOS before the minimum length. A forced EOS is
+    /// [`Processors::forces_eos`]'s.
+    fn banned(&self, seq: &[u32]) -> Vec<u32> {
+        let mut out = self.banned_static.clone();
         let cur_len = seq.len();
         let n = self.opts.no_repeat_ngram_size;
         if n > 0 && cur_len + 1 >= n {
             let prefix = &seq[cur_len + 1 - n..];
             for w in seq.windows(n) {
                 if &w[..n - 1] == prefix {
-                    scores[w[n - 1] as usize] = NEG_INF;
+                    out.push(w[n - 1]);
                 }
-            }
-        }
-        for &t in &self.banned_static {
-            if let Some(s) = scores.get_mut(t as usize) {
-                *s = NEG_INF;
             }
         }
         for bw in &self.banned_seqs {
             let (last, head) = bw.split_last().expect("non-empty bad word");
             if seq.ends_with(head) {
-                if let Some(s) = scores.get_mut(*last as usize) {
-                    *s = NEG_INF;
-                }
+                out.push(*last);
             }
         }
-        let eos = self.rules.eos_token_id as usize;
         if cur_len - 1 < self.opts.min_new_tokens {
-            if let Some(s) = scores.get_mut(eos) {
-                *s = NEG_INF;
-            }
+            out.push(self.rules.eos_token_id);
         }
-        if self.forces_eos(seq) {
-            scores.fill(NEG_INF);
-            if let Some(s) = scores.get_mut(self.forced_token()) {
-                *s = 0.0;
-            }
-        }
+        out.sort_unstable();
+        out.dedup();
+        out
     }
 
     /// Whether the next token of `seq` is forced to be `forced_eos_token_id`
@@ -197,83 +185,6 @@ impl<'a> Processors<'a> {
     fn forced_token(&self) -> usize {
         self.rules.forced_eos_token_id.unwrap_or(0) as usize
     }
-}
-
-/// `exp(x)` for `x <= 0` as a branch-free polynomial the compiler vectorizes
-/// (relative error ~1e-7, like SIMD `expf` implementations).
-#[inline(always)]
-fn exp_nonpositive(x: f32) -> f32 {
-    let x = x.max(-87.0);
-    // x = n ln2 + r with |r| <= ln2 / 2 (Cody-Waite split of ln2); round to
-    // nearest with the 1.5 * 2^23 trick.
-    let n = (x * std::f32::consts::LOG2_E + 12_582_912.0) - 12_582_912.0;
-    let r = (x - n * 0.693_359_4) - n * -2.121_944_4e-4;
-    // e^r, Cephes' expf polynomial.
-    let p = 1.987_569_1e-4_f32;
-    let p = p * r + 1.398_199_9e-3;
-    let p = p * r + 8.333_452e-3;
-    let p = p * r + 4.166_579_6e-2;
-    let p = p * r + 1.666_666_5e-1;
-    let p = p * r + 0.5;
-    let e = p * r * r + r + 1.0;
-    f32::from_bits(((n as i32 + 127) << 23) as u32) * e
-}
-
-/// `(max, log(sum(exp(x - max))))` of a row: the two numbers of its log-softmax,
-/// `log_softmax(x) = (x - max) - log_sum` as `torch.log_softmax` computes it in f32.
-fn log_softmax_stats(row: &[f32]) -> (f32, f32) {
-    const L: usize = 16;
-    let mut m = [NEG_INF; L];
-    let chunks = row.chunks_exact(L);
-    let tail = chunks.remainder();
-    for c in chunks {
-        for l in 0..L {
-            m[l] = if c[l] > m[l] { c[l] } else { m[l] };
-        }
-    }
-    let max = tail.iter().chain(m.iter()).copied().fold(NEG_INF, f32::max);
-    if max == NEG_INF {
-        return (max, 0.0);
-    }
-    let mut acc = [0f32; L];
-    let chunks = row.chunks_exact(L);
-    for c in chunks {
-        for l in 0..L {
-            acc[l] += exp_nonpositive(c[l] - max);
-        }
-    }
-    let sum: f32 =
-        acc.iter().sum::<f32>() + tail.iter().map(|&x| exp_nonpositive(x - max)).sum::<f32>();
-    (max, sum.ln())
-}
-
-/// Index of the first maximum (torch.argmax's choice).
-fn argmax(row: &[f32]) -> usize {
-    let mut best = 0;
-    for (i, &x) in row.iter().enumerate() {
-        if x > row[best] {
-            best = i;
-        }
-    }
-    best
-}
-
-/// The `k` best `(score, index)` pairs, best first, ties by lower index.
-fn top_k(scores: impl Iterator<Item = (f32, usize)>, k: usize) -> Vec<(f32, usize)> {
-    let better = |a: &(f32, usize), b: &(f32, usize)| a.0 > b.0 || (a.0 == b.0 && a.1 < b.1);
-    let mut best: Vec<(f32, usize)> = Vec::with_capacity(k + 1);
-    for c in scores {
-        if best.len() == k && !better(&c, &best[k - 1]) {
-            continue;
-        }
-        let pos = best
-            .iter()
-            .position(|b| better(&c, b))
-            .unwrap_or(best.len());
-        best.insert(pos, c);
-        best.truncate(k);
-    }
-    best
 }
 
 fn ids_tensor(ids: &[u32], rows: usize, dev: &candle_core::Device) -> Result<Tensor> {
@@ -326,7 +237,6 @@ pub(crate) fn greedy(
     let mut live: Vec<usize> = (0..batch).collect();
     let mut stats = DecodeStats::default();
     let dev = net.device();
-    let mut logits = Vec::new();
     let mut cur_len = 1;
     while cur_len < procs.max_length && !live.is_empty() {
         let n = live.len();
@@ -334,15 +244,20 @@ pub(crate) fn greedy(
             .iter()
             .map(|&i| *seqs[i].last().expect("non-empty"))
             .collect();
-        net.decode_last_host(&ids_tensor(&last, n, dev)?, &cross, &mut cache, &mut logits)?;
+        let banned: Vec<Vec<u32>> = live.iter().map(|&i| procs.banned(&seqs[i])).collect();
+        let tops =
+            net.decode_last_top(&ids_tensor(&last, n, dev)?, &cross, &mut cache, 1, &banned)?;
         stats.step(n);
-        let vocab = logits.len() / n;
-        let next: Vec<u32> = logits
-            .par_chunks_mut(vocab)
-            .zip(live.par_iter())
-            .map(|(row, &i)| {
-                procs.apply(&seqs[i], row);
-                argmax(row) as u32
+        // The first maximum after the processors (torch.argmax's choice).
+        let next: Vec<u32> = tops
+            .iter()
+            .zip(&live)
+            .map(|(t, &i)| {
+                if procs.forces_eos(&seqs[i]) {
+                    procs.forced_token() as u32
+                } else {
+                    t.best[0].1 as u32
+                }
             })
             .collect();
         let mut keep = Vec::with_capacity(n);
@@ -421,34 +336,38 @@ pub(crate) fn beam_search(
     let mut unsatisfied = vec![true; batch];
     let mut stats = DecodeStats::default();
     let mut cur_len = 1usize;
-    let mut lps = Vec::new();
+    let vocab = net.config().target_vocab_size();
     loop {
         let rows = live.len() * nb;
         let last: Vec<u32> = running
             .iter()
             .map(|s| *s.last().expect("non-empty"))
             .collect();
-        net.decode_last_host(&ids_tensor(&last, rows, dev)?, &cross, &mut cache, &mut lps)?;
+        let banned: Vec<Vec<u32>> = running.iter().map(|s| procs.banned(s)).collect();
+        let tops = net.decode_last_top(
+            &ids_tensor(&last, rows, dev)?,
+            &cross,
+            &mut cache,
+            keep,
+            &banned,
+        )?;
         stats.step(rows);
-        let vocab = lps.len() / rows;
-        // Per row: log-softmax, processors, add the beam score, keep the row's top `keep`.
-        let row_best: Vec<Vec<(f32, usize)>> = lps
-            .par_chunks_mut(vocab)
+        // Per row: the best `keep` tokens after the processors, scored
+        // `log_softmax + beam score`. Log-softmax is monotonic, so the row's
+        // best tokens are its best logits; the exact f32 score
+        // `((x - max) - log_sum) + s` is computed only for those.
+        let row_best: Vec<Vec<(f32, usize)>> = tops
+            .iter()
             .enumerate()
-            .map(|(r, row)| {
-                // Log-softmax is monotonic, so the row's best tokens are its best
-                // logits; the exact f32 score `((x - max) - log_sum) + s` is
-                // computed only for those.
-                let (max, log_sum) = log_softmax_stats(row);
+            .map(|(r, t)| {
                 let s = running_scores[r];
                 if procs.forces_eos(&running[r]) {
                     // Every log-prob is -inf except the forced token's, which is 0.
                     return vec![(0.0 + s, procs.forced_token())];
                 }
-                procs.apply(&running[r], row);
-                top_k(row.iter().copied().zip(0..), keep)
-                    .into_iter()
-                    .map(|(x, t)| (((x - max) - log_sum) + s, t))
+                t.best
+                    .iter()
+                    .map(|&(x, tok)| (((x - t.max) - t.log_sum) + s, tok))
                     .collect()
             })
             .collect();
@@ -641,34 +560,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn fast_log_softmax_matches_f64_reference() {
-        let row: Vec<f32> = (0..1000)
-            .map(|i| ((i * 7919) % 1000) as f32 / 37.0 - 13.0)
-            .collect();
-        let (max, log_sum) = log_softmax_stats(&row);
-        let m = row
-            .iter()
-            .copied()
-            .fold(f64::NEG_INFINITY, |a, x| a.max(x as f64));
-        let ls = row.iter().map(|&x| (x as f64 - m).exp()).sum::<f64>().ln();
-        assert_eq!(max as f64, m);
-        assert!((log_sum as f64 - ls).abs() < 1e-5, "{log_sum} vs {ls}");
-        for x in [0.0f32, -1e-3, -0.5, -1.0, -10.0, -50.0, -86.0] {
-            let rel = (exp_nonpositive(x) as f64 / (x as f64).exp() - 1.0).abs();
-            assert!(rel < 1e-6, "exp({x}) rel err {rel}");
-        }
-    }
-
-    #[test]
-    fn top_k_orders_by_score_then_index() {
-        let v = [(1.0, 0), (3.0, 1), (3.0, 2), (2.0, 3)];
-        assert_eq!(
-            top_k(v.iter().copied(), 3),
-            vec![(3.0, 1), (3.0, 2), (2.0, 3)]
-        );
-    }
-
-    #[test]
     fn no_repeat_ngram_bans_seen_continuations() {
         let rules = TokenRules {
             eos_token_id: 0,
@@ -682,11 +573,9 @@ mod tests {
             ..DecodeOptions::greedy(10)
         };
         let p = Processors::new(&rules, &opts);
-        let mut s = vec![0.0f32; 10];
-        p.apply(&[9, 3, 4, 3], &mut s);
-        assert_eq!(s[4], NEG_INF, "bigram (3,4) already seen");
-        assert_eq!(s[9], NEG_INF, "pad is a bad word");
-        assert_eq!(s[5], 0.0);
+        // Bigram (3,4) already seen; pad is a bad word; EOS (0) is allowed.
+        assert_eq!(p.banned(&[9, 3, 4, 3]), vec![4, 9]);
+        assert_eq!(p.banned(&[9, 3, 4]), vec![9]);
     }
 
     #[test]
@@ -700,9 +589,8 @@ mod tests {
         };
         let opts = DecodeOptions::greedy(3);
         let p = Processors::new(&rules, &opts);
-        let mut s = vec![1.0f32; 10];
-        p.apply(&[9, 1, 2], &mut s);
-        assert_eq!(argmax(&s), 0);
-        assert_eq!(s[1], NEG_INF);
+        assert!(p.forces_eos(&[9, 1, 2]));
+        assert!(!p.forces_eos(&[9, 1]));
+        assert_eq!(p.forced_token(), 0);
     }
 }

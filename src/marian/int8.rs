@@ -85,54 +85,91 @@ impl Int8Matrix {
     /// Like [`Int8Matrix::forward`], writing into `out` (resized to `m * n`), so
     /// that a caller looping over decode steps reuses one resident buffer.
     pub fn forward_into(&self, x: &[f32], m: usize, out: &mut Vec<f32>) {
-        let k = self.k;
-        assert_eq!(x.len(), m * k, "input size");
-        // Per-row dynamic quantization to u8 (int8 + 128).
-        let mut xq = vec![0u8; m * k];
-        let mut xs = vec![0f32; m];
-        xq.par_chunks_mut(k)
-            .zip(xs.par_iter_mut())
-            .zip(x.par_chunks(k))
-            .for_each(|((q, s), row)| {
-                let amax = row.iter().fold(0f32, |a, &v| a.max(v.abs()));
-                *s = if amax > 0.0 { amax / 127.0 } else { 1.0 };
-                let inv = 1.0 / *s;
-                for (d, &v) in q.iter_mut().zip(row) {
-                    // Round half to even via the 1.5 * 2^23 trick (|v * inv| <= 127).
-                    let r = (v * inv + 12_582_912.0) - 12_582_912.0;
-                    *d = (r as i32 + 128) as u8;
-                }
-            });
-        let n = self.n;
-        let vnni = has_vnni();
-        // SAFETY: every pair hands every row's whole run to `emit`.
+        let (xq, xs) = self.quantize_rows(x, m);
+        // SAFETY: `run` hands every row's whole run to `emit`.
         unsafe {
             by_column_pairs(
                 out,
                 m,
-                n,
+                self.n,
                 || vec![0i32; PAIR * m],
-                |acc, cols, emit| {
-                    let w = &self.packed[cols.start * k..cols.end.next_multiple_of(BLOCK) * k];
-                    pair_kernel(&xq, m, k, w, acc, vnni);
-                    let (sw, off, b) = (
-                        &self.scale[cols.clone()],
-                        &self.offset[cols.clone()],
-                        &self.bias[cols.clone()],
-                    );
-                    let mut row = [0f32; PAIR];
-                    for (i, &sx) in xs.iter().enumerate() {
-                        let a = &acc[i * PAIR..i * PAIR + cols.len()];
-                        for ((((v, &a), &o), &w), &b) in
-                            row.iter_mut().zip(a).zip(off).zip(sw).zip(b)
-                        {
-                            *v = (a - o) as f32 * (sx * w) + b;
-                        }
-                        emit(i, &row[..cols.len()]);
-                    }
-                },
+                |acc, cols, emit| self.run(&xq, &xs, acc, cols, emit),
             )
         };
+    }
+
+    /// The output projection of a decode step reduced per row as it is made
+    /// (max, log-sum-exp and the best `k` tokens, `banned[i]` scoring `-inf`
+    /// for row `i`): see [`super::logits`].
+    pub(crate) fn forward_top(
+        &self,
+        x: &[f32],
+        m: usize,
+        k: usize,
+        banned: &[Vec<u32>],
+    ) -> Vec<super::logits::RowTop> {
+        let (xq, xs) = self.quantize_rows(x, m);
+        super::logits::gemm_top(
+            m,
+            self.n,
+            k,
+            banned,
+            || vec![0i32; PAIR * m],
+            |acc, cols, emit| self.run(&xq, &xs, acc, cols, emit),
+        )
+    }
+
+    /// Per-row dynamic quantization of `x` `(m, k)` to `u8` (int8 + 128) and
+    /// the rows' scales.
+    fn quantize_rows(&self, x: &[f32], m: usize) -> (Vec<u8>, Vec<f32>) {
+        let k = self.k;
+        assert_eq!(x.len(), m * k, "input size");
+        let mut xq = vec![0u8; m * k];
+        let mut xs = vec![0f32; m];
+        let avx512 = has_avx512();
+        xq.par_chunks_mut(k)
+            .zip(xs.par_iter_mut())
+            .zip(x.par_chunks(k))
+            .for_each(|((q, s), row)| {
+                #[cfg(target_arch = "x86_64")]
+                if avx512 {
+                    // SAFETY: the CPU has AVX-512F.
+                    *s = unsafe { quantize_row_avx512(row, q) };
+                    return;
+                }
+                let _ = avx512;
+                *s = quantize_row(row, q);
+            });
+        (xq, xs)
+    }
+
+    /// One run of at most [`PAIR`] output columns for every row of the
+    /// quantized input, dequantized with the bias added, handed row by row to
+    /// `emit(row, values)`.
+    fn run(
+        &self,
+        xq: &[u8],
+        xs: &[f32],
+        acc: &mut [i32],
+        cols: std::ops::Range<usize>,
+        emit: &mut dyn FnMut(usize, &[f32]),
+    ) {
+        let (m, k) = (xs.len(), self.k);
+        let w = &self.packed[cols.start * k..cols.end.next_multiple_of(BLOCK) * k];
+        pair_kernel(xq, m, k, w, acc, has_vnni());
+        let (sw, off, b) = (
+            &self.scale[cols.clone()],
+            &self.offset[cols.clone()],
+            &self.bias[cols.clone()],
+        );
+        let mut row = [0f32; PAIR];
+        for (i, &sx) in xs.iter().enumerate() {
+            let a = &acc[i * PAIR..i * PAIR + cols.len()];
+            for ((((v, &a), &o), &w), &b) in row.iter_mut().zip(a).zip(off).zip(sw).zip(b) {
+                *v = (a - o) as f32 * (sx * w) + b;
+            }
+            emit(i, &row[..cols.len()]);
+        }
     }
 }
 
@@ -185,6 +222,48 @@ impl SharedOut {
     /// The range must be in bounds and not written concurrently by another worker.
     unsafe fn write_run(&self, idx: usize, v: &[f32]) {
         std::ptr::copy_nonoverlapping(v.as_ptr(), self.0.add(idx), v.len());
+    }
+}
+
+/// One activation row to `u8` (int8 + 128); returns its scale.
+#[inline(always)]
+fn quantize_row(row: &[f32], q: &mut [u8]) -> f32 {
+    let mut m = [0f32; 16];
+    let chunks = row.chunks_exact(16);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for l in 0..16 {
+            m[l] = m[l].max(c[l].abs());
+        }
+    }
+    // max is order-free, so the lanes give the sequential fold's value.
+    let amax = tail.iter().chain(&m).fold(0f32, |a, &v| a.max(v.abs()));
+    let s = if amax > 0.0 { amax / 127.0 } else { 1.0 };
+    let inv = 1.0 / s;
+    for (d, &v) in q.iter_mut().zip(row) {
+        // Round half to even via the 1.5 * 2^23 trick (|v * inv| <= 127):
+        // the sum's low mantissa byte is the rounded integer n mod 256, and
+        // flipping its top bit gives n + 128.
+        *d = ((v * inv + 12_582_912.0).to_bits() as u8) ^ 0x80;
+    }
+    s
+}
+
+/// [`quantize_row`] on 16-wide vectors (the same operations, the same bytes).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn quantize_row_avx512(row: &[f32], q: &mut [u8]) -> f32 {
+    quantize_row(row, q)
+}
+
+fn has_avx512() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
     }
 }
 
@@ -330,6 +409,36 @@ pub(crate) mod tests {
             pair_kernel(&xq, m, k, w, &mut a, has_vnni());
             portable_kernel(&xq, m, k, w, &mut p);
             assert_eq!(a, p);
+        }
+    }
+
+    #[test]
+    fn activation_bytes_are_the_rounded_integers_plus_128() {
+        let mut seed = 7;
+        // Random rows, a row with its max at both signs, exact halves and zeros.
+        let mut rows: Vec<Vec<f32>> = (0..5)
+            .map(|_| (0..53).map(|_| lcg(&mut seed) * 9.0).collect())
+            .collect();
+        rows.push(vec![-127.0, 127.0, 0.5, -0.5, 1.5, -2.5, 0.0, -0.0, 126.5]);
+        rows.push(vec![0.0; 20]);
+        for row in &rows {
+            let mut q = vec![0u8; row.len()];
+            let s = quantize_row(row, &mut q);
+            let amax = row.iter().fold(0f32, |a, &v| a.max(v.abs()));
+            assert_eq!(s, if amax > 0.0 { amax / 127.0 } else { 1.0 });
+            let inv = 1.0 / s;
+            for (&b, &v) in q.iter().zip(row) {
+                let n = (v * inv).round_ties_even() as i32;
+                assert!((-127..=127).contains(&n));
+                assert_eq!(b as i32, n + 128, "{v} at scale {s}");
+            }
+            #[cfg(target_arch = "x86_64")]
+            if has_avx512() {
+                let mut q2 = vec![0u8; row.len()];
+                // SAFETY: the CPU has AVX-512F.
+                assert_eq!(unsafe { quantize_row_avx512(row, &mut q2) }, s);
+                assert_eq!(q2, q);
+            }
         }
     }
 }

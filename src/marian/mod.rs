@@ -17,6 +17,7 @@ pub mod f32gemm;
 pub mod generate;
 pub mod int8;
 mod kv;
+mod logits;
 pub mod model;
 pub mod tokenizer;
 mod weights;

@@ -17,7 +17,8 @@ use serde::Deserialize;
 
 use super::f32gemm::F32Matrix;
 use super::int8::Int8Matrix;
-use super::kv::KvCache;
+use super::kv::{CrossKv, KvCache};
+use super::logits::RowTop;
 
 /// Activation function named by `activation_function` in config.json.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -240,16 +241,26 @@ impl Linear {
         Self::from_weights(Tensor::cat(&ws, 0)?, Some(Tensor::cat(&bs, 0)?), quant)
     }
 
-    /// Like [`Linear::forward`] but writes the row-major result into a host buffer.
-    pub(crate) fn forward_host(&self, x: &Tensor, out: &mut Vec<f32>) -> candle_core::Result<()> {
+    /// The output projection of a decode step reduced per row (see
+    /// [`super::logits`]): host GEMMs reduce each chunk of columns as they
+    /// make it; other weights materialize the logits and reduce them the
+    /// same way.
+    pub(crate) fn forward_top(
+        &self,
+        x: &Tensor,
+        k: usize,
+        banned: &[Vec<u32>],
+    ) -> candle_core::Result<Vec<RowTop>> {
+        let m = x.dim(0)?;
         match &self.weight {
-            Weight::Host(h) => {
-                let m = x.dim(0)?;
-                with_host_f32(x, |data| h.forward_into(data, m, out))?;
+            Weight::Host(h) => with_host_f32(x, |data| h.forward_top(data, m, k, banned)),
+            _ => {
+                let y = self.forward(x)?;
+                let n = y.dim(1)?;
+                let logits = y.flatten_all()?.to_vec1::<f32>()?;
+                Ok(super::logits::reduce_logits(&logits, m, n, k, banned))
             }
-            _ => *out = self.forward(x)?.flatten_all()?.to_vec1::<f32>()?,
         }
-        Ok(())
     }
 
     /// `x`: `(rows, in)` → `(rows, out)`.
@@ -276,6 +287,8 @@ impl Linear {
 trait HostGemm: std::fmt::Debug + Send + Sync {
     fn out_dim(&self) -> usize;
     fn forward_into(&self, x: &[f32], m: usize, out: &mut Vec<f32>);
+    /// The reduced output projection ([`Linear::forward_top`]).
+    fn forward_top(&self, x: &[f32], m: usize, k: usize, banned: &[Vec<u32>]) -> Vec<RowTop>;
 }
 
 impl HostGemm for Int8Matrix {
@@ -285,6 +298,9 @@ impl HostGemm for Int8Matrix {
     fn forward_into(&self, x: &[f32], m: usize, out: &mut Vec<f32>) {
         Int8Matrix::forward_into(self, x, m, out)
     }
+    fn forward_top(&self, x: &[f32], m: usize, k: usize, banned: &[Vec<u32>]) -> Vec<RowTop> {
+        Int8Matrix::forward_top(self, x, m, k, banned)
+    }
 }
 
 impl HostGemm for F32Matrix {
@@ -293,6 +309,9 @@ impl HostGemm for F32Matrix {
     }
     fn forward_into(&self, x: &[f32], m: usize, out: &mut Vec<f32>) {
         F32Matrix::forward_into(self, x, m, out)
+    }
+    fn forward_top(&self, x: &[f32], m: usize, k: usize, banned: &[Vec<u32>]) -> Vec<RowTop> {
+        F32Matrix::forward_top(self, x, m, k, banned)
     }
 }
 
@@ -464,11 +483,53 @@ impl Attention {
         kv: &(Tensor, Tensor),
         mask: &Tensor,
     ) -> candle_core::Result<Tensor> {
+        if x.device().is_cpu() {
+            return self.forward_cross_host(x, rows_per_sentence, kv, mask);
+        }
         let q = (self.in_proj.forward(x)? * self.scaling)?;
         let q = self.heads(&q, b, rows_per_sentence)?;
         let o = self.attend(&q, &kv.0, &kv.1, Some(mask))?;
         self.out_proj
             .forward(&self.merge(&o, b, rows_per_sentence)?)
+    }
+
+    /// [`Attention::forward_cross`] on the host: one kernel per query row
+    /// ([`CrossKv::attend`]) instead of candle's batched matmuls, which pack
+    /// their few-row operands on every call.
+    fn forward_cross_host(
+        &self,
+        x: &Tensor,
+        rows_per_sentence: usize,
+        kv: &(Tensor, Tensor),
+        mask: &Tensor,
+    ) -> candle_core::Result<Tensor> {
+        let s = kv.0.dim(2)?;
+        let scale = self.scaling as f32;
+        let mut q = self.in_proj.forward(x)?.flatten_all()?.to_vec1::<f32>()?;
+        for v in &mut q {
+            *v *= scale;
+        }
+        let o = with_host_f32(&kv.0, |k| {
+            with_host_f32(&kv.1, |v| {
+                with_host_f32(mask, |mask| {
+                    CrossKv {
+                        k,
+                        v,
+                        mask,
+                        heads: self.num_heads,
+                        s,
+                        hd: self.head_dim,
+                    }
+                    .attend(&q, rows_per_sentence)
+                })
+            })
+        })???;
+        let rows = x.dim(0)?;
+        self.out_proj.forward(&Tensor::from_vec(
+            o,
+            (rows, self.num_heads * self.head_dim),
+            x.device(),
+        )?)
     }
 
     /// Encoder states `(b*s, d)` → cross-attention keys and values `(b, H, s, hd)`.
@@ -830,15 +891,18 @@ impl Marian {
             .reshape((n, t, self.cfg.target_vocab_size()))
     }
 
-    /// Logits of the last position of each row into `out` on the host:
-    /// row-major `(rows, target_vocab)` f32.
-    pub fn decode_last_host(
+    /// The last position's logits of each row reduced to what a search step
+    /// needs: max, log-sum-exp and the best `k` tokens, `banned[row]` scoring
+    /// `-inf` ([`super::logits`]; the vocabulary-wide logits are never stored
+    /// on the host path).
+    pub(crate) fn decode_last_top(
         &self,
         ids: &Tensor,
         cross: &CrossCache,
         cache: &mut SelfCache,
-        out: &mut Vec<f32>,
-    ) -> candle_core::Result<()> {
+        k: usize,
+        banned: &[Vec<u32>],
+    ) -> candle_core::Result<Vec<RowTop>> {
         let (n, t) = ids.dims2()?;
         let x = self.decode_hidden(ids, cross, cache)?;
         let last = if t == 1 {
@@ -848,6 +912,6 @@ impl Marian {
                 .narrow(1, t - 1, 1)?
                 .reshape((n, self.cfg.d_model))?
         };
-        self.lm_head.forward_host(&last, out)
+        self.lm_head.forward_top(&last, k, banned)
     }
 }
