@@ -674,3 +674,52 @@ fn flores_dev_spans_and_english_alignment() {
         );
     }
 }
+
+/// The English renderings (text, source) of the event facts whose Ukrainian text starts with `prefix`.
+fn event_english<'a>(facts: &'a [Fact], prefix: &str) -> Vec<(&'a str, &'a str)> {
+    facts
+        .iter()
+        .filter(|f| f.kind == FactKind::Event && f.text.starts_with(prefix))
+        .map(|f| {
+            (
+                f.english.as_deref().unwrap_or("<none>"),
+                f.english_source.map_or("<none>", |s| s.name()),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn event_english_follows_occurrences_and_names_and_never_stays_ukrainian() {
+    let src = "У Брюсселі відбулася зустріч Коаліції охочих, а потім засідання Контактної групи в форматі Рамштайн. \
+               Сторони обговорили підготовку наступних кроків.";
+    let a = article_from("t", src, Some("2025-04-23"));
+    let mut facts = facts::extract(&a, src);
+    let english = vec![
+        "In Brussels, a meeting of the Coalition of the Willing took place, and then a meeting of the Contact Group in the Ramstein format.".to_string(),
+        // The translator dropped the verb: no keyword to align to.
+        "The parties prepared the next steps.".to_string(),
+    ];
+    facts::render_english(&mut facts, &english);
+    // The second meeting of the sentence takes the second "meeting", whose
+    // clause holds the names found inside it.
+    assert_eq!(
+        event_english(&facts, "зустріч"),
+        [(
+            "meeting of the Coalition of the Willing took place",
+            "translation"
+        )]
+    );
+    assert_eq!(
+        event_english(&facts, "засідання"),
+        [(
+            "meeting of the Contact Group in the Ramstein format",
+            "translation"
+        )]
+    );
+    // No clause to take: the lexicon's noun, not Ukrainian only.
+    assert_eq!(
+        event_english(&facts, "обговорили"),
+        [("discussion", "lexicon")]
+    );
+}

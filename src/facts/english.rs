@@ -12,17 +12,35 @@ use std::sync::OnceLock;
 /// Fills `english` and `english_source` of every fact. `english_sentences[i]`
 /// is the translation of the article's sentence `i`; a fact whose sentence
 /// has no translation gets a rule/lexicon/transliteration rendering.
+///
+/// Events go last: an event's English clause is checked against the English
+/// of the facts inside it (see [`event`]).
 pub fn render_english(facts: &mut [Fact], english_sentences: &[String]) {
+    let sentence_of = |f: &Fact| english_sentences.get(f.sentence).map_or("", String::as_str);
     for f in facts.iter_mut() {
-        let sentence = english_sentences.get(f.sentence).map_or("", String::as_str);
+        let sentence = sentence_of(f);
         let rendered = match f.kind {
             FactKind::Date => date(f, sentence),
             FactKind::Number => number(f, sentence),
             FactKind::Person => person(f, sentence),
             FactKind::Place | FactKind::Organization => named(f, sentence),
-            FactKind::Event => event(f, sentence),
+            FactKind::Event => gazetteer_event(f, sentence),
         };
         if let Some((text, source)) = rendered {
+            f.english = Some(text);
+            f.english_source = Some(source);
+        }
+    }
+    let rendered: Vec<Option<(String, EnglishSource)>> = facts
+        .iter()
+        .map(|f| {
+            (f.kind == FactKind::Event && f.english.is_none())
+                .then(|| event(f, facts, sentence_of(f)))
+                .flatten()
+        })
+        .collect();
+    for (f, r) in facts.iter_mut().zip(rendered) {
+        if let Some((text, source)) = r {
             f.english = Some(text);
             f.english_source = Some(source);
         }
@@ -454,28 +472,133 @@ fn named(f: &Fact, sentence: &str) -> Option<(String, EnglishSource)> {
     }
 }
 
-/// The clause of the English sentence that starts at the event's keyword.
-fn event(f: &Fact, sentence: &str) -> Option<(String, EnglishSource)> {
-    if let Some(e) = lexicon::gazetteer().by_nominative(f.normalized.as_deref().unwrap_or("")) {
-        let cands: Vec<String> = e.english.iter().map(|s| s.to_string()).collect();
-        return Some(match found(sentence, &cands) {
-            Some(s) => (s, EnglishSource::Translation),
-            None => (e.english[0].to_string(), EnglishSource::Lexicon),
-        });
-    }
+/// A gazetteer event (`Рамштайн`): its English name as the translation
+/// spells it, else the lexicon's.
+fn gazetteer_event(f: &Fact, sentence: &str) -> Option<(String, EnglishSource)> {
+    let e = lexicon::gazetteer().by_nominative(f.normalized.as_deref().unwrap_or(""))?;
+    let cands: Vec<String> = e.english.iter().map(|s| s.to_string()).collect();
+    Some(match found(sentence, &cands) {
+        Some(s) => (s, EnglishSource::Translation),
+        None => (e.english[0].to_string(), EnglishSource::Lexicon),
+    })
+}
+
+/// English keywords of an event phrase's lemma (the first is its English
+/// noun).
+fn event_keywords(f: &Fact) -> Option<&'static [&'static str]> {
     let lemma = f
         .text
         .split(|c: char| !c.is_alphabetic() && c != '-' && c != '\'' && c != '’')
         .find_map(event_lemma)?;
-    let keywords = EVENT_NOUNS.iter().find(|(l, _, _)| *l == lemma)?.2;
-    let (a, _) = keywords.iter().find_map(|k| find_word(sentence, k))?;
-    let rest = &sentence[a..];
-    let end = rest
-        .find([',', '.', ';', ':', '!', '?', '"', '('])
-        .unwrap_or(rest.len());
-    let words: Vec<&str> = rest[..end].split_whitespace().collect();
-    let n = clause_len(&words, EVENT_WORDS);
-    Some((words[..n].join(" "), EnglishSource::Translation))
+    EVENT_NOUNS
+        .iter()
+        .find(|(l, _, _)| *l == lemma)
+        .map(|(_, _, k)| *k)
+}
+
+/// Byte offsets of every whole-word occurrence of any of `words` in `hay`, in order.
+fn word_starts(hay: &str, words: &[&str]) -> Vec<usize> {
+    let mut out = Vec::new();
+    for w in words {
+        let mut from = 0;
+        while let Some((a, b)) = find_word(&hay[from..], w) {
+            out.push(from + a);
+            from += b;
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// The English clause of an event phrase (`f.text`), taken from its aligned
+/// English sentence at one of the lemma's keywords:
+/// * the k-th event of a sentence among those whose keywords overlap
+///   (`зустріч`, `засідання` → "meeting") takes the k-th keyword occurrence,
+///   so two meetings in one sentence never both get the first;
+/// * when names, places or bodies inside the phrase were found in the
+///   translation, the clause (up to its punctuation) must contain one of
+///   them; otherwise another occurrence is tried;
+/// * with no such clause, the lexicon's noun for the lemma, with the English
+///   of the names inside the phrase (`meeting (Coalition of the Willing)`):
+///   never the wording of another part of the sentence, never Ukrainian only.
+fn event(f: &Fact, facts: &[Fact], sentence: &str) -> Option<(String, EnglishSource)> {
+    let keywords = event_keywords(f)?;
+    let inside = |g: &&Fact| {
+        !std::ptr::eq(*g, f)
+            && g.sentence == f.sentence
+            && f.span.0 <= g.span.0
+            && g.span.1 <= f.span.1
+            && g.english.is_some()
+    };
+    let inner: Vec<&Fact> = facts.iter().filter(inside).collect();
+    let anchors: Vec<&str> = inner
+        .iter()
+        .filter(|g| g.english_source == Some(EnglishSource::Translation))
+        .filter_map(|g| g.english.as_deref())
+        .collect();
+    let rank = facts
+        .iter()
+        .filter(|g| {
+            g.kind == FactKind::Event
+                && g.sentence == f.sentence
+                && g.span.0 < f.span.0
+                && event_keywords(g).is_some_and(|k| k.iter().any(|w| keywords.contains(w)))
+        })
+        .count();
+    let starts = word_starts(sentence, keywords);
+    let clause = |a: usize| {
+        let rest = &sentence[a..];
+        let end = rest
+            .find([',', '.', ';', ':', '!', '?', '"', '('])
+            .unwrap_or(rest.len());
+        let whole = &rest[..end];
+        let words: Vec<&str> = whole.split_whitespace().collect();
+        let n = clause_len(&words, EVENT_WORDS);
+        (words[..n].join(" "), whole)
+    };
+    let anchored = |whole: &str| {
+        let w = whole.to_lowercase();
+        anchors.iter().any(|x| w.contains(&x.to_lowercase()))
+    };
+    if anchors.is_empty() {
+        if let Some(&a) = starts.get(rank) {
+            return Some((clause(a).0, EnglishSource::Translation));
+        }
+    } else {
+        for &a in starts.iter().skip(rank).chain(starts.iter().take(rank)) {
+            let (text, whole) = clause(a);
+            if anchored(whole) {
+                return Some((text, EnglishSource::Translation));
+            }
+        }
+    }
+    // Names inside the phrase, outermost only (`NATO` inside `NATO-Ukraine
+    // Council` is not repeated), each once.
+    let mut names: Vec<&str> = Vec::new();
+    for g in &inner {
+        let nested = inner.iter().any(|h| {
+            !std::ptr::eq(*h, *g)
+                && h.span.0 <= g.span.0
+                && g.span.1 <= h.span.1
+                && h.span != g.span
+        });
+        let name = g.kind != FactKind::Date && g.kind != FactKind::Number;
+        if let (false, true, Some(e)) = (nested, name, g.english.as_deref()) {
+            if !names.contains(&e) {
+                names.push(e);
+            }
+        }
+    }
+    let noun = keywords[0];
+    Some(if names.is_empty() {
+        (noun.to_string(), EnglishSource::Lexicon)
+    } else {
+        (
+            format!("{noun} ({})", names.join(", ")),
+            EnglishSource::Lexicon,
+        )
+    })
 }
 
 /// Words an event's English clause keeps, about.

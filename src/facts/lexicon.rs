@@ -866,11 +866,12 @@ pub const ROLE_ADJ_STEMS: &[&str] = &[
 
 /// Event nouns by stem, with the English words a translation would use.
 pub const EVENT_NOUNS: &[(&str, &[&str], &[&str])] = &[
-    // (lemma, lower-case surface forms, English keywords)
+    // (lemma, lower-case surface forms, English keywords: the first is the
+    // English noun an event falls back to when its clause is not found)
     (
         "зустріч",
         &["зустріч", "зустрічі", "зустріччю", "зустрічей", "зустрічах"],
-        &["meeting", "met", "meet"],
+        &["meeting", "meetings", "met", "meet"],
     ),
     (
         "засідання",
@@ -881,12 +882,12 @@ pub const EVENT_NOUNS: &[(&str, &[&str], &[&str])] = &[
             "засіданням",
             "засіданнях",
         ],
-        &["meeting", "session"],
+        &["meeting", "meetings", "session"],
     ),
     (
         "саміт",
         &["саміт", "саміту", "саміті", "самітом"],
-        &["summit"],
+        &["summit", "summits"],
     ),
     (
         "переговори",
@@ -901,12 +902,12 @@ pub const EVENT_NOUNS: &[(&str, &[&str], &[&str])] = &[
     (
         "обстріл",
         &["обстріл", "обстрілу", "обстріли", "обстрілів", "обстрілом"],
-        &["shelling", "attack", "strike"],
+        &["shelling", "attack", "attacks", "strike", "strikes"],
     ),
     (
         "удар",
         &["удар", "удару", "удари", "ударів", "ударом"],
-        &["strike", "attack", "hit"],
+        &["strike", "strikes", "attack", "attacks", "hit"],
     ),
     (
         "брифінг",
@@ -916,7 +917,7 @@ pub const EVENT_NOUNS: &[(&str, &[&str], &[&str])] = &[
     (
         "візит",
         &["візит", "візиту", "візитом", "візиті"],
-        &["visit", "visiting"],
+        &["visit", "visits", "visiting"],
     ),
     (
         "конференція",
@@ -933,12 +934,12 @@ pub const EVENT_NOUNS: &[(&str, &[&str], &[&str])] = &[
             "обговорювали",
             "обговорення",
         ],
-        &["discussed", "discuss", "talked", "discussion"],
+        &["discussion", "discussed", "discuss", "talked"],
     ),
     (
         "зустрітися",
         &["зустрівся", "зустрілася", "зустрілися"],
-        &["met", "meeting"],
+        &["meeting", "met"],
     ),
 ];
 
