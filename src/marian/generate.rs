@@ -1,7 +1,11 @@
 //! Greedy and beam-search decoding with the semantics of HF transformers' `generate`.
 //!
-//! Logits are processed on the host in f32, in transformers' order:
-//! no-repeat-ngram, bad words, min length, min new tokens, forced EOS.
+//! Logits are processed on the host in f32 with transformers' processors:
+//! no-repeat-ngram, bad words, min length, min new tokens (as tokens banned
+//! per hypothesis) and forced EOS. A step never holds the vocabulary-wide
+//! logits: the output projection hands each row's max, log-sum-exp and best
+//! tokens after the bans ([`super::logits`]), which is all that greedy
+//! (`argmax`) and beam search (`log_softmax` + top `2 * num_beams`) read.
 //! Beam search mirrors transformers' vectorized `_beam_search`: `2 * num_beams`
 //! candidates per sentence, candidates that hit a stopping criterion are
 //! length-normalized into the finished set (only if ranked in the top
