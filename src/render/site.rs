@@ -506,6 +506,11 @@ fn translate_flag(f: &TranslateFlag) -> FlagView {
         TranslateFlag::NumberScale(n) => {
             format!("a number's scale contradicts the source: {n}")
         }
+        TranslateFlag::Longer(r) => {
+            format!(
+                "the English is {r}× the source's length: it may add what the source does not say"
+            )
+        }
     };
     FlagView {
         code: f.to_string(),
