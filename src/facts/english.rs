@@ -524,14 +524,10 @@ fn word_starts(hay: &str, words: &[&str]) -> Vec<usize> {
 ///   never the wording of another part of the sentence, never Ukrainian only.
 fn event(f: &Fact, facts: &[Fact], sentence: &str) -> Option<(String, EnglishSource)> {
     let keywords = event_keywords(f)?;
-    let inside = |g: &&Fact| {
-        !std::ptr::eq(*g, f)
-            && g.sentence == f.sentence
-            && f.span.0 <= g.span.0
-            && g.span.1 <= f.span.1
-            && g.english.is_some()
-    };
-    let inner: Vec<&Fact> = facts.iter().filter(inside).collect();
+    let inner: Vec<&Fact> = facts
+        .iter()
+        .filter(|g| !std::ptr::eq(*g, f) && within(g, f) && g.english.is_some())
+        .collect();
     let anchors: Vec<&str> = inner
         .iter()
         .filter(|g| g.english_source == Some(EnglishSource::Translation))
@@ -577,12 +573,7 @@ fn event(f: &Fact, facts: &[Fact], sentence: &str) -> Option<(String, EnglishSou
     // Council` is not repeated), each once.
     let mut names: Vec<&str> = Vec::new();
     for g in &inner {
-        let nested = inner.iter().any(|h| {
-            !std::ptr::eq(*h, *g)
-                && h.span.0 <= g.span.0
-                && g.span.1 <= h.span.1
-                && h.span != g.span
-        });
+        let nested = inner.iter().any(|h| h.span != g.span && within(g, h));
         let name = g.kind != FactKind::Date && g.kind != FactKind::Number;
         if let (false, true, Some(e)) = (nested, name, g.english.as_deref()) {
             if !names.contains(&e) {
@@ -599,6 +590,11 @@ fn event(f: &Fact, facts: &[Fact], sentence: &str) -> Option<(String, EnglishSou
             EnglishSource::Lexicon,
         )
     })
+}
+
+/// Whether `inner`'s span lies inside `outer`'s, in the same sentence.
+fn within(inner: &Fact, outer: &Fact) -> bool {
+    inner.sentence == outer.sentence && outer.span.0 <= inner.span.0 && inner.span.1 <= outer.span.1
 }
 
 /// Words an event's English clause keeps, about.

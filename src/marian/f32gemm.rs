@@ -33,14 +33,7 @@ impl F32Matrix {
     /// Whether this CPU runs the packed kernel (AVX-512F); elsewhere callers
     /// keep candle's matmul.
     pub fn available() -> bool {
-        #[cfg(target_arch = "x86_64")]
-        {
-            std::is_x86_feature_detected!("avx512f")
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        {
-            false
-        }
+        super::int8::has_avx512()
     }
 
     /// Packs row-major `w` of shape `(n, k)`.

@@ -256,7 +256,9 @@ unsafe fn quantize_row_avx512(row: &[f32], q: &mut [u8]) -> f32 {
     quantize_row(row, q)
 }
 
-fn has_avx512() -> bool {
+/// Whether the CPU has AVX-512F (the packed f32 GEMM, and the AVX-512 builds
+/// of the row passes here and in [`super::kv`] and [`super::logits`]).
+pub(crate) fn has_avx512() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         std::is_x86_feature_detected!("avx512f")

@@ -110,7 +110,7 @@ impl KvCache {
         let d = self.heads * self.hd;
         let mut out = vec![0f32; self.rows * t * d];
         #[cfg(target_arch = "x86_64")]
-        let avx512 = std::is_x86_feature_detected!("avx512f");
+        let avx512 = super::int8::has_avx512();
         out.par_chunks_mut(t * d)
             .enumerate()
             .for_each(|(r, out_r)| {
@@ -143,24 +143,13 @@ impl KvCache {
             let visible = len - t + i + 1;
             for h in 0..heads {
                 let qv = &q[(r * t + i) * d + h * hd..][..hd];
-                let mut max = f32::NEG_INFINITY;
-                for (j, pj) in p[..visible].iter_mut().enumerate() {
-                    *pj = dot(qv, &self.k[self.at(r, h, j)..][..hd]);
-                    max = max.max(*pj);
-                }
-                let mut sum = 0f32;
-                for pj in &mut p[..visible] {
-                    *pj = (*pj - max).exp();
-                    sum += *pj;
-                }
-                let o = &mut out_r[i * d + h * hd..][..hd];
-                for (j, &pj) in p[..visible].iter().enumerate() {
-                    let w = pj / sum;
-                    let v = &self.v[self.at(r, h, j)..][..hd];
-                    for c in 0..hd {
-                        o[c] += w * v[c];
-                    }
-                }
+                softmax_weighted(
+                    visible,
+                    |j| dot(qv, &self.k[self.at(r, h, j)..][..hd]),
+                    |j| &self.v[self.at(r, h, j)..][..hd],
+                    &mut p,
+                    &mut out_r[i * d + h * hd..][..hd],
+                );
             }
         }
     }
@@ -230,7 +219,7 @@ impl CrossKv<'_> {
         );
         let mut out = vec![0f32; rows * d];
         #[cfg(target_arch = "x86_64")]
-        let avx512 = std::is_x86_feature_detected!("avx512f");
+        let avx512 = super::int8::has_avx512();
         out.par_chunks_mut(d)
             .zip(q.par_chunks(d))
             .enumerate()
@@ -260,29 +249,47 @@ impl CrossKv<'_> {
         for h in 0..self.heads {
             let base = (b * self.heads + h) * s * hd;
             let qv = &q[h * hd..(h + 1) * hd];
-            let mut max = f32::NEG_INFINITY;
-            for j in 0..s {
-                let x = dot(qv, &self.k[base + j * hd..][..hd]) + mask[j];
-                p[j] = x;
-                max = max.max(x);
-            }
-            let mut sum = 0f32;
-            for pj in &mut p {
-                *pj = (*pj - max).exp();
-                sum += *pj;
-            }
-            let o = &mut o[h * hd..(h + 1) * hd];
-            for (j, &pj) in p.iter().enumerate() {
-                if pj == 0.0 {
-                    // A padding key (or one far below the max) adds nothing.
-                    continue;
-                }
-                let w = pj / sum;
-                let v = &self.v[base + j * hd..][..hd];
-                for c in 0..hd {
-                    o[c] += w * v[c];
-                }
-            }
+            softmax_weighted(
+                s,
+                |j| dot(qv, &self.k[base + j * hd..][..hd]) + mask[j],
+                |j| &self.v[base + j * hd..][..hd],
+                &mut p,
+                &mut o[h * hd..(h + 1) * hd],
+            );
+        }
+    }
+}
+
+/// One query head's attention over `n` keys: `o += Σ_j softmax(score)_j ·
+/// value(j)` (`o` zeroed; `p` scratch of at least `n`), shared by the
+/// self- and cross-attention kernels. A key whose weight underflows to 0
+/// (a padding key) adds nothing and is skipped.
+#[inline(always)]
+fn softmax_weighted<'a>(
+    n: usize,
+    score: impl Fn(usize) -> f32,
+    value: impl Fn(usize) -> &'a [f32],
+    p: &mut [f32],
+    o: &mut [f32],
+) {
+    let p = &mut p[..n];
+    let mut max = f32::NEG_INFINITY;
+    for (j, pj) in p.iter_mut().enumerate() {
+        *pj = score(j);
+        max = max.max(*pj);
+    }
+    let mut sum = 0f32;
+    for pj in p.iter_mut() {
+        *pj = (*pj - max).exp();
+        sum += *pj;
+    }
+    for (j, &pj) in p.iter().enumerate() {
+        if pj == 0.0 {
+            continue;
+        }
+        let w = pj / sum;
+        for (oc, &vc) in o.iter_mut().zip(value(j)) {
+            *oc += w * vc;
         }
     }
 }

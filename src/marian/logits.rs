@@ -177,7 +177,7 @@ pub(crate) fn reduce_chunk<'a>(
     banned: &[Vec<u32>],
 ) -> Vec<Part> {
     #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx512f") {
+    if super::int8::has_avx512() {
         // SAFETY: the CPU has AVX-512F.
         return unsafe { reduce_chunk_avx512(row, m, col0, k, banned) };
     }
