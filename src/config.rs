@@ -17,7 +17,7 @@
 //! [runtime]
 //! threads = 0            # 0 = all cores
 //! device = "cpu"         # or "cuda" (build with --features cuda)
-//! max_batch = 8          # chat-model sequences (and articles) at once
+//! max_batch = 16         # chat-model sequences (and articles) at once
 //! kv_budget_mb = 2048    # MiB of KV cache for the sequences in flight
 //! draft_tokens = 4       # prompt-lookup draft tokens a sequence may verify per step
 //!
@@ -95,7 +95,7 @@ impl Default for Runtime {
 }
 
 fn default_max_batch() -> usize {
-    8
+    16
 }
 
 fn default_kv_budget_mb() -> usize {

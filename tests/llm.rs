@@ -1280,6 +1280,84 @@ fn smollm2_shared_prefixes_change_no_token() {
     on_smollm2(check_shared_prefixes);
 }
 
+/// Kept prefixes are matched by their longest common start, not only
+/// whole: a request whose declared prefix lies inside a kept one (a
+/// summary asked again for the same article) computes none of it; one that
+/// parts from a kept prefix after a common opening (another article's
+/// summary) copies the opening and computes the rest; a kept prefix that a
+/// longer one extends gives way. No token changes.
+fn check_longest_prefixes(m: &mut ChatModel, params: &GenerationParams, label: &str) {
+    let (requests, _) = shared_prefix_requests(params);
+    let prompts: Vec<Vec<u32>> = requests
+        .iter()
+        .map(|r| m.chat_prompt(&r.messages).unwrap())
+        .collect();
+    let common = (0..prompts[0].len())
+        .take_while(|&i| prompts.iter().all(|p| p.get(i) == prompts[0].get(i)))
+        .count();
+    let lcp = |a: &[u32], b: &[u32]| a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    // A: the head and a long text, all of it declared shared.
+    let a = prompts[3].clone();
+    // B: A's head and the first tokens of its text, then another ending.
+    let k = (a.len() - common) / 2;
+    let mut b = a[..common + k].to_vec();
+    b.extend_from_slice(&prompts[4][common..]);
+    // C: the head and another text, all of it declared shared.
+    let c = prompts[1].clone();
+    // D: the head alone declared (the kept A or C covers it).
+    let d = prompts[2].clone();
+    let shared = [a.len() - 1, common + k, c.len() - 1, common];
+    let batch: Vec<BatchRequest<'static>> = [&a, &b, &c, &d]
+        .iter()
+        .zip(shared)
+        .zip(&requests)
+        .map(|((p, prefix), r)| BatchRequest {
+            prefix,
+            ..BatchRequest::new(p.to_vec(), r.params.clone())
+        })
+        .collect();
+    let want = alone(
+        m,
+        &batch
+            .iter()
+            .map(|r| BatchRequest::new(r.prompt.clone(), r.params.clone()))
+            .collect::<Vec<_>>(),
+    );
+    let options = BatchOptions {
+        max_batch: 8,
+        kv_budget_bytes: 1 << 30,
+        ..BatchOptions::default()
+    };
+    let (got, stats) = m.generate_batch(batch, options).unwrap();
+    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+        assert_eq!(&g.as_ref().unwrap().token_ids, w, "{label}: request {i}");
+    }
+    let c_from_a = lcp(&c[..c.len() - 1], &a[..a.len() - 1]);
+    assert!(c_from_a >= common, "{label}");
+    assert_eq!(stats.prefix_hits, 3, "{label}: {stats:?}");
+    assert_eq!(
+        stats.prefix_tokens_reused,
+        (common + k) + c_from_a + common,
+        "{label}: {stats:?}"
+    );
+    let total: usize = [&a, &b, &c, &d].iter().map(|p| p.len()).sum();
+    assert_eq!(
+        stats.prompt_tokens,
+        total - stats.prefix_tokens_reused,
+        "{label}: {stats:?}"
+    );
+}
+
+#[test]
+fn tiny_models_longest_prefixes_change_no_token() {
+    on_tiny_models(check_longest_prefixes);
+}
+
+#[test]
+fn smollm2_longest_prefixes_change_no_token() {
+    on_smollm2(check_longest_prefixes);
+}
+
 /// Draft tokens (prompt lookup) change no token: greedy, and sampled with
 /// a repeat penalty, the tokens equal the request alone at every draft
 /// length and batch size, while drafts were computed and kept (the output

@@ -80,6 +80,11 @@ impl BatchRequest<'_> {
     }
 }
 
+/// Tokens `a` and `b` have in common from the start.
+fn common_len(a: &[u32], b: &[u32]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+}
+
 /// Shared prompt prefixes kept at most (the most recently used stay).
 pub const MAX_PREFIXES: usize = 8;
 
@@ -553,37 +558,62 @@ impl<'c> Batcher<'_, 'c> {
 }
 
 impl Batcher<'_, '_> {
-    /// A cache holding the prompt prefix `ids`: a copy of the kept one, or
-    /// computed now (and kept while it fits the budget beside the caches in
-    /// flight and the `need` of the sequence about to start).
+    /// A cache holding the prompt prefix `ids`: the longest run of its
+    /// leading tokens that a kept prefix has too is copied from it, the rest
+    /// is computed now; the whole is kept (while it fits the budget beside
+    /// the caches in flight and the `need` of the sequence about to start)
+    /// for the next request that starts the same way. So a summary asked
+    /// again reuses its article, and requests whose declared prefixes part
+    /// after a common opening share that opening.
     fn prefix_cache(&mut self, ids: &[u32], need: usize) -> Result<KvCache> {
-        if let Some(i) = self.prefixes.iter().position(|(k, _)| k.as_slice() == ids) {
-            let entry = self.prefixes.remove(i);
-            let copy = entry.1.prefix_copy(ids.len())?;
-            self.prefixes.push(entry);
-            self.stats.prefix_hits += 1;
-            self.stats.prefix_tokens_reused += ids.len();
-            return Ok(copy);
+        let best = self
+            .prefixes
+            .iter()
+            .enumerate()
+            .map(|(i, (k, _))| (common_len(k, ids), i))
+            .max();
+        let (mut cache, reused) = match best {
+            Some((n, i)) if n > 0 => {
+                let entry = self.prefixes.remove(i);
+                let copy = entry.1.prefix_copy(n)?;
+                self.prefixes.push(entry);
+                self.stats.prefix_hits += 1;
+                self.stats.prefix_tokens_reused += n;
+                (copy, n)
+            }
+            _ => (KvCache::default(), 0),
+        };
+        if reused == ids.len() {
+            return Ok(cache);
         }
         let device = self.model.device.clone();
-        let input = Tensor::new(ids, &device)?.unsqueeze(0)?;
+        let input = Tensor::new(&ids[reused..], &device)?.unsqueeze(0)?;
         let Weights::Fast(model) = &mut self.model.weights else {
             unreachable!("checked by the caller")
         };
-        let mut computed = KvCache::default();
-        computed.reserve(ids.len());
-        model.forward_in(&mut computed, &input, 0)?;
-        self.stats.prompt_tokens += ids.len();
+        cache.reserve(ids.len());
+        model.forward_in(&mut cache, &input, reused)?;
+        self.stats.prompt_tokens += ids.len() - reused;
         let bytes = ids.len() * model.kv_bytes_per_position();
+        // Kept prefixes that this one extends give way to it: whatever
+        // starts like them starts at least as far like it.
+        let per_position = model.kv_bytes_per_position();
+        let mut freed = 0;
+        self.prefixes.retain(|(k, _)| {
+            let extended = ids.starts_with(k);
+            freed += usize::from(extended) * k.len() * per_position;
+            !extended
+        });
+        self.prefix_bytes -= freed;
         if self.prefixes.len() == MAX_PREFIXES {
             self.evict_prefix();
         }
         if self.kv_in_use + self.prefix_bytes + bytes + need <= self.options.kv_budget_bytes {
             self.prefix_bytes += bytes;
             self.prefixes
-                .push((ids.to_vec(), computed.prefix_copy(ids.len())?));
+                .push((ids.to_vec(), cache.prefix_copy(ids.len())?));
         }
-        Ok(computed)
+        Ok(cache)
     }
 
     /// Drop the least recently used shared prefix.
