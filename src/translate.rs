@@ -9,6 +9,7 @@
 //! nothing is truncated.
 use crate::article::Article;
 use crate::chunk::chunk_by_budget;
+use crate::entities::dates::SourceDates;
 use crate::entities::numbers::{number_groups, number_present, number_runs};
 use crate::entities::{
     correct_terms, has_cyrillic, scale, transliterate_cyrillic, transliterate_mixed_words,
@@ -55,6 +56,9 @@ pub enum TranslateFlag {
     /// The English is far longer than the source (ratio of characters,
     /// two decimals): likely content the source does not have.
     Longer(String),
+    /// Months or weekdays of the source that the English does not name
+    /// (comma-separated English names): a date that may be wrong.
+    DateMissing(String),
 }
 
 impl std::fmt::Display for TranslateFlag {
@@ -67,6 +71,7 @@ impl std::fmt::Display for TranslateFlag {
             TranslateFlag::Cyrillic(n) => write!(f, "cyrillic: {n} words transliterated"),
             TranslateFlag::NumberScale(n) => write!(f, "number_scale: {n}"),
             TranslateFlag::Longer(r) => write!(f, "longer: {r}x the source"),
+            TranslateFlag::DateMissing(d) => write!(f, "date_missing: {d}"),
         }
     }
 }
@@ -84,6 +89,9 @@ impl std::str::FromStr for TranslateFlag {
         }
         if let Some(e) = s.strip_prefix("entity_missing: ") {
             return Ok(TranslateFlag::EntityMissing(e.to_string()));
+        }
+        if let Some(d) = s.strip_prefix("date_missing: ") {
+            return Ok(TranslateFlag::DateMissing(d.to_string()));
         }
         if let Some(n) = s.strip_prefix("number_scale: ") {
             return Ok(TranslateFlag::NumberScale(n.to_string()));
@@ -248,6 +256,9 @@ struct Review {
     scales_wrong: Vec<String>,
     /// English / source length in characters, when over [`MAX_LENGTH_RATIO`].
     longer: Option<f64>,
+    /// Months and weekdays of the source the English does not name, after
+    /// [`SourceDates::correct`].
+    dates_missing: Vec<&'static str>,
 }
 
 /// Sources shorter than this (characters) are not length-checked: a name
@@ -283,8 +294,10 @@ impl Review {
         } else {
             en
         };
-        let en = scales.correct(&correct_terms(src, &en));
+        let dates = SourceDates::of(src);
+        let en = dates.correct(&scales.correct(&correct_terms(src, &en)));
         Review {
+            dates_missing: dates.missing(&en),
             digits_missing: missing_digits(src, &en),
             entities_missing: table.missing(src, &en),
             cyrillic: has_cyrillic(&en),
@@ -302,6 +315,7 @@ impl Review {
             + usize::from(self.cyrillic)
             + self.scales_wrong.len()
             + usize::from(self.longer.is_some())
+            + self.dates_missing.len()
             + usize::from(self.en.is_empty())
     }
 
@@ -333,6 +347,9 @@ impl Review {
         }
         if let Some(r) = review.longer {
             flags.push(TranslateFlag::Longer(format!("{r:.2}")));
+        }
+        if !review.dates_missing.is_empty() {
+            flags.push(TranslateFlag::DateMissing(review.dates_missing.join(", ")));
         }
         if en.is_empty() {
             flags.push(TranslateFlag::EmptyTranslation);
@@ -879,6 +896,8 @@ mod tests {
             TranslateFlag::EntityMissing("Umerov, Kyiv".into()),
             TranslateFlag::Cyrillic(2),
             TranslateFlag::NumberScale("1.5 trillion".into()),
+            TranslateFlag::Longer("1.52".into()),
+            TranslateFlag::DateMissing("August, Friday".into()),
         ] {
             assert_eq!(f.to_string().parse::<TranslateFlag>().unwrap(), f, "{f}");
         }
@@ -909,7 +928,7 @@ mod tests {
         );
         assert!(t.flags.is_empty());
         let bad = Review::of(&table, src, "Minister Umler arrived in Київ.");
-        assert_eq!(bad.problems(), 4, "{bad:?}");
+        assert_eq!(bad.problems(), 5, "{bad:?}");
         let t = bad.finish(&table, src);
         assert!(!crate::entities::has_cyrillic(&t.en), "{}", t.en);
         assert_eq!(
@@ -918,6 +937,7 @@ mod tests {
                 TranslateFlag::DigitsMissing("28".into()),
                 TranslateFlag::EntityMissing("Umerov".into()),
                 TranslateFlag::Cyrillic(1),
+                TranslateFlag::DateMissing("August".into()),
             ]
         );
     }
@@ -970,5 +990,26 @@ mod tests {
             t.flags,
             vec![TranslateFlag::NumberScale("2 trillion, 2 trillion".into())]
         );
+    }
+
+    #[test]
+    fn reviews_correct_a_wrong_month_and_flag_an_unsettled_one() {
+        let table = EntityTable::default();
+        let src = "Нагадаємо, у ніч проти 28 серпня Росія здійснила масовану атаку.";
+        let r = Review::of(
+            &table,
+            src,
+            "We remember that on July 28, Russia launched a massive attack.",
+        );
+        assert_eq!(r.problems(), 0, "{r:?}");
+        assert_eq!(
+            r.en,
+            "We remember that on August 28, Russia launched a massive attack."
+        );
+        // No month in the English to put right: a problem (retried), then a flag.
+        let r = Review::of(&table, src, "We remember that on the 28th Russia attacked.");
+        assert_eq!(r.problems(), 1, "{r:?}");
+        let t = r.finish(&table, src);
+        assert_eq!(t.flags, vec![TranslateFlag::DateMissing("August".into())]);
     }
 }

@@ -723,3 +723,30 @@ fn event_english_follows_occurrences_and_names_and_never_stays_ukrainian() {
         [("discussion", "lexicon")]
     );
 }
+
+/// The date check against human translations: FLORES-200 dev's references
+/// name the months and weekdays of their sources (all but one misspelt
+/// "Novemeber"), and the correction leaves every reference as it is.
+#[test]
+fn flores_dev_references_name_the_sources_months_and_weekdays() {
+    use ukdigest::entities::dates::SourceDates;
+    let (uk, en) = flores();
+    let mut dated = 0;
+    let mut missed = Vec::new();
+    for (u, e) in uk.iter().zip(&en) {
+        let dates = SourceDates::of(u);
+        if dates.is_empty() {
+            continue;
+        }
+        dated += 1;
+        assert_eq!(&dates.correct(e), e, "{u}");
+        if !dates.missing(e).is_empty() {
+            missed.push(format!("{:?}: {e}", dates.missing(e)));
+        }
+    }
+    eprintln!(
+        "flores dev: {dated} sentences with a month or weekday; references missing one: {missed:?}"
+    );
+    assert!(dated >= 35, "{dated}");
+    assert!(missed.len() <= 1, "{missed:?}");
+}

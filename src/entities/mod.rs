@@ -17,6 +17,7 @@
 //! * checks that every glossary entity of a sentence appears in its English
 //!   ([`EntityTable::missing`]),
 //! * and grounds the names and numbers of a summary ([`Grounding`]).
+pub mod dates;
 pub mod lexicon;
 pub mod numbers;
 pub mod roles;

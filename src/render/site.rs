@@ -511,6 +511,9 @@ fn translate_flag(f: &TranslateFlag) -> FlagView {
                 "the English is {r}× the source's length: it may add what the source does not say"
             )
         }
+        TranslateFlag::DateMissing(d) => {
+            format!("a month or weekday of the source is not in the English: {d}")
+        }
     };
     FlagView {
         code: f.to_string(),
