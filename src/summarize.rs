@@ -7,7 +7,7 @@ use crate::chunk::chunk_by_budget;
 use crate::config::{SummarizeStage, SummarySource};
 use crate::entities::{EntityTable, Grounding, Ungrounded};
 use crate::error::Result;
-use crate::llm::{Chat, ChatMessage, ChatRequest, GenerationParams};
+use crate::llm::{Chat, ChatMessage, ChatRequest, GenerationParams, StopReason};
 use crate::segment::split_sentences;
 use serde::Serialize;
 
@@ -243,6 +243,20 @@ pub fn parse_answer(answer: &str) -> (String, String) {
     (headline, summary.join(" "))
 }
 
+/// `text` without its last sentence when that one does not end (an
+/// answer cut off by the token budget): a sentence cut in the middle must
+/// not reach the summary.
+pub fn without_unfinished(text: &str) -> String {
+    let ends = |s: &str| {
+        s.trim_end_matches(['"', '\'', '”', '’', '»', ')'])
+            .ends_with(['.', '!', '?', '…'])
+    };
+    match split_sentences(text).last() {
+        Some(r) if !ends(text[r.clone()].trim()) => text[..r.start].trim_end().to_string(),
+        _ => text.to_string(),
+    }
+}
+
 /// English sentences of a text (the splitter knows English punctuation too).
 pub fn sentences_of(text: &str) -> Vec<String> {
     split_sentences(text)
@@ -336,7 +350,11 @@ impl Requests<'_, '_> {
         )?;
         self.tokens.0 += g.prompt_tokens;
         self.tokens.1 += g.generated_tokens;
-        Ok(parse_answer(&g.text))
+        let (headline, summary) = parse_answer(&g.text);
+        if g.stop == StopReason::MaxTokens {
+            return Ok((headline, without_unfinished(&summary)));
+        }
+        Ok((headline, summary))
     }
 
     fn prompt_tokens(&mut self, body: &str, n: usize) -> Result<usize> {
@@ -609,6 +627,21 @@ mod tests {
         assert!(
             p.contains("The article is in Ukrainian; write the headline and summary in English.")
         );
+    }
+
+    #[test]
+    fn a_sentence_cut_by_the_budget_is_left_out() {
+        assert_eq!(
+            without_unfinished("Umerov met Kallas. They discussed the fund for"),
+            "Umerov met Kallas."
+        );
+        for whole in [
+            "Umerov met Kallas. They discussed aid.",
+            "He said: \"We are ready.\"",
+            "",
+        ] {
+            assert_eq!(without_unfinished(whole), whole);
+        }
     }
 
     #[test]
