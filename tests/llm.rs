@@ -1196,13 +1196,8 @@ numbers, nothing else.\n\n";
     (requests, head)
 }
 
-/// A prefix shared by several requests is computed once and its cache
-/// copied to the others, and no token changes: the batch's tokens equal
-/// each request's alone (in one pass, no prefix), also with a KV budget
-/// that holds two sequences (the kept prefixes give way and the budget
-/// holds), and through `Chat::answer_all` with `ChatRequest::sharing`.
-fn check_shared_prefixes(m: &mut ChatModel, params: &GenerationParams, label: &str) {
-    let (requests, head) = shared_prefix_requests(params);
+/// The prompt ids of `requests` and how many leading tokens all share.
+fn prompts_and_common(m: &ChatModel, requests: &[ChatRequest]) -> (Vec<Vec<u32>>, usize) {
     let prompts: Vec<Vec<u32>> = requests
         .iter()
         .map(|r| m.chat_prompt(&r.messages).unwrap())
@@ -1210,6 +1205,17 @@ fn check_shared_prefixes(m: &mut ChatModel, params: &GenerationParams, label: &s
     let common = (0..prompts[0].len())
         .take_while(|&i| prompts.iter().all(|p| p.get(i) == prompts[0].get(i)))
         .count();
+    (prompts, common)
+}
+
+/// A prefix shared by several requests is computed once and its cache
+/// copied to the others, and no token changes: the batch's tokens equal
+/// each request's alone (in one pass, no prefix), also with a KV budget
+/// that holds two sequences (the kept prefixes give way and the budget
+/// holds), and through `Chat::answer_all` with `ChatRequest::sharing`.
+fn check_shared_prefixes(m: &mut ChatModel, params: &GenerationParams, label: &str) {
+    let (requests, head) = shared_prefix_requests(params);
+    let (prompts, common) = prompts_and_common(m, &requests);
     assert!(common >= 10, "{label}: a shared prefix of {common} tokens");
     let batch = |prefix: usize| -> Vec<BatchRequest<'static>> {
         prompts
@@ -1288,13 +1294,7 @@ fn smollm2_shared_prefixes_change_no_token() {
 /// longer one extends gives way. No token changes.
 fn check_longest_prefixes(m: &mut ChatModel, params: &GenerationParams, label: &str) {
     let (requests, _) = shared_prefix_requests(params);
-    let prompts: Vec<Vec<u32>> = requests
-        .iter()
-        .map(|r| m.chat_prompt(&r.messages).unwrap())
-        .collect();
-    let common = (0..prompts[0].len())
-        .take_while(|&i| prompts.iter().all(|p| p.get(i) == prompts[0].get(i)))
-        .count();
+    let (prompts, common) = prompts_and_common(m, &requests);
     let lcp = |a: &[u32], b: &[u32]| a.iter().zip(b).take_while(|(x, y)| x == y).count();
     // A: the head and a long text, all of it declared shared.
     let a = prompts[3].clone();

@@ -140,33 +140,11 @@ impl SourceDates {
         let named = EnglishDates::of(en, self);
         let mut out = en.to_string();
         let mut swaps: Vec<(Range<usize>, &str)> = Vec::new();
-        let wrong_months: Vec<&(usize, Range<usize>)> = named
-            .months
-            .iter()
-            .filter(|(m, _)| !self.months.contains(m))
-            .collect();
-        let lacking_months: Vec<usize> = self
-            .months
-            .iter()
-            .copied()
-            .filter(|m| !named.months.iter().any(|(n, _)| n == m))
-            .collect();
-        if let ([(_, at)], [m]) = (wrong_months.as_slice(), lacking_months.as_slice()) {
-            swaps.push((at.clone(), MONTHS_EN[*m]));
+        if let Some((at, m)) = lone_swap(&named.months, &self.months) {
+            swaps.push((at, MONTHS_EN[m]));
         }
-        let wrong_days: Vec<&(usize, Range<usize>)> = named
-            .weekdays
-            .iter()
-            .filter(|(d, _)| !self.weekdays.contains(d))
-            .collect();
-        let lacking_days: Vec<usize> = self
-            .weekdays
-            .iter()
-            .copied()
-            .filter(|d| !named.weekdays.iter().any(|(n, _)| n == d))
-            .collect();
-        if let ([(_, at)], [d]) = (wrong_days.as_slice(), lacking_days.as_slice()) {
-            swaps.push((at.clone(), WEEKDAYS[*d].1));
+        if let Some((at, d)) = lone_swap(&named.weekdays, &self.weekdays) {
+            swaps.push((at, WEEKDAYS[d].1));
         }
         // Right to left, so earlier ranges stay valid.
         swaps.sort_by_key(|(r, _)| std::cmp::Reverse(r.start));
@@ -174,6 +152,23 @@ impl SourceDates {
             out.replace_range(r, name);
         }
         out
+    }
+}
+
+/// Where the English names the one month (or weekday) of its kind that the
+/// source does not, and the one of the source it lacks: the correction
+/// (none when either is not alone).
+fn lone_swap(named: &[(usize, Range<usize>)], source: &[usize]) -> Option<(Range<usize>, usize)> {
+    let wrong: Vec<&(usize, Range<usize>)> =
+        named.iter().filter(|(n, _)| !source.contains(n)).collect();
+    let lacking: Vec<usize> = source
+        .iter()
+        .copied()
+        .filter(|s| !named.iter().any(|(n, _)| n == s))
+        .collect();
+    match (wrong.as_slice(), lacking.as_slice()) {
+        ([(_, at)], [s]) => Some((at.clone(), *s)),
+        _ => None,
     }
 }
 
