@@ -116,16 +116,8 @@ impl SourceDates {
             return Vec::new();
         }
         let named = EnglishDates::of(en, self);
-        let months = self
-            .months
-            .iter()
-            .filter(|m| !named.months.iter().any(|(n, _)| n == *m))
-            .map(|&m| MONTHS_EN[m]);
-        let days = self
-            .weekdays
-            .iter()
-            .filter(|d| !named.weekdays.iter().any(|(n, _)| n == *d))
-            .map(|&d| WEEKDAYS[d].1);
+        let months = unnamed(&named.months, &self.months).map(|m| MONTHS_EN[m]);
+        let days = unnamed(&named.weekdays, &self.weekdays).map(|d| WEEKDAYS[d].1);
         months.chain(days).collect()
     }
 
@@ -155,17 +147,24 @@ impl SourceDates {
     }
 }
 
+/// The months (or weekdays) of the source that the English does not name.
+fn unnamed<'a>(
+    named: &'a [(usize, Range<usize>)],
+    source: &'a [usize],
+) -> impl Iterator<Item = usize> + 'a {
+    source
+        .iter()
+        .copied()
+        .filter(|s| !named.iter().any(|(n, _)| n == s))
+}
+
 /// Where the English names the one month (or weekday) of its kind that the
 /// source does not, and the one of the source it lacks: the correction
 /// (none when either is not alone).
 fn lone_swap(named: &[(usize, Range<usize>)], source: &[usize]) -> Option<(Range<usize>, usize)> {
     let wrong: Vec<&(usize, Range<usize>)> =
         named.iter().filter(|(n, _)| !source.contains(n)).collect();
-    let lacking: Vec<usize> = source
-        .iter()
-        .copied()
-        .filter(|s| !named.iter().any(|(n, _)| n == s))
-        .collect();
+    let lacking: Vec<usize> = unnamed(named, source).collect();
     match (wrong.as_slice(), lacking.as_slice()) {
         ([(_, at)], [s]) => Some((at.clone(), *s)),
         _ => None,

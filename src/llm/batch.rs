@@ -165,8 +165,8 @@ pub struct BatchStats {
     /// Prompt tokens computed (shared prefixes reused not counted).
     pub prompt_tokens: usize,
     pub decode_secs: f64,
-    /// Requests whose shared prefix came from the prefix cache, and the
-    /// prompt tokens they did not compute again.
+    /// Requests whose shared prefix came from the prefix cache, whole or its
+    /// opening, and the prompt tokens they did not compute again.
     pub prefix_hits: usize,
     pub prefix_tokens_reused: usize,
     /// Draft tokens computed, and those kept (equal to the token sampled).
@@ -594,10 +594,10 @@ impl Batcher<'_, '_> {
         cache.reserve(ids.len());
         model.forward_in(&mut cache, &input, reused)?;
         self.stats.prompt_tokens += ids.len() - reused;
-        let bytes = ids.len() * model.kv_bytes_per_position();
+        let per_position = model.kv_bytes_per_position();
+        let bytes = ids.len() * per_position;
         // Kept prefixes that this one extends give way to it: whatever
         // starts like them starts at least as far like it.
-        let per_position = model.kv_bytes_per_position();
         let mut freed = 0;
         self.prefixes.retain(|(k, _)| {
             let extended = ids.starts_with(k);
