@@ -7,7 +7,9 @@ use crate::chunk::chunk_by_budget;
 use crate::config::{SummarizeStage, SummarySource};
 use crate::entities::{EntityTable, Grounding, Ungrounded};
 use crate::error::Result;
-use crate::llm::{Chat, ChatMessage, ChatRequest, GenerationParams, StopReason};
+use crate::llm::{
+    Chat, ChatMessage, ChatRequest, GenerationParams, StopReason, TokenConstraint, Vocabulary,
+};
 use crate::segment::split_sentences;
 use serde::Serialize;
 
@@ -61,7 +63,9 @@ pub struct SummaryInputs<'a> {
 pub enum SummaryFlag {
     /// The article was over the window: summarized in this many chunks first.
     Chunked(usize),
-    /// The model wrote more sentences than allowed: `from → to`.
+    /// The model wrote more sentences than allowed: `from → to`. Written by
+    /// runs before 2026-12-07 and still read; a summary now keeps its first
+    /// `max_sentences` and its answer stops there ([`SentenceLimit`]).
     Trimmed { from: usize, to: usize },
     /// Fewer sentences than the minimum: `got < min`.
     Short { got: usize, min: usize },
@@ -257,6 +261,69 @@ pub fn without_unfinished(text: &str) -> String {
     }
 }
 
+/// Ends a summary answer once it holds `max` summary sentences and the
+/// next one has begun (two words of it, so that the boundary before it is
+/// settled): whatever follows is never used (a summary keeps its first
+/// `max` sentences), and small models asked for three sentences often go
+/// on copying the article to the token budget. It masks nothing, so the
+/// tokens up to the stop are those of the answer without it, and the
+/// summary the same.
+struct SentenceLimit {
+    max: usize,
+    answer: Vec<u8>,
+    reached: bool,
+}
+
+impl SentenceLimit {
+    fn new(max: usize) -> Self {
+        Self {
+            max,
+            answer: Vec::new(),
+            reached: false,
+        }
+    }
+}
+
+/// Whether the summary of `answer` has more than `max` sentences, the one
+/// after the `max`-th already two words long.
+fn past_sentences(answer: &str, max: usize) -> bool {
+    let (_, summary) = parse_answer(answer);
+    sentences_of(&summary)
+        .get(max)
+        .is_some_and(|next| next.split_whitespace().nth(1).is_some())
+}
+
+impl TokenConstraint for SentenceLimit {
+    fn mask(&mut self, _: &Vocabulary, _: &mut [f32]) -> Result<()> {
+        Ok(())
+    }
+
+    fn accept(&mut self, vocab: &Vocabulary, token: u32) -> Result<()> {
+        self.answer.extend_from_slice(vocab.token_bytes(token));
+        // A sentence ends at punctuation and the next one starts after a
+        // space: look again only then.
+        if vocab.token_bytes(token).iter().any(u8::is_ascii_whitespace) {
+            self.reached = past_sentences(&String::from_utf8_lossy(&self.answer), self.max);
+        }
+        Ok(())
+    }
+
+    fn is_complete(&self) -> bool {
+        self.reached
+    }
+
+    fn completion(&self) -> String {
+        String::new()
+    }
+}
+
+/// The summary sentences of an answer's summary text, at most `max`.
+fn first_sentences(summary: &str, max: usize) -> Vec<String> {
+    let mut s = sentences_of(summary);
+    s.truncate(max);
+    s
+}
+
 /// English sentences of a text (the splitter knows English punctuation too).
 pub fn sentences_of(text: &str) -> Vec<String> {
     split_sentences(text)
@@ -338,16 +405,16 @@ impl Requests<'_, '_> {
     /// The headline and summary text of the model's answer for `body`,
     /// asking for `n` sentences and not to mention `avoid`.
     fn ask(&mut self, body: &str, n: usize, avoid: &[String]) -> Result<(String, String)> {
-        let g = self.model.answer(
-            ChatRequest::new(
-                vec![
-                    ChatMessage::system(SYSTEM),
-                    ChatMessage::user(prompt(self.title, body, n, &self.names, avoid, self.from)),
-                ],
-                params(self.cfg.max_new_tokens),
-            )
-            .sharing(prompt_shared(self.title, body, n, &self.names, self.from)),
-        )?;
+        let mut request = ChatRequest::new(
+            vec![
+                ChatMessage::system(SYSTEM),
+                ChatMessage::user(prompt(self.title, body, n, &self.names, avoid, self.from)),
+            ],
+            params(self.cfg.max_new_tokens),
+        )
+        .sharing(prompt_shared(self.title, body, n, &self.names, self.from));
+        request.constraint = Some(Box::new(SentenceLimit::new(self.cfg.max_sentences)));
+        let g = self.model.answer(request)?;
         self.tokens.0 += g.prompt_tokens;
         self.tokens.1 += g.generated_tokens;
         let (headline, summary) = parse_answer(&g.text);
@@ -463,7 +530,11 @@ pub fn summarize(
     let g = inputs.grounding;
     let ask = |rq: &mut Requests, n: usize, avoid: &[String]| -> Result<Draft> {
         let (h, s) = rq.ask(&body, n, avoid)?;
-        Ok(Draft::new(table, &h, sentences_of(&s)))
+        Ok(Draft::new(
+            table,
+            &h,
+            first_sentences(&s, cfg.max_sentences),
+        ))
     };
     let mut draft = ask(&mut rq, target, &[])?;
     if draft.sentences.len() < cfg.min_sentences {
@@ -527,13 +598,6 @@ pub fn summarize(
     }
     if dropped_sentences > 0 {
         flags.push(SummaryFlag::Dropped(dropped_sentences));
-    }
-    if sentences.len() > cfg.max_sentences {
-        flags.push(SummaryFlag::Trimmed {
-            from: sentences.len(),
-            to: cfg.max_sentences,
-        });
-        sentences.truncate(cfg.max_sentences);
     }
     if sentences.len() < cfg.min_sentences {
         flags.push(SummaryFlag::Short {
@@ -642,6 +706,52 @@ mod tests {
         ] {
             assert_eq!(without_unfinished(whole), whole);
         }
+    }
+
+    #[test]
+    fn answers_stop_after_the_sentences_kept() {
+        let answer = "Headline: Umerov meets Kallas\nSummary: Umerov met Kallas in Brussels. \
+They discussed aid. The EU pledged 1.5 billion euros. Both called it fair.";
+        assert!(!past_sentences(answer, 4));
+        assert!(
+            !past_sentences(&format!("{answer} Next"), 4),
+            "one word: not settled"
+        );
+        assert!(past_sentences(&format!("{answer} Next they"), 4));
+        assert!(past_sentences(answer, 3));
+        // The headline is not a summary sentence; nor is a number's period.
+        assert!(!past_sentences(
+            "Headline: A b. C d.\nSummary: It cost 1.5 billion euros",
+            1
+        ));
+        assert_eq!(
+            first_sentences("One two. Three four. Five six.", 2),
+            ["One two.", "Three four."]
+        );
+        // Token by token: the limit stops at the first token after which
+        // the fifth sentence has two words, and never masks a token.
+        let words: Vec<String> = format!("{answer} Then both left.")
+            .split_inclusive(' ')
+            .map(str::to_string)
+            .collect();
+        let vocab = Vocabulary::new(
+            words.iter().map(|w| w.as_bytes().to_vec()).collect(),
+            vec![true; words.len()],
+        );
+        let mut limit = SentenceLimit::new(4);
+        let mut logits = vec![0.5; words.len()];
+        let mut text = String::new();
+        for (id, w) in words.iter().enumerate() {
+            limit.mask(&vocab, &mut logits).unwrap();
+            limit.accept(&vocab, id as u32).unwrap();
+            text.push_str(w);
+            if limit.is_complete() {
+                break;
+            }
+        }
+        assert!(logits.iter().all(|&l| l == 0.5));
+        assert!(text.ends_with("Both called it fair. Then both "), "{text}");
+        assert_eq!(limit.completion(), "");
     }
 
     #[test]
