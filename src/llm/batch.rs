@@ -2,30 +2,45 @@
 //!
 //! A [`Batcher`] keeps up to [`BatchOptions::max_batch`] sequences in flight.
 //! Each step it admits waiting requests into free slots (while their KV
-//! caches fit [`BatchOptions::kv_budget_bytes`]), runs the prompt of each
-//! newly admitted one, samples one token for every sequence in flight, and
-//! runs one decode forward pass for all of those that go on: one pass over
-//! the weights for every sequence instead of one each. A sequence that ends
-//! leaves the batch at once and its slot goes to the next waiting request,
-//! so the batch stays full while there is work.
+//! caches fit [`BatchOptions::kv_budget_bytes`]), samples one token for
+//! every sequence past its prompt, and runs one forward pass for all of
+//! those that go on: one pass over the weights for every sequence instead
+//! of one each. A sequence that ends leaves the batch at once and its slot
+//! goes to the next waiting request, so the batch stays full while there
+//! is work.
+//!
+//! Prompts in pieces: where every kernel computes a row the same way next
+//! to any number of other rows (`Transformer::rows_independent`: this
+//! crate's kernels on the CPU), a newly admitted prompt does not run by
+//! itself while every other sequence waits. It rides in the decode passes,
+//! [`PROMPT_PIECE`] rows a pass beside decoding sequences (up to
+//! `PREFILL_ROWS` when none decodes), earliest prompt first, and the pass
+//! computes logits only for the rows that need them (a decoding token, its
+//! drafts, a prompt's last row). The decoding sequences go on meanwhile,
+//! and their rows share the pass's read of the weights with the prompt's.
+//! Elsewhere (Candle's kernels switch to AMX from 32 rows; CUDA) each
+//! prompt runs whole when its request is admitted, and decode passes stay
+//! under 32 rows ([`MAX_BATCH`]).
 //!
 //! Batch invariance: a sequence's tokens do not depend on the batch it runs
-//! in. Its prompt runs alone (as [`ChatModel::generate_ids`] runs it), and
-//! the decode pass computes each row with the same kernels whatever the
-//! other rows are (see `Transformer::decode`), so with greedy decoding a
-//! request gives the same tokens alone, in a batch of 16, or next to
-//! requests admitted and retired around it. Sampling state (seed, repeat
-//! penalty, constraint) is per request.
+//! in. Every row, of a prompt or of a decoding step, is computed by itself
+//! (its matmul row with the same kernel whatever the other rows are, its
+//! attention over the keys it sees; see `Transformer::decode`), so with
+//! greedy decoding a request gives the same tokens alone (as
+//! [`ChatModel::generate_ids`] runs it), in a batch of 16, in pieces beside
+//! other sequences, or next to requests admitted and retired around it.
+//! Sampling state (seed, repeat penalty, constraint) is per request.
 //!
 //! Shared prefixes: a request may say how many of its leading prompt
 //! tokens other requests share ([`BatchRequest::prefix`]: the system prompt
 //! and instruction of a translation chunk, say). Their KV cache is computed
 //! once, kept (at most [`MAX_PREFIXES`], inside the KV budget, giving way to
 //! sequences) and copied to each request that starts with the same tokens,
-//! which then computes only the rest of its prompt. Every prompt row is
-//! computed by itself on the CPU (its matmul row and its attention over the
-//! keys it sees), so a prompt gives the same bits in one pass or as a
-//! prefix and the rest, whether the prefix was kept or not.
+//! which then computes only the rest of its prompt. A request whose prefix a
+//! prompt in progress is about to keep waits for it rather than compute it
+//! again. Since every prompt row is computed by itself, a prompt gives the
+//! same bits in one pass or as a prefix and the rest, whether the prefix
+//! was kept or not.
 //!
 //! Draft tokens (prompt lookup): where a step leaves rows free (fewer
 //! sequences in flight than [`BatchOptions::max_batch`]), a sequence whose
@@ -46,7 +61,7 @@
 use super::model::Weights;
 use super::sampling::Sampler;
 use super::stream::Utf8Stream;
-use super::transformer::KvCache;
+use super::transformer::{KvCache, PREFILL_ROWS};
 use super::{ChatModel, Generation, StopReason, TokenConstraint};
 use crate::llm::GenerationParams;
 use crate::{Error, Result};
@@ -96,6 +111,22 @@ fn shared_prefixes_off() -> bool {
     *OFF.get_or_init(|| std::env::var_os("UKDIGEST_NO_SHARED_PREFIXES").is_some_and(|v| v == "1"))
 }
 
+/// `UKDIGEST_WHOLE_PROMPTS=1` in the environment runs every prompt whole
+/// when its request is admitted, as where the kernels are not
+/// row-independent (for side-by-side benchmarks; outputs do not change).
+fn prompt_pieces_off() -> bool {
+    static OFF: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *OFF.get_or_init(|| std::env::var_os("UKDIGEST_WHOLE_PROMPTS").is_some_and(|v| v == "1"))
+}
+
+/// Prompt rows a decode pass takes beside sequences that decode: a piece of
+/// 64 rows costs three to four decode steps' time, so the decoding
+/// sequences go on at a third of their pace or so instead of waiting for
+/// the whole prompt. With nothing decoding, a pass takes up to
+/// `PREFILL_ROWS`. (On the seeds: 64 rows 2:22.6, 128 rows 2:24.9, whole
+/// prompts 2:28.1, in one session; BENCHMARKS.md.)
+pub const PROMPT_PIECE: usize = 64;
+
 /// How many sequences run at once, and the memory their caches may take.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct BatchOptions {
@@ -127,11 +158,14 @@ impl Default for BatchOptions {
 /// Draft tokens per sequence and step by default (`runtime.draft_tokens`).
 pub const DRAFT_TOKENS: usize = 4;
 
-/// The n-gram lengths [`lookup_draft`] matches, longest first.
-const DRAFT_NGRAMS: std::ops::RangeInclusive<usize> = 1..=3;
+/// The n-gram lengths [`lookup_draft`] matches, longest first. Not one
+/// token: on the seeds, drafts after one-token matches were two thirds of
+/// the rows computed for drafts and few were kept (all: 577 of 1,713 kept;
+/// from two tokens on: 554 of 1,132), and a draft row costs a decode row.
+const DRAFT_NGRAMS: std::ops::RangeInclusive<usize> = 2..=3;
 
 /// Up to `k` tokens to propose after `history`: those that followed the
-/// latest earlier occurrence of its last three tokens (else two, else one),
+/// latest earlier occurrence of its last three tokens (else two),
 /// as far as `history` goes; none without such an occurrence.
 pub(crate) fn lookup_draft(history: &[u32], k: usize) -> &[u32] {
     let len = history.len();
@@ -172,6 +206,8 @@ pub struct BatchStats {
     /// Draft tokens computed, and those kept (equal to the token sampled).
     pub draft_rows: usize,
     pub drafts_accepted: usize,
+    /// Decode passes that computed pieces of prompts too.
+    pub mixed_passes: usize,
 }
 
 impl BatchStats {
@@ -187,7 +223,7 @@ impl std::fmt::Display for BatchStats {
         write!(
             f,
             "{} requests; prompts {} tokens, {:.1} s ({} shared prefixes reused, {} tokens); \
-             {} decode passes, {:.1} s, {:.1} sequences per pass; \
+             {} decode passes ({} with prompt pieces), {:.1} s, {:.1} sequences per pass; \
              draft tokens {} of {} kept; KV cache peak {}",
             self.requests,
             self.prompt_tokens,
@@ -195,6 +231,7 @@ impl std::fmt::Display for BatchStats {
             self.prefix_hits,
             self.prefix_tokens_reused,
             self.decode_steps,
+            self.mixed_passes,
             self.decode_secs,
             self.mean_batch(),
             self.drafts_accepted,
@@ -222,8 +259,20 @@ struct Running<'c> {
     pending: Vec<Vec<f32>>,
     /// Draft tokens the last forward pass computed after the sequence's token.
     drafts: Vec<u32>,
+    /// The declared shared prefix to keep once the prompt has been computed
+    /// that far (0: none to keep).
+    keep: usize,
+    admitted: Instant,
     prompt_secs: f64,
     decode_start: Instant,
+}
+
+impl Running<'_> {
+    /// Part of the prompt is still to be computed (in pieces riding in the
+    /// decode passes: [`Batcher::step`]).
+    fn in_prompt(&self) -> bool {
+        self.cache.filled() < self.prompt_len
+    }
 }
 
 /// Runs requests on one model with continuous batching; see the module
@@ -239,6 +288,10 @@ pub struct Batcher<'m, 'c> {
     /// and the bytes they hold (within the KV budget).
     prefixes: Vec<(Vec<u32>, KvCache)>,
     prefix_bytes: usize,
+    /// Prompts ride in the decode passes, a piece at a time
+    /// (`Transformer::rows_independent`); else each runs whole when its
+    /// request is admitted.
+    pieces: bool,
     stats: BatchStats,
 }
 
@@ -246,7 +299,9 @@ impl ChatModel {
     /// A batcher over this model. Models run by candle-transformers' code
     /// (not this crate's decoder) run one request at a time.
     pub fn batcher<'c>(&mut self, options: BatchOptions) -> Batcher<'_, 'c> {
+        let pieces = self.prompts_in_pieces();
         Batcher {
+            pieces,
             model: self,
             options: BatchOptions {
                 max_batch: options.max_batch.clamp(1, MAX_BATCH),
@@ -283,6 +338,12 @@ impl ChatModel {
             .map(|r| r.expect("every request ends"))
             .collect();
         Ok((out, stats))
+    }
+
+    /// Whether batched prompts run in pieces inside the decode passes (this
+    /// crate's decoder with row-independent kernels; see [`Batcher`]).
+    pub fn prompts_in_pieces(&self) -> bool {
+        matches!(&self.weights, Weights::Fast(t) if t.rows_independent()) && !prompt_pieces_off()
     }
 
     /// KV cache bytes of one sequence of `positions` positions.
@@ -400,9 +461,14 @@ impl<'c> Batcher<'_, 'c> {
             return Ok(done);
         }
         self.admit(&mut done)?;
-        // One token for each sequence; those that go on decode together.
+        // One token for each sequence past its prompt; those that go on
+        // decode together.
         let mut i = 0;
         while i < self.running.len() {
+            if self.running[i].pending.is_empty() {
+                i += 1; // still in its prompt
+                continue;
+            }
             match self.running[i].advance_rows(self.model, &mut self.stats.drafts_accepted) {
                 Ok(None) => i += 1,
                 Ok(Some(stop)) => {
@@ -417,54 +483,128 @@ impl<'c> Batcher<'_, 'c> {
                 }
             }
         }
-        if !self.running.is_empty() {
-            let t = Instant::now();
-            // Rows the sequences leave free go to draft tokens.
-            let o = self.options;
-            let rows_max = o.max_batch.max(o.draft_tokens + 1).min(MAX_BATCH);
-            let mut spare = rows_max.saturating_sub(self.running.len());
-            let limit = self.model.info.context_length;
-            for r in &mut self.running {
-                // After this pass the cache holds the positions so far, the
-                // token and the drafts: within the request's reservation.
-                let room = (r.params.max_new_tokens - r.generated).min(limit - r.history.len());
-                let k = o.draft_tokens.min(spare).min(room);
-                r.drafts = lookup_draft(&r.history, k).to_vec();
-                spare -= r.drafts.len();
-                self.stats.draft_rows += r.drafts.len();
-            }
-            let rows: Vec<Vec<u32>> = self
-                .running
-                .iter()
-                .map(|r| {
-                    let last = *r.history.last().expect("a token was just sampled");
-                    std::iter::once(last)
-                        .chain(r.drafts.iter().copied())
-                        .collect()
-                })
-                .collect();
-            let refs: Vec<&[u32]> = rows.iter().map(Vec::as_slice).collect();
-            let Weights::Fast(model) = &mut self.model.weights else {
-                unreachable!("checked above")
-            };
-            let mut caches: Vec<&mut KvCache> =
-                self.running.iter_mut().map(|r| &mut r.cache).collect();
-            let logits = model.decode(&mut caches, &refs)?;
-            let mut all = self.model.logit_rows(&logits)?.into_iter();
-            for (r, row) in self.running.iter_mut().zip(&rows) {
-                r.pending = all.by_ref().take(row.len()).collect();
-            }
-            self.stats.decode_steps += 1;
-            self.stats.decode_rows += rows.len();
-            self.stats.decode_secs += t.elapsed().as_secs_f64();
-        }
-        // Keep the order of admission (swap_remove reorders): ids rise.
+        // Keep the order of admission (swap_remove reorders): ids rise, and
+        // the earliest prompt gets its pieces first.
         self.running.sort_by_key(|r| r.id);
+        if !self.running.is_empty() {
+            self.pass()?;
+        }
         Ok(done)
     }
 
+    /// One forward pass: every decoding sequence's token (and draft tokens
+    /// in the rows they leave free), and pieces of the prompts in progress,
+    /// the earliest first, up to [`PROMPT_PIECE`] rows beside decoding
+    /// sequences (`PREFILL_ROWS` without).
+    fn pass(&mut self) -> Result<()> {
+        let t = Instant::now();
+        let o = self.options;
+        let rows_max = o.max_batch.max(o.draft_tokens + 1).min(MAX_BATCH);
+        let mut spare = rows_max.saturating_sub(self.running.len());
+        let limit = self.model.info.context_length;
+        let decoding = self.running.iter().filter(|r| !r.in_prompt()).count();
+        let mut prompt_rows = match decoding {
+            0 => PREFILL_ROWS,
+            _ => PROMPT_PIECE,
+        };
+        // Each sequence's rows and how many of their logits it needs.
+        let mut rows: Vec<Vec<u32>> = Vec::with_capacity(self.running.len());
+        let mut wanted = Vec::with_capacity(self.running.len());
+        for r in &mut self.running {
+            if r.in_prompt() {
+                let from = r.cache.filled();
+                // A piece ends where the shared prefix to keep ends.
+                let to = match r.keep > from {
+                    true => r.keep,
+                    false => r.prompt_len,
+                };
+                let take = (to - from).min(prompt_rows);
+                prompt_rows -= take;
+                rows.push(r.history[from..from + take].to_vec());
+                wanted.push(usize::from(take > 0 && from + take == r.prompt_len));
+                continue;
+            }
+            // After this pass the cache holds the positions so far, the
+            // token and the drafts: within the request's reservation.
+            let room = (r.params.max_new_tokens - r.generated).min(limit - r.history.len());
+            let k = o.draft_tokens.min(spare).min(room);
+            r.drafts = lookup_draft(&r.history, k).to_vec();
+            spare -= r.drafts.len();
+            self.stats.draft_rows += r.drafts.len();
+            let last = *r.history.last().expect("a token was just sampled");
+            let row: Vec<u32> = std::iter::once(last)
+                .chain(r.drafts.iter().copied())
+                .collect();
+            wanted.push(row.len());
+            rows.push(row);
+        }
+        let members: Vec<usize> = (0..rows.len()).filter(|&i| !rows[i].is_empty()).collect();
+        let refs: Vec<&[u32]> = members.iter().map(|&i| rows[i].as_slice()).collect();
+        let want: Vec<usize> = members.iter().map(|&i| wanted[i]).collect();
+        let Weights::Fast(model) = &mut self.model.weights else {
+            unreachable!("checked by the caller")
+        };
+        let mut caches: Vec<&mut KvCache> = self
+            .running
+            .iter_mut()
+            .zip(&rows)
+            .filter(|(_, row)| !row.is_empty())
+            .map(|(r, _)| &mut r.cache)
+            .collect();
+        let logits = model.decode(&mut caches, &refs, &want)?;
+        drop(caches);
+        let mut all = match &logits {
+            Some(l) => self.model.logit_rows(l)?,
+            None => Vec::new(),
+        }
+        .into_iter();
+        let secs = t.elapsed().as_secs_f64();
+        let (mut computed, mut decode_rows, mut keep) = (0, 0, Vec::new());
+        for &i in &members {
+            let r = &mut self.running[i];
+            let n = rows[i].len();
+            if r.cache.filled() > r.prompt_len {
+                // A decoding sequence (its token and drafts).
+                r.pending = all.by_ref().take(n).collect();
+                decode_rows += 1;
+                continue;
+            }
+            computed += n;
+            let filled = r.cache.filled();
+            if r.keep > 0 && filled == r.keep {
+                keep.push(i);
+            }
+            if filled == r.prompt_len {
+                r.pending = all.by_ref().take(1).collect();
+                r.prompt_secs = r.admitted.elapsed().as_secs_f64();
+                r.decode_start = Instant::now();
+            }
+        }
+        for i in keep {
+            let n = std::mem::take(&mut self.running[i].keep);
+            let ids = self.running[i].history[..n].to_vec();
+            let copy = self.running[i].cache.prefix_copy(n)?;
+            self.keep_prefix(ids, copy, 0);
+        }
+        // The pass's time, shared by its prompt and decode rows.
+        let prompt_share = computed as f64 / (computed + decode_rows).max(1) as f64;
+        self.stats.prompt_tokens += computed;
+        self.stats.prefill_secs += secs * prompt_share;
+        if decode_rows > 0 {
+            self.stats.mixed_passes += usize::from(computed > 0);
+            self.stats.decode_steps += 1;
+            self.stats.decode_rows += decode_rows;
+            self.stats.decode_secs += secs * (1.0 - prompt_share);
+        }
+        Ok(())
+    }
+
     /// Admit waiting requests, in order, while a slot is free and their
-    /// caches fit; run each one's prompt.
+    /// caches fit: each starts from the longest opening of its shared prefix
+    /// that is kept, and its prompt runs whole now, or in pieces in the
+    /// passes to come (where the kernels allow: see the module docs). A request whose shared prefix a
+    /// prompt in progress will keep further than what is kept now waits for
+    /// it.
     fn admit(&mut self, done: &mut Vec<(usize, Result<Generation>)>) -> Result<()> {
         while self.running.len() < self.options.max_batch {
             let Some((_, front)) = self.waiting.front() else {
@@ -476,6 +616,12 @@ impl<'c> Batcher<'_, 'c> {
                 continue;
             }
             let (prompt_len, max_new) = (front.prompt.len(), front.params.max_new_tokens);
+            // The shared prefix (then the rest, at least one token): the
+            // same bits as one pass (every prompt row is computed by itself).
+            let split = match shared_prefixes_off() {
+                true => 0,
+                false => front.prefix.min(prompt_len - 1),
+            };
             let positions = prompt_len + max_new;
             let need = self.model.kv_bytes(positions).expect("a batched decoder");
             if need > self.options.kv_budget_bytes {
@@ -501,103 +647,133 @@ impl<'c> Batcher<'_, 'c> {
             if self.kv_in_use + need > self.options.kv_budget_bytes {
                 break; // waits until sequences in flight end
             }
+            let Some((_, front)) = self.waiting.front() else {
+                break;
+            };
+            let head = &front.prompt[..split];
+            let kept = self.kept_opening(head);
+            let coming = self
+                .running
+                .iter()
+                .filter(|r| r.keep > r.cache.filled())
+                .map(|r| common_len(&r.history[..r.keep], head))
+                .max()
+                .unwrap_or(0);
+            if coming > kept.map_or(0, |(n, _)| n) {
+                break; // the prompt in progress keeps more of it soon
+            }
             let (id, request) = self.waiting.pop_front().expect("a front");
             let t = Instant::now();
-            // The shared prefix, then the rest (at least one token) on its
-            // cache: the same bits as one pass (`Transformer::forward_in`
-            // computes every prompt row by itself).
-            let split = match shared_prefixes_off() {
-                true => 0,
-                false => request.prefix.min(request.prompt.len() - 1),
-            };
-            let mut cache = match split {
-                0 => KvCache::default(),
-                _ => self.prefix_cache(&request.prompt[..split], need)?,
+            let mut cache = match kept {
+                Some((n, i)) => self.copy_opening(i, n)?,
+                None => KvCache::default(),
             };
             cache.reserve(positions);
-            let device = self.model.device.clone();
-            let input = Tensor::new(&request.prompt[split..], &device)?.unsqueeze(0)?;
-            let Weights::Fast(model) = &mut self.model.weights else {
-                unreachable!("checked by the caller")
-            };
-            let logits = model.forward_in(&mut cache, &input, split)?;
-            self.stats.prompt_tokens += request.prompt.len() - split;
-            let logits = self
-                .model
-                .logit_rows(&logits)?
-                .pop()
-                .expect("one row of logits");
-            let prompt_secs = t.elapsed().as_secs_f64();
-            self.stats.prefill_secs += prompt_secs;
             self.kv_in_use += need;
-            self.stats.peak_kv_bytes = self
-                .stats
-                .peak_kv_bytes
-                .max(self.kv_in_use + self.prefix_bytes);
-            self.running.push(Running {
+            let keep = match cache.filled() < split {
+                true => split,
+                false => 0,
+            };
+            let mut running = Running {
                 id,
                 cache,
                 kv_bytes: need,
                 sampler: Sampler::new(&request.params),
-                history: request.prompt.clone(),
-                prompt_len: request.prompt.len(),
+                history: request.prompt,
+                prompt_len,
                 params: request.params,
                 constraint: request.constraint,
                 text: String::new(),
                 utf8: Utf8Stream::default(),
                 generated: 0,
-                pending: vec![logits],
+                pending: Vec::new(),
                 drafts: Vec::new(),
-                prompt_secs,
-                decode_start: Instant::now(),
-            });
+                keep,
+                admitted: t,
+                prompt_secs: 0.0,
+                decode_start: t,
+            };
+            if !self.pieces {
+                self.whole_prompt(&mut running)?;
+            }
+            self.stats.peak_kv_bytes = self
+                .stats
+                .peak_kv_bytes
+                .max(self.kv_in_use + self.prefix_bytes);
+            self.running.push(running);
             self.stats.max_in_flight = self.stats.max_in_flight.max(self.running.len());
         }
+        Ok(())
+    }
+
+    /// Compute the rest of `r`'s prompt in one pass (its shared prefix
+    /// first, kept), as where prompt rows cannot share decode passes.
+    fn whole_prompt(&mut self, r: &mut Running) -> Result<()> {
+        let device = self.model.device.clone();
+        for to in [r.keep, r.prompt_len] {
+            let from = r.cache.filled();
+            if to <= from {
+                continue;
+            }
+            let input = Tensor::new(&r.history[from..to], &device)?.unsqueeze(0)?;
+            let Weights::Fast(model) = &mut self.model.weights else {
+                unreachable!("checked by the caller")
+            };
+            let logits = model.forward_in(&mut r.cache, &input, from)?;
+            self.stats.prompt_tokens += to - from;
+            if to == r.keep {
+                let n = std::mem::take(&mut r.keep);
+                self.keep_prefix(r.history[..n].to_vec(), r.cache.prefix_copy(n)?, 0);
+                continue;
+            }
+            r.pending = vec![self
+                .model
+                .logit_rows(&logits)?
+                .pop()
+                .expect("one row of logits")];
+        }
+        r.prompt_secs = r.admitted.elapsed().as_secs_f64();
+        self.stats.prefill_secs += r.prompt_secs;
+        r.decode_start = Instant::now();
         Ok(())
     }
 }
 
 impl Batcher<'_, '_> {
-    /// A cache holding the prompt prefix `ids`: the longest run of its
-    /// leading tokens that a kept prefix has too is copied from it, the rest
-    /// is computed now; the whole is kept (while it fits the budget beside
-    /// the caches in flight and the `need` of the sequence about to start)
-    /// for the next request that starts the same way. So a summary asked
-    /// again reuses its article, and requests whose declared prefixes part
-    /// after a common opening share that opening.
-    fn prefix_cache(&mut self, ids: &[u32], need: usize) -> Result<KvCache> {
-        let best = self
-            .prefixes
+    /// The kept prefix with the longest common opening with `ids`, if any:
+    /// (that length, its index).
+    fn kept_opening(&self, ids: &[u32]) -> Option<(usize, usize)> {
+        self.prefixes
             .iter()
             .enumerate()
             .map(|(i, (k, _))| (common_len(k, ids), i))
-            .max();
-        let (mut cache, reused) = match best {
-            Some((n, i)) if n > 0 => {
-                let entry = self.prefixes.remove(i);
-                let copy = entry.1.prefix_copy(n)?;
-                self.prefixes.push(entry);
-                self.stats.prefix_hits += 1;
-                self.stats.prefix_tokens_reused += n;
-                (copy, n)
-            }
-            _ => (KvCache::default(), 0),
+            .max()
+            .filter(|&(n, _)| n > 0)
+    }
+
+    /// A cache holding the first `n` positions of kept prefix `i`, which
+    /// becomes the most recently used.
+    fn copy_opening(&mut self, i: usize, n: usize) -> Result<KvCache> {
+        let entry = self.prefixes.remove(i);
+        let copy = entry.1.prefix_copy(n)?;
+        self.prefixes.push(entry);
+        self.stats.prefix_hits += 1;
+        self.stats.prefix_tokens_reused += n;
+        Ok(copy)
+    }
+
+    /// Keep the prompt prefix `ids` and its cache for the requests that
+    /// start the same way (while it fits the budget beside the caches in
+    /// flight and `need` more bytes): so a summary asked again reuses its
+    /// article, and requests whose declared prefixes part after a common
+    /// opening share that opening. Kept prefixes that it extends give way
+    /// to it: whatever starts like them starts at least as far like it.
+    fn keep_prefix(&mut self, ids: Vec<u32>, cache: KvCache, need: usize) {
+        let Weights::Fast(model) = &self.model.weights else {
+            unreachable!("prefixes are kept for the batched decoder only")
         };
-        if reused == ids.len() {
-            return Ok(cache);
-        }
-        let device = self.model.device.clone();
-        let input = Tensor::new(&ids[reused..], &device)?.unsqueeze(0)?;
-        let Weights::Fast(model) = &mut self.model.weights else {
-            unreachable!("checked by the caller")
-        };
-        cache.reserve(ids.len());
-        model.forward_in(&mut cache, &input, reused)?;
-        self.stats.prompt_tokens += ids.len() - reused;
         let per_position = model.kv_bytes_per_position();
         let bytes = ids.len() * per_position;
-        // Kept prefixes that this one extends give way to it: whatever
-        // starts like them starts at least as far like it.
         let mut freed = 0;
         self.prefixes.retain(|(k, _)| {
             let extended = ids.starts_with(k);
@@ -610,10 +786,8 @@ impl Batcher<'_, '_> {
         }
         if self.kv_in_use + self.prefix_bytes + bytes + need <= self.options.kv_budget_bytes {
             self.prefix_bytes += bytes;
-            self.prefixes
-                .push((ids.to_vec(), cache.prefix_copy(ids.len())?));
+            self.prefixes.push((ids, cache));
         }
-        Ok(cache)
     }
 
     /// Drop the least recently used shared prefix.
@@ -726,10 +900,11 @@ mod tests {
         // As far as the history goes.
         assert_eq!(lookup_draft(&h, 10), &[7, 5, 1, 2, 3]);
         assert_eq!(lookup_draft(&h, 0), &[] as &[u32]);
-        // No earlier 8 9 4 nor 9 4: the one-token match 4 … 6.
-        assert_eq!(lookup_draft(&[4, 6, 8, 9, 4], 3), &[6, 8, 9]);
-        // A two-token match is preferred to a later one-token match.
+        // No earlier 8 9 4 nor 9 4: a one-token match (4 … 6) is not enough.
+        assert_eq!(lookup_draft(&[4, 6, 8, 9, 4], 3), &[] as &[u32]);
+        // A two-token match; a later one-token match does not count.
         assert_eq!(lookup_draft(&[5, 6, 1, 6, 2, 5, 6], 1), &[1]);
+        assert_eq!(lookup_draft(&[9, 4, 6, 8, 9, 4], 3), &[6, 8, 9]);
         assert_eq!(lookup_draft(&[1, 2, 3], 4), &[] as &[u32]);
         assert_eq!(lookup_draft(&[], 4), &[] as &[u32]);
     }

@@ -546,6 +546,14 @@ impl Linear {
         Ok(linear)
     }
 
+    /// Whether this crate's kernels multiply the weight ([`kquants`]' tiles
+    /// or [`kernels`]' tiled loops), which compute a row the same way next
+    /// to any number of other rows, one or hundreds (Candle's kernels take
+    /// another path for 32 rows or more where the CPU has AMX).
+    pub fn rows_independent(&self) -> bool {
+        self.packed.is_some() || self.qtensor().is_some_and(|q| kernels::takes(&q))
+    }
+
     /// `x` (`(…, rows, k)`) times the weight's transpose.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let rows: usize = x.dims().iter().rev().skip(1).product();

@@ -20,7 +20,9 @@ mod template;
 mod tokenizer;
 mod transformer;
 
-pub use batch::{BatchOptions, BatchRequest, BatchStats, Batcher, DRAFT_TOKENS, MAX_BATCH};
+pub use batch::{
+    BatchOptions, BatchRequest, BatchStats, Batcher, DRAFT_TOKENS, MAX_BATCH, PROMPT_PIECE,
+};
 pub use bench::{bench, bench_implementation, bench_on, bench_with_prompt, BenchReport, BenchRun};
 pub use constraint::{
     JsonSchemaConstraint, TokenConstraint, Vocabulary, DEFAULT_MAX_ITEMS, DEFAULT_MAX_LENGTH,

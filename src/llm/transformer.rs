@@ -129,6 +129,11 @@ impl KvCache {
         })
     }
 
+    /// Positions filled.
+    pub fn filled(&self) -> usize {
+        self.filled
+    }
+
     /// Forget every position from `n` on (draft tokens not kept).
     pub fn truncate(&mut self, n: usize) {
         self.filled = self.filled.min(n);
@@ -608,9 +613,12 @@ impl Transformer {
 
     /// One decode step of several sequences at once: the tokens `rows[i]`
     /// placed after the `caches[i].filled` positions of sequence `i` (one
-    /// token, or a token and draft tokens after it to verify). Returns the
-    /// next-token logits of every row, sequence after sequence, shape
-    /// `(rows, vocab)`.
+    /// token, a token and draft tokens after it to verify, or a piece of a
+    /// prompt, from position 0 on). Returns the next-token logits of the
+    /// last `wanted[i]` rows of each sequence, sequence after sequence,
+    /// shape `(rows wanted, vocab)`; `None` when no row is wanted (the
+    /// output layer is skipped, as a prompt skips it for all but its last
+    /// row).
     ///
     /// The rows of all sequences go through each weight together (one pass
     /// over the weights for all of them); attention runs per row over its
@@ -619,16 +627,28 @@ impl Transformer {
     /// one token at a time: every kernel computes a row the same way
     /// whatever the other rows are (see [`Linear`]), and a row's attention
     /// is the [`attend`] of a one-token step.
-    pub fn decode(&mut self, caches: &mut [&mut KvCache], rows: &[&[u32]]) -> Result<Tensor> {
+    pub fn decode(
+        &mut self,
+        caches: &mut [&mut KvCache],
+        rows: &[&[u32]],
+        wanted: &[usize],
+    ) -> Result<Option<Tensor>> {
         let n: usize = rows.iter().map(|r| r.len()).sum();
-        if rows.is_empty() || caches.len() != rows.len() || rows.iter().any(|r| r.is_empty()) {
+        if rows.is_empty()
+            || caches.len() != rows.len()
+            || wanted.len() != rows.len()
+            || rows
+                .iter()
+                .zip(wanted)
+                .any(|(r, &w)| r.is_empty() || w > r.len())
+        {
             candle_core::bail!("{} token rows for {} sequences", n, caches.len());
         }
         let device = self.cos.device().clone();
         let mut positions = Vec::with_capacity(n);
         for (cache, r) in caches.iter_mut().zip(rows) {
             let pos = cache.filled;
-            if pos == 0 || pos + r.len() > self.max_positions {
+            if pos + r.len() > self.max_positions {
                 candle_core::bail!(
                     "decode of {} tokens at position {pos} of {}",
                     r.len(),
@@ -672,12 +692,27 @@ impl Transformer {
         for (cache, &len) in caches.iter_mut().zip(&lens) {
             cache.filled += len;
         }
-        let last = self.norm.forward(&x.squeeze(0)?)?;
+        let mut keep = Vec::with_capacity(n);
+        let mut first = 0;
+        for (&len, &w) in lens.iter().zip(wanted) {
+            keep.extend((first + len - w..first + len).map(|r| r as u32));
+            first += len;
+        }
+        if keep.is_empty() {
+            self.settle()?;
+            return Ok(None);
+        }
+        let x = x.squeeze(0)?;
+        let x = match keep.len() == n {
+            true => x,
+            false => x.index_select(&Tensor::new(keep.as_slice(), &device)?, 0)?,
+        };
+        let last = self.norm.forward(&x)?;
         let logits = self.output.forward(&last)?;
         self.settle()?;
         match self.softcap {
-            Some(c) => (logits / c)?.tanh()? * c,
-            None => Ok(logits),
+            Some(c) => Ok(Some(((logits / c)?.tanh()? * c)?)),
+            None => Ok(Some(logits)),
         }
     }
 
@@ -768,6 +803,22 @@ impl Transformer {
         drop(host);
         drop(guards);
         Tensor::from_vec(out, (1, n, n_head * hd), device)
+    }
+
+    /// Whether a row's result is the same in a pass of any number of rows
+    /// (1 to hundreds): every weight on this crate's kernels
+    /// ([`Linear::rows_independent`]) and the CPU's attention, which
+    /// computes each row by itself. Then a piece of a prompt may share a
+    /// [`Transformer::decode`] pass with decoding sequences (otherwise
+    /// decode passes stay under 32 rows, and prompts run by themselves).
+    pub fn rows_independent(&self) -> bool {
+        self.cos.device().is_cpu()
+            && self.output.rows_independent()
+            && self.layers.iter().all(|l| {
+                [&l.wq, &l.wk, &l.wv, &l.wo, &l.gate, &l.up, &l.down]
+                    .iter()
+                    .all(|w| w.rows_independent())
+            })
     }
 
     /// After a forward pass: see [`Linear::settle`].
@@ -1485,7 +1536,10 @@ mod tests {
                     .map(|(_, c)| c)
                     .collect();
                 let rows: Vec<&[u32]> = tokens.iter().map(std::slice::from_ref).collect();
-                let logits = m.decode(&mut refs, &rows).unwrap();
+                let logits = m
+                    .decode(&mut refs, &rows, &vec![1; rows.len()])
+                    .unwrap()
+                    .unwrap();
                 assert_eq!(logits.dims(), [live.len(), VOCAB]);
                 for (row, &s) in live.iter().enumerate() {
                     let got = bits(&logits.narrow(0, row, 1).unwrap());
