@@ -195,6 +195,8 @@ pub struct BatchStats {
     pub max_in_flight: usize,
     /// The most KV cache bytes reserved at once.
     pub peak_kv_bytes: usize,
+    /// Seconds of prompts and of decoding; a pass that computes both
+    /// counts its time to each by rows.
     pub prefill_secs: f64,
     /// Prompt tokens computed (shared prefixes reused not counted).
     pub prompt_tokens: usize,
