@@ -504,10 +504,9 @@ impl<'c> Batcher<'_, 'c> {
         let rows_max = o.max_batch.max(o.draft_tokens + 1).min(MAX_BATCH);
         let mut spare = rows_max.saturating_sub(self.running.len());
         let limit = self.model.info.context_length;
-        let decoding = self.running.iter().filter(|r| !r.in_prompt()).count();
-        let mut prompt_rows = match decoding {
-            0 => PREFILL_ROWS,
-            _ => PROMPT_PIECE,
+        let mut prompt_rows = match self.running.iter().any(|r| !r.in_prompt()) {
+            true => PROMPT_PIECE,
+            false => PREFILL_ROWS,
         };
         // Each sequence's rows and how many of their logits it needs.
         let mut rows: Vec<Vec<u32>> = Vec::with_capacity(self.running.len());
@@ -561,14 +560,16 @@ impl<'c> Batcher<'_, 'c> {
         }
         .into_iter();
         let secs = t.elapsed().as_secs_f64();
-        let (mut computed, mut decode_rows, mut keep) = (0, 0, Vec::new());
+        // Prompt rows, decoding sequences and their rows (token and drafts).
+        let (mut computed, mut decoding, mut decoded) = (0, 0, 0);
+        let mut keep = Vec::new();
         for &i in &members {
             let r = &mut self.running[i];
             let n = rows[i].len();
             if r.cache.filled() > r.prompt_len {
-                // A decoding sequence (its token and drafts).
                 r.pending = all.by_ref().take(n).collect();
-                decode_rows += 1;
+                decoding += 1;
+                decoded += n;
                 continue;
             }
             computed += n;
@@ -589,13 +590,13 @@ impl<'c> Batcher<'_, 'c> {
             self.keep_prefix(ids, copy, 0);
         }
         // The pass's time, shared by its prompt and decode rows.
-        let prompt_share = computed as f64 / (computed + decode_rows).max(1) as f64;
+        let prompt_share = computed as f64 / (computed + decoded).max(1) as f64;
         self.stats.prompt_tokens += computed;
         self.stats.prefill_secs += secs * prompt_share;
-        if decode_rows > 0 {
+        if decoding > 0 {
             self.stats.mixed_passes += usize::from(computed > 0);
             self.stats.decode_steps += 1;
-            self.stats.decode_rows += decode_rows;
+            self.stats.decode_rows += decoding;
             self.stats.decode_secs += secs * (1.0 - prompt_share);
         }
         Ok(())
