@@ -299,10 +299,11 @@ impl TokenConstraint for SentenceLimit {
     }
 
     fn accept(&mut self, vocab: &Vocabulary, token: u32) -> Result<()> {
-        self.answer.extend_from_slice(vocab.token_bytes(token));
+        let bytes = vocab.token_bytes(token);
+        self.answer.extend_from_slice(bytes);
         // A sentence ends at punctuation and the next one starts after a
         // space: look again only then.
-        if vocab.token_bytes(token).iter().any(u8::is_ascii_whitespace) {
+        if bytes.iter().any(u8::is_ascii_whitespace) {
             self.reached = past_sentences(&String::from_utf8_lossy(&self.answer), self.max);
         }
         Ok(())

@@ -275,6 +275,13 @@ impl Running<'_> {
     fn in_prompt(&self) -> bool {
         self.cache.filled() < self.prompt_len
     }
+
+    /// The shared prefix this sequence's prompt has now reached, its tokens
+    /// and a copy of its cache, for [`Batcher::keep_prefix`] (once).
+    fn take_keep(&mut self) -> Result<(Vec<u32>, KvCache)> {
+        let n = std::mem::take(&mut self.keep);
+        Ok((self.history[..n].to_vec(), self.cache.prefix_copy(n)?))
+    }
 }
 
 /// Runs requests on one model with continuous batching; see the module
@@ -573,21 +580,18 @@ impl<'c> Batcher<'_, 'c> {
                 continue;
             }
             computed += n;
-            let filled = r.cache.filled();
-            if r.keep > 0 && filled == r.keep {
+            if r.keep > 0 && r.cache.filled() == r.keep {
                 keep.push(i);
             }
-            if filled == r.prompt_len {
+            if r.cache.filled() == r.prompt_len {
                 r.pending = all.by_ref().take(1).collect();
                 r.prompt_secs = r.admitted.elapsed().as_secs_f64();
                 r.decode_start = Instant::now();
             }
         }
         for i in keep {
-            let n = std::mem::take(&mut self.running[i].keep);
-            let ids = self.running[i].history[..n].to_vec();
-            let copy = self.running[i].cache.prefix_copy(n)?;
-            self.keep_prefix(ids, copy, 0);
+            let (ids, cache) = self.running[i].take_keep()?;
+            self.keep_prefix(ids, cache);
         }
         // The pass's time, shared by its prompt and decode rows.
         let prompt_share = computed as f64 / (computed + decoded).max(1) as f64;
@@ -605,9 +609,9 @@ impl<'c> Batcher<'_, 'c> {
     /// Admit waiting requests, in order, while a slot is free and their
     /// caches fit: each starts from the longest opening of its shared prefix
     /// that is kept, and its prompt runs whole now, or in pieces in the
-    /// passes to come (where the kernels allow: see the module docs). A request whose shared prefix a
-    /// prompt in progress will keep further than what is kept now waits for
-    /// it.
+    /// passes to come (where the kernels allow: see the module docs). A
+    /// request whose shared prefix a prompt in progress will keep further
+    /// than what is kept now waits for it.
     fn admit(&mut self, done: &mut Vec<(usize, Result<Generation>)>) -> Result<()> {
         while self.running.len() < self.options.max_batch {
             let Some((_, front)) = self.waiting.front() else {
@@ -725,8 +729,8 @@ impl<'c> Batcher<'_, 'c> {
             let logits = model.forward_in(&mut r.cache, &input, from)?;
             self.stats.prompt_tokens += to - from;
             if to == r.keep {
-                let n = std::mem::take(&mut r.keep);
-                self.keep_prefix(r.history[..n].to_vec(), r.cache.prefix_copy(n)?, 0);
+                let (ids, cache) = r.take_keep()?;
+                self.keep_prefix(ids, cache);
                 continue;
             }
             r.pending = vec![self
@@ -767,11 +771,12 @@ impl Batcher<'_, '_> {
 
     /// Keep the prompt prefix `ids` and its cache for the requests that
     /// start the same way (while it fits the budget beside the caches in
-    /// flight and `need` more bytes): so a summary asked again reuses its
-    /// article, and requests whose declared prefixes part after a common
-    /// opening share that opening. Kept prefixes that it extends give way
-    /// to it: whatever starts like them starts at least as far like it.
-    fn keep_prefix(&mut self, ids: Vec<u32>, cache: KvCache, need: usize) {
+    /// flight, which reserved their whole length): so a summary asked again
+    /// reuses its article, and requests whose declared prefixes part after
+    /// a common opening share that opening. Kept prefixes that it extends
+    /// give way to it: whatever starts like them starts at least as far
+    /// like it.
+    fn keep_prefix(&mut self, ids: Vec<u32>, cache: KvCache) {
         let Weights::Fast(model) = &self.model.weights else {
             unreachable!("prefixes are kept for the batched decoder only")
         };
@@ -787,7 +792,7 @@ impl Batcher<'_, '_> {
         if self.prefixes.len() == MAX_PREFIXES {
             self.evict_prefix();
         }
-        if self.kv_in_use + self.prefix_bytes + bytes + need <= self.options.kv_budget_bytes {
+        if self.kv_in_use + self.prefix_bytes + bytes <= self.options.kv_budget_bytes {
             self.prefix_bytes += bytes;
             self.prefixes.push((ids, cache));
         }
