@@ -246,49 +246,109 @@ impl Packed {
 
     /// `dst = lhs × wᵀ` for `m` rows of `lhs`.
     fn matmul(&self, m: usize, lhs: &[f32], dst: &mut [f32]) -> Result<()> {
-        let (n, k) = (self.n, self.k);
-        if lhs.len() != m * k || dst.len() != m * n {
+        matmul_many(&[self], m, lhs, &mut [dst])
+    }
+
+    /// Output width (weight rows).
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    /// Input width.
+    pub fn k(&self) -> usize {
+        self.k
+    }
+
+    fn is_q4k(&self) -> bool {
+        matches!(self.tiles, Tiles::Q4K(_))
+    }
+}
+
+/// `dsts[i] = lhs × parts[i]ᵀ` for `m` rows of `lhs`, every weight of the
+/// same width: the rows are quantized once and the work items of all the
+/// weights go to the thread pool in one hand-out, so a layer's queries,
+/// keys and values (or its gate and up projections) cost one quantization
+/// and one wait for the slowest thread instead of one per weight. A work
+/// item computes what it computes for one weight alone, so each result is
+/// bit for bit that weight's own product (tested).
+pub(crate) fn matmul_many(
+    parts: &[&Packed],
+    m: usize,
+    lhs: &[f32],
+    dsts: &mut [&mut [f32]],
+) -> Result<()> {
+    let Some(k) = parts.first().map(|p| p.k) else {
+        return Ok(());
+    };
+    if parts.len() != dsts.len() {
+        candle_core::bail!("{} weights for {} outputs", parts.len(), dsts.len());
+    }
+    for (p, dst) in parts.iter().zip(dsts.iter()) {
+        if p.k != k || lhs.len() != m * k || dst.len() != m * p.n {
             candle_core::bail!(
-                "matmul of ({m}, {k}) × ({n}, {k}): {} inputs, {} outputs",
+                "matmul of ({m}, {k}) × ({}, {}): {} inputs, {} outputs",
+                p.n,
+                p.k,
                 lhs.len(),
                 dst.len()
             );
         }
-        if m == 0 {
-            return Ok(());
-        }
-        let kb = k / QK_K;
-        let act = quantize(lhs, m, k);
-        let act = cast_q8k(&act);
-        let rows = row_blocks(&self.tiles, act);
-        let m_units = m.div_ceil(MAX_MT);
-        let units = (n / TILE_N) * m_units;
-        let dst_ptr = dst.as_mut_ptr() as usize;
-        candle_core::utils::barrier_pool().execute_chunked(units, |range| {
-            for unit in range {
-                let (nt, m0) = (unit / m_units, (unit % m_units) * MAX_MT);
-                let mt = (m - m0).min(MAX_MT);
-                // SAFETY: `takes` found the CPU features; the tiles hold
-                // `n / 16 × kb` super-blocks, `act` and `rows` `m × kb`
-                // (checked above); each (row, tile) belongs to one unit, so
-                // no two workers write the same output.
-                unsafe {
-                    x86::unit(
-                        &self.tiles,
-                        act,
-                        &rows,
-                        kb,
-                        nt,
-                        m0,
-                        mt,
-                        dst_ptr as *mut f32,
-                        n,
-                    );
-                }
-            }
-        });
-        Ok(())
     }
+    if m == 0 {
+        return Ok(());
+    }
+    let kb = k / QK_K;
+    let act = quantize(lhs, m, k);
+    let act = cast_q8k(&act);
+    let q4k_rows = parts
+        .iter()
+        .any(|p| p.is_q4k())
+        .then(|| row_blocks(true, act));
+    let q6k_rows = parts
+        .iter()
+        .any(|p| !p.is_q4k())
+        .then(|| row_blocks(false, act));
+    let m_units = m.div_ceil(MAX_MT);
+    // Work item `u` belongs to the last weight whose first item is at or
+    // before `u`.
+    let mut firsts = Vec::with_capacity(parts.len());
+    let mut units = 0;
+    for p in parts {
+        firsts.push(units);
+        units += (p.n / TILE_N) * m_units;
+    }
+    let dst_ptrs: Vec<usize> = dsts.iter_mut().map(|d| d.as_mut_ptr() as usize).collect();
+    candle_core::utils::barrier_pool().execute_chunked(units, |range| {
+        for unit in range {
+            let w = firsts.partition_point(|&f| f <= unit) - 1;
+            let (p, local) = (parts[w], unit - firsts[w]);
+            let (nt, m0) = (local / m_units, (local % m_units) * MAX_MT);
+            let mt = (m - m0).min(MAX_MT);
+            let rows = match p.is_q4k() {
+                true => q4k_rows.as_deref(),
+                false => q6k_rows.as_deref(),
+            }
+            .expect("computed for every kind of weight present");
+            // SAFETY: `takes` found the CPU features; each weight's tiles
+            // hold `n / 16 × kb` super-blocks, `act` and `rows` `m × kb`
+            // (checked above); each (weight, row, tile) belongs to one
+            // unit, so no two workers write the same output.
+            unsafe {
+                x86::unit(
+                    &p.tiles,
+                    act,
+                    rows,
+                    kb,
+                    nt,
+                    m0,
+                    mt,
+                    dst_ptrs[w] as *mut f32,
+                    p.n,
+                );
+            }
+        }
+    });
+    Ok(())
 }
 
 /// The rows of `lhs` as Candle's `Q8_K` blocks (bit for bit its
@@ -341,8 +401,8 @@ pub(crate) struct RowBlock {
     offset: [f32; 16],
 }
 
-fn row_blocks(tiles: &Tiles, act: &[Q8K]) -> Vec<RowBlock> {
-    let q4k = matches!(tiles, Tiles::Q4K(_));
+/// The [`RowBlock`]s of `act` for `Q4_K` weights (`q4k`) or `Q6_K` ones.
+fn row_blocks(q4k: bool, act: &[Q8K]) -> Vec<RowBlock> {
     act.iter()
         .map(|a| RowBlock {
             d: a.d,
@@ -927,6 +987,42 @@ mod tests {
     }
 
     /// Milliseconds per call (the fastest of 30), packed against Candle, on Qwen2.5-1.5B's
+    /// Weights multiplied together (`Q4_K` and `Q6_K` of several heights,
+    /// as a layer's queries, keys and values) give each weight's own
+    /// product, bit for bit, at every row count; a width that differs is
+    /// refused.
+    #[test]
+    fn weights_multiplied_together_give_their_own_products() {
+        if skipped() {
+            return;
+        }
+        let k = 512;
+        let weights = [
+            weight(GgmlDType::Q4K, 64, k, 21),
+            weight(GgmlDType::Q4K, 32, k, 22),
+            weight(GgmlDType::Q6K, 48, k, 23),
+        ];
+        let packed: Vec<Packed> = weights.iter().map(|w| Packed::new(w).unwrap()).collect();
+        let parts: Vec<&Packed> = packed.iter().collect();
+        for m in [1, 2, 7, 8, 9, 17, 40] {
+            let x = input(m, k, 300 + m as u64);
+            let lhs: Vec<f32> = x.flatten_all().unwrap().to_vec1().unwrap();
+            let mut outs: Vec<Vec<f32>> = packed.iter().map(|p| vec![0f32; m * p.n]).collect();
+            let mut dsts: Vec<&mut [f32]> = outs.iter_mut().map(Vec::as_mut_slice).collect();
+            matmul_many(&parts, m, &lhs, &mut dsts).unwrap();
+            for (p, out) in packed.iter().zip(&outs) {
+                let alone = bits(&x.apply_op1_no_bwd(p).unwrap());
+                let together: Vec<u32> = out.iter().map(|v| v.to_bits()).collect();
+                assert_eq!(together, alone, "{} × {} at {m} rows", p.n, p.k);
+            }
+        }
+        let narrow = Packed::new(&weight(GgmlDType::Q4K, 16, 256, 24)).unwrap();
+        let lhs = vec![0f32; k];
+        let (mut a, mut b) = (vec![0f32; 64], vec![0f32; 16]);
+        let err = matmul_many(&[&packed[0], &narrow], 1, &lhs, &mut [&mut a, &mut b]);
+        assert!(err.is_err());
+    }
+
     /// `ffn_gate` (Q4_K, 8960 × 1536) and `ffn_down` (Q6_K, 1536 × 8960):
     /// `cargo test --release --lib kquants::tests::speed -- --ignored --nocapture`.
     #[test]
@@ -958,6 +1054,65 @@ mod tests {
                 eprintln!(
                     "{dtype:?} {n}x{k} rows {m:>3}: packed {ours:8.3} ms, candle {theirs:8.3} ms, {:.2}x",
                     theirs / ours
+                );
+            }
+        }
+    }
+
+    /// A layer's queries, keys and values and its gate and up projections
+    /// (Qwen2.5-1.5B's shapes) one weight at a time and together:
+    /// `cargo test --release --lib kquants::tests::speed_together -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "timing, not a check: run by hand"]
+    fn speed_together() {
+        if skipped() {
+            return;
+        }
+        let time = |f: &dyn Fn()| {
+            f();
+            (0..50)
+                .map(|_| {
+                    let t = std::time::Instant::now();
+                    f();
+                    t.elapsed().as_secs_f64() * 1e3
+                })
+                .fold(f64::INFINITY, f64::min)
+        };
+        let k = 1536;
+        let groups: [&[(GgmlDType, usize)]; 2] = [
+            &[
+                (GgmlDType::Q4K, 1536),
+                (GgmlDType::Q4K, 256),
+                (GgmlDType::Q6K, 256),
+            ],
+            &[(GgmlDType::Q4K, 8960), (GgmlDType::Q4K, 8960)],
+        ];
+        for group in groups {
+            let packed: Vec<Packed> = group
+                .iter()
+                .enumerate()
+                .map(|(i, &(d, n))| Packed::new(&weight(d, n, k, 40 + i as u64)).unwrap())
+                .collect();
+            let parts: Vec<&Packed> = packed.iter().collect();
+            for m in [1, 4, 8, 16, 64] {
+                let x = input(m, k, 9);
+                let lhs: Vec<f32> = x.flatten_all().unwrap().to_vec1().unwrap();
+                let alone = time(&|| {
+                    for p in &packed {
+                        drop(x.apply_op1_no_bwd(p).unwrap());
+                    }
+                });
+                let together = time(&|| {
+                    let mut outs: Vec<Vec<f32>> =
+                        packed.iter().map(|p| vec![0f32; m * p.n]).collect();
+                    let mut dsts: Vec<&mut [f32]> =
+                        outs.iter_mut().map(Vec::as_mut_slice).collect();
+                    matmul_many(&parts, m, &lhs, &mut dsts).unwrap();
+                });
+                eprintln!(
+                    "{} weights, rows {m:>3}: one at a time {alone:7.3} ms, together {together:7.3} ms, {:.2}x",
+                    packed.len(),
+                    alone / together
                 );
             }
         }

@@ -575,6 +575,45 @@ impl Linear {
         y.reshape(out)
     }
 
+    /// `x` times each weight's transpose, as [`Linear::forward`] of each:
+    /// where every weight is in [`kquants`]' tiles and `x` is `f32` on the
+    /// CPU, in one [`kquants::matmul_many`] (one quantization of `x`, one
+    /// hand-out to the thread pool; the same bits).
+    pub fn forward_many(ws: &[&Linear], x: &Tensor) -> Result<Vec<Tensor>> {
+        let packed: Option<Vec<&Packed>> = ws.iter().map(|w| w.packed.as_ref()).collect();
+        let Some(packed) = packed.filter(|p| {
+            p.len() > 1
+                && x.dtype() == DType::F32
+                && x.device().is_cpu()
+                && x.dims().last() == Some(&p[0].k())
+                && p.iter().all(|w| w.k() == p[0].k())
+        }) else {
+            return ws.iter().map(|w| w.forward(x)).collect();
+        };
+        let x = x.contiguous()?;
+        let dims = x.dims().to_vec();
+        let k = packed[0].k();
+        let m = x.elem_count() / k;
+        let mut outs: Vec<Vec<f32>> = packed.iter().map(|p| vec![0f32; m * p.n()]).collect();
+        {
+            let (storage, layout) = x.storage_and_layout();
+            let candle_core::Storage::Cpu(candle_core::CpuStorage::F32(data)) = &*storage else {
+                candle_core::bail!("a packed matmul takes f32 inputs on the CPU");
+            };
+            let start = layout.start_offset();
+            let mut dsts: Vec<&mut [f32]> = outs.iter_mut().map(Vec::as_mut_slice).collect();
+            kquants::matmul_many(&packed, m, &data[start..start + m * k], &mut dsts)?;
+        }
+        outs.into_iter()
+            .zip(&packed)
+            .map(|(out, p)| {
+                let mut shape = dims.clone();
+                *shape.last_mut().expect("checked above") = p.n();
+                Tensor::from_vec(out, shape, x.device())
+            })
+            .collect()
+    }
+
     /// The quantized weight, where the matmul runs on one.
     pub fn qtensor(&self) -> Option<Arc<QTensor>> {
         match &self.matmul {

@@ -845,9 +845,10 @@ impl Transformer {
         let (n_head, n_kv, hd) = (self.n_head, self.n_kv_head, self.head_dim);
         let layer = &self.layers[li];
         let h = layer.attn_norm.forward(x)?;
-        let mut q = layer.wq.forward(&h)?;
-        let mut k = layer.wk.forward(&h)?;
-        let mut v = layer.wv.forward(&h)?;
+        let [mut q, mut k, mut v]: [Tensor; 3] =
+            Linear::forward_many(&[&layer.wq, &layer.wk, &layer.wv], &h)?
+                .try_into()
+                .expect("three weights, three products");
         if let Some(b) = &layer.bq {
             q = q.broadcast_add(b)?;
         }
@@ -1011,12 +1012,14 @@ impl Transformer {
             }
             let x1 = (att + x.narrow(1, start, len)?)?;
             let h = layer.ffn_norm.forward(&x1)?;
-            let gate = layer.gate.forward(&h)?;
+            let [gate, up]: [Tensor; 2] = Linear::forward_many(&[&layer.gate, &layer.up], &h)?
+                .try_into()
+                .expect("two weights, two products");
             let gate = match self.gelu {
                 true => gate.gelu()?,
                 false => candle_nn::ops::silu(&gate)?,
             };
-            let mut mlp = layer.down.forward(&(gate * layer.up.forward(&h)?)?)?;
+            let mut mlp = layer.down.forward(&(gate * up)?)?;
             if let Some(n) = &layer.post_ffn_norm {
                 mlp = n.forward(&mlp)?;
             }
