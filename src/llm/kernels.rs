@@ -601,18 +601,23 @@ mod x86 {
         ))
     }
 
-    /// Blocks ahead of the one at hand that [`at`] asks the cache for.
-    const AHEAD: usize = 16;
+    /// Columns ahead of the ones at hand whose blocks [`at`] asks the cache
+    /// for: two work items on. A column is a few hundred bytes (576 wide:
+    /// 18 blocks), so a look-ahead inside the column reached only blocks
+    /// already on their way; the next items' columns are the bytes the
+    /// worker reads next (a worker's items are consecutive). Prefetching
+    /// them took SmolLM2's one-row decode from 66 to 125 tok/s on one
+    /// thread (BENCHMARKS.md, 2026-12-07).
+    const AHEAD: usize = 8;
 
     /// Block `b` of the four columns (no `array::map` in the loops: its
     /// closure would not be inlined into the SIMD code), and a prefetch of
-    /// block `b + AHEAD` of each (four interleaved streams defeat the
-    /// hardware prefetcher; past a column's end it is the next column's
-    /// start, and a prefetch never faults).
+    /// block `b` of the columns [`AHEAD`] on (`nb` blocks each; past the
+    /// weight's end the address is not read: a prefetch never faults).
     #[inline(always)]
-    unsafe fn at<T>(xs: [&[T]; 4], b: usize) -> [&T; 4] {
+    unsafe fn at<T>(xs: [&[T]; 4], b: usize, nb: usize) -> [&T; 4] {
         for x in xs {
-            _mm_prefetch::<_MM_HINT_T0>(x.as_ptr().wrapping_add(b + AHEAD).cast());
+            _mm_prefetch::<_MM_HINT_T0>(x.as_ptr().wrapping_add(b + AHEAD * nb).cast());
         }
         [
             xs[0].get_unchecked(b),
@@ -644,7 +649,7 @@ mod x86 {
     ) -> [[f32; 4]; R] {
         let mut acc = [_mm_setzero_ps(); R];
         for b in 0..nb {
-            let x = at(xs, b);
+            let x = at(xs, b, nb);
             let w = [
                 nibbles(&x[0].qs),
                 nibbles(&x[1].qs),
@@ -722,7 +727,7 @@ mod x86 {
         let mut acc = [_mm_setzero_ps(); R];
         let high = _mm256_set1_epi8(0xF0u8 as i8);
         for b in 0..nb {
-            let x = at(xs, b);
+            let x = at(xs, b, nb);
             // q − 16 in −16..16: the nibble with 0xF0 or-ed in where the
             // fifth bit is clear.
             let five = |x: &Q5_0| {
@@ -746,7 +751,7 @@ mod x86 {
     ) -> [[f32; 4]; R] {
         let mut acc = [_mm_setzero_ps(); R];
         for b in 0..nb {
-            let x = at(xs, b);
+            let x = at(xs, b, nb);
             let load = |x: &Q8_0| _mm256_loadu_si256(x.qs.as_ptr().cast());
             let w = [load(x[0]), load(x[1]), load(x[2]), load(x[3])];
             let dw = scales4([x[0].d, x[1].d, x[2].d, x[3].d]);

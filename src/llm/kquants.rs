@@ -702,8 +702,11 @@ mod x86 {
         let d = halfs(&tile.d);
         let dmin = halfs(&tile.dmin);
         for sub in 0..8 {
-            // Two independent sums per row (the low and the high nibbles),
-            // exact integers added at the end: half the dependency chain.
+            // Below four rows, two independent sums per row (the low and the
+            // high nibbles) halve the dependency chain; from four rows the
+            // rows' chains are enough to hide it, and one sum per row saves
+            // an addition and eight registers. Exact integers either way:
+            // the same bits.
             let mut isum = [_mm512_setzero_si512(); MT];
             let mut isum_hi = [_mm512_setzero_si512(); MT];
             for g4 in 0..4 {
@@ -713,11 +716,17 @@ mod x86 {
                 let hi = _mm512_and_si512(_mm512_srli_epi16(w, 4), mask);
                 for m in 0..MT {
                     isum[m] = _mm512_dpbusd_epi32(isum[m], lo, bcast4(a[m], g * 8));
-                    isum_hi[m] = _mm512_dpbusd_epi32(isum_hi[m], hi, bcast4(a[m], g * 8 + 4));
+                    if MT < 4 {
+                        isum_hi[m] = _mm512_dpbusd_epi32(isum_hi[m], hi, bcast4(a[m], g * 8 + 4));
+                    } else {
+                        isum[m] = _mm512_dpbusd_epi32(isum[m], hi, bcast4(a[m], g * 8 + 4));
+                    }
                 }
             }
-            for m in 0..MT {
-                isum[m] = _mm512_add_epi32(isum[m], isum_hi[m]);
+            if MT < 4 {
+                for m in 0..MT {
+                    isum[m] = _mm512_add_epi32(isum[m], isum_hi[m]);
+                }
             }
             let scale = _mm512_mul_ps(d, bytes::<false>(tile.sc[sub].as_ptr()));
             let min = _mm512_mul_ps(dmin, bytes::<false>(tile.mn[sub].as_ptr()));
