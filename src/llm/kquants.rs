@@ -1068,6 +1068,55 @@ mod tests {
         }
     }
 
+    /// The weights streamed from memory, as in a decode step: 24 copies of
+    /// `ffn_gate` (185 MB, far past the caches) multiplied one after the
+    /// other, the GB/s of weights read and the same work on one copy that
+    /// stays in cache:
+    /// `cargo test --release --lib kquants::tests::speed_streaming -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "timing, not a check: run by hand"]
+    fn speed_streaming() {
+        if skipped() {
+            return;
+        }
+        let (n, k, copies) = (8960, 1536, 24);
+        let one = Packed::new(&weight(GgmlDType::Q4K, n, k, 5)).unwrap();
+        let packed: Vec<Packed> = (0..copies)
+            .map(|i| Packed::new(&weight(GgmlDType::Q4K, n, k, 50 + i as u64)).unwrap())
+            .collect();
+        let bytes = (n * k / 256 * std::mem::size_of::<BlockQ4K>()) as f64;
+        for m in [1, 2, 4, 8, 16] {
+            let x = input(m, k, 9);
+            let best = |f: &dyn Fn()| {
+                f();
+                (0..5)
+                    .map(|_| {
+                        let t = std::time::Instant::now();
+                        f();
+                        t.elapsed().as_secs_f64()
+                    })
+                    .fold(f64::INFINITY, f64::min)
+            };
+            let streamed = best(&|| {
+                for p in &packed {
+                    drop(x.apply_op1_no_bwd(p).unwrap());
+                }
+            }) / copies as f64;
+            let cached = best(&|| {
+                for _ in 0..copies {
+                    drop(x.apply_op1_no_bwd(&one).unwrap());
+                }
+            }) / copies as f64;
+            eprintln!(
+                "Q4K {n}x{k} rows {m:>2}: streamed {:.3} ms ({:.1} GB/s), in cache {:.3} ms, {:.2}x",
+                streamed * 1e3,
+                bytes / streamed / 1e9,
+                cached * 1e3,
+                streamed / cached
+            );
+        }
+    }
+
     /// A layer's queries, keys and values and its gate and up projections
     /// (Qwen2.5-1.5B's shapes) one weight at a time and together:
     /// `cargo test --release --lib kquants::tests::speed_together -- --ignored --nocapture`.
