@@ -1032,6 +1032,19 @@ mod tests {
         assert!(err.is_err());
     }
 
+    /// The fastest of `runs` calls of `f` after a first one, in ms: on a
+    /// shared VM the mean mostly measures the neighbours.
+    fn fastest_ms(runs: usize, f: &dyn Fn()) -> f64 {
+        f();
+        (0..runs)
+            .map(|_| {
+                let t = std::time::Instant::now();
+                f();
+                t.elapsed().as_secs_f64() * 1e3
+            })
+            .fold(f64::INFINITY, f64::min)
+    }
+
     /// `ffn_gate` (Q4_K, 8960 × 1536) and `ffn_down` (Q6_K, 1536 × 8960):
     /// `cargo test --release --lib kquants::tests::speed -- --ignored --nocapture`.
     #[test]
@@ -1040,18 +1053,7 @@ mod tests {
         if skipped() {
             return;
         }
-        // The fastest of 30 calls: on a shared VM the mean mostly measures
-        // the neighbours.
-        let time = |f: &dyn Fn()| {
-            f();
-            (0..30)
-                .map(|_| {
-                    let t = std::time::Instant::now();
-                    f();
-                    t.elapsed().as_secs_f64() * 1e3
-                })
-                .fold(f64::INFINITY, f64::min)
-        };
+        let time = |f: &dyn Fn()| fastest_ms(30, f);
         for (dtype, n, k) in [(GgmlDType::Q4K, 8960, 1536), (GgmlDType::Q6K, 1536, 8960)] {
             let q = weight(dtype, n, k, 5);
             let packed = Packed::new(&q).unwrap();
@@ -1087,16 +1089,7 @@ mod tests {
         let bytes = (n * k / 256 * std::mem::size_of::<BlockQ4K>()) as f64;
         for m in [1, 2, 4, 8, 16] {
             let x = input(m, k, 9);
-            let best = |f: &dyn Fn()| {
-                f();
-                (0..5)
-                    .map(|_| {
-                        let t = std::time::Instant::now();
-                        f();
-                        t.elapsed().as_secs_f64()
-                    })
-                    .fold(f64::INFINITY, f64::min)
-            };
+            let best = |f: &dyn Fn()| fastest_ms(5, f) / 1e3;
             let streamed = best(&|| {
                 for p in &packed {
                     drop(x.apply_op1_no_bwd(p).unwrap());
@@ -1126,16 +1119,7 @@ mod tests {
         if skipped() {
             return;
         }
-        let time = |f: &dyn Fn()| {
-            f();
-            (0..50)
-                .map(|_| {
-                    let t = std::time::Instant::now();
-                    f();
-                    t.elapsed().as_secs_f64() * 1e3
-                })
-                .fold(f64::INFINITY, f64::min)
-        };
+        let time = |f: &dyn Fn()| fastest_ms(50, f);
         let k = 1536;
         let groups: [&[(GgmlDType, usize)]; 2] = [
             &[
