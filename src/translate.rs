@@ -59,6 +59,9 @@ pub enum TranslateFlag {
     /// Months or weekdays of the source that the English does not name
     /// (comma-separated English names): a date that may be wrong.
     DateMissing(String),
+    /// Titles of office the English gives that the source does not
+    /// (`President` for «керівництво», leadership; comma-separated).
+    TitleAdded(String),
 }
 
 impl std::fmt::Display for TranslateFlag {
@@ -72,6 +75,7 @@ impl std::fmt::Display for TranslateFlag {
             TranslateFlag::NumberScale(n) => write!(f, "number_scale: {n}"),
             TranslateFlag::Longer(r) => write!(f, "longer: {r}x the source"),
             TranslateFlag::DateMissing(d) => write!(f, "date_missing: {d}"),
+            TranslateFlag::TitleAdded(t) => write!(f, "title_added: {t}"),
         }
     }
 }
@@ -92,6 +96,9 @@ impl std::str::FromStr for TranslateFlag {
         }
         if let Some(d) = s.strip_prefix("date_missing: ") {
             return Ok(TranslateFlag::DateMissing(d.to_string()));
+        }
+        if let Some(t) = s.strip_prefix("title_added: ") {
+            return Ok(TranslateFlag::TitleAdded(t.to_string()));
         }
         if let Some(n) = s.strip_prefix("number_scale: ") {
             return Ok(TranslateFlag::NumberScale(n.to_string()));
@@ -259,6 +266,9 @@ struct Review {
     /// Months and weekdays of the source the English does not name, after
     /// [`SourceDates::correct`].
     dates_missing: Vec<&'static str>,
+    /// Titles of office the source does not license
+    /// ([`crate::entities::titles`]).
+    titles_added: Vec<&'static str>,
 }
 
 /// Sources shorter than this (characters) are not length-checked: a name
@@ -300,6 +310,7 @@ impl Review {
             dates_missing: dates.missing(&en),
             digits_missing: missing_digits(src, &en),
             entities_missing: table.missing(src, &en),
+            titles_added: crate::entities::titles::unlicensed_titles(table, src, &en),
             cyrillic: has_cyrillic(&en),
             mixed,
             scales_wrong: scales.contradicted(&en),
@@ -316,6 +327,7 @@ impl Review {
             + self.scales_wrong.len()
             + usize::from(self.longer.is_some())
             + self.dates_missing.len()
+            + self.titles_added.len()
             + usize::from(self.en.is_empty())
     }
 
@@ -350,6 +362,9 @@ impl Review {
         }
         if !review.dates_missing.is_empty() {
             flags.push(TranslateFlag::DateMissing(review.dates_missing.join(", ")));
+        }
+        if !review.titles_added.is_empty() {
+            flags.push(TranslateFlag::TitleAdded(review.titles_added.join(", ")));
         }
         if en.is_empty() {
             flags.push(TranslateFlag::EmptyTranslation);
@@ -898,10 +913,33 @@ mod tests {
             TranslateFlag::NumberScale("1.5 trillion".into()),
             TranslateFlag::Longer("1.52".into()),
             TranslateFlag::DateMissing("August, Friday".into()),
+            TranslateFlag::TitleAdded("President".into()),
         ] {
             assert_eq!(f.to_string().parse::<TranslateFlag>().unwrap(), f, "{f}");
         }
         assert!("entity_missing".parse::<TranslateFlag>().is_err());
+    }
+
+    #[test]
+    fn a_title_the_source_does_not_give_is_retried_then_flagged() {
+        let table = EntityTable::default();
+        let src = "Заплановано двосторонні зустрічі з керівництвом НАТО та ЄС.";
+        let r = Review::of(
+            &table,
+            src,
+            "Bilateral meetings with the President of NATO and the EU are planned.",
+        );
+        assert_eq!(r.problems(), 1, "{r:?}");
+        assert_eq!(
+            r.finish(&table, src).flags,
+            [TranslateFlag::TitleAdded("President".into())]
+        );
+        let r = Review::of(
+            &table,
+            src,
+            "Bilateral meetings with the leadership of NATO and the EU are planned.",
+        );
+        assert_eq!(r.problems(), 0, "{r:?}");
     }
 
     #[test]

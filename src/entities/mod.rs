@@ -22,6 +22,7 @@ pub mod lexicon;
 pub mod numbers;
 pub mod roles;
 pub mod scale;
+pub mod titles;
 
 use crate::article::Article;
 use crate::facts::english::{capitalized_words, fold_spelling, similar};
@@ -500,12 +501,28 @@ fn replace_place_variants(en: &str) -> String {
 
 /// The lexicon's terms that the Ukrainian `uk_text` uses: one of a term's
 /// word forms, written in lower case (a capitalised form is a name:
-/// «Мирний» the town), or an abbreviation's form exactly as written
-/// («БпЛА»).
+/// «Мирний» the town), an abbreviation's form exactly as written
+/// («БпЛА»), or a phrase's words in a row, its first word in either case
+/// (a sentence may start with «Начальник штабу»), the others in lower case.
 pub fn terms_in(uk_text: &str) -> Vec<&'static lexicon::TermEntry> {
     let toks = tokenize(uk_text, 0);
     let words: HashSet<&str> = toks.iter().map(|t| t.text).collect();
+    let phrase_at = |i: usize, parts: &[&str]| {
+        parts.iter().enumerate().all(|(j, p)| {
+            toks.get(i + j).is_some_and(|t| {
+                if j == 0 {
+                    t.lower() == *p
+                } else {
+                    t.text == *p
+                }
+            })
+        })
+    };
     let used = |form: &str| {
+        let parts: Vec<&str> = form.split(' ').collect();
+        if parts.len() > 1 {
+            return (0..toks.len()).any(|i| phrase_at(i, &parts));
+        }
         words.contains(form)
             && (lexicon::is_abbreviation(form)
                 || form.chars().next().is_some_and(char::is_lowercase))

@@ -414,3 +414,27 @@ fn another_spelling_of_the_given_name_is_rewritten_too() {
     assert_eq!(t.canonicalize("Siim Kallas spoke."), "Siim Kallas spoke.");
     assert_eq!(t.canonicalize("Kate Kallas spoke."), "Kate Kallas spoke.");
 }
+
+#[test]
+fn phrase_terms_count_as_words_in_a_row() {
+    let en_of = |uk: &str| -> Vec<String> { terms_in(uk).iter().map(|t| t.en.clone()).collect() };
+    // Inflected, and at the start of a sentence.
+    assert_eq!(
+        en_of("Умєров зустрівся з начальниками штабів Франції та Британії."),
+        ["chief of staff"]
+    );
+    assert_eq!(
+        en_of("Начальник штабу доповів міністру."),
+        ["chief of staff"]
+    );
+    // The words apart, or another staff: not the term.
+    assert!(en_of("Начальник прибув до штабу.").is_empty());
+    assert!(en_of("Начальник Генерального штабу доповів.").is_empty());
+    let uk = "Умєров обговорив з начальниками штабів посилення протиповітряної оборони.";
+    assert_eq!(en_of(uk), ["air defence", "chief of staff"]);
+    let (t, _) = table_for(uk);
+    let bad = "Umerov discussed strengthening the anti-Russian defence system with the heads of the Ministries.";
+    assert_eq!(t.missing(uk, bad), ["air defence", "chief of staff"]);
+    let good = "Umerov discussed strengthening air defence with the chiefs of staff.";
+    assert!(t.missing(uk, good).is_empty(), "{:?}", t.missing(uk, good));
+}

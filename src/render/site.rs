@@ -514,6 +514,9 @@ fn translate_flag(f: &TranslateFlag) -> FlagView {
         TranslateFlag::DateMissing(d) => {
             format!("a month or weekday of the source is not in the English: {d}")
         }
+        TranslateFlag::TitleAdded(t) => {
+            format!("a title of office the source does not give: {t}")
+        }
     };
     FlagView {
         code: f.to_string(),

@@ -1,0 +1,191 @@
+//! Titles of office in a translation that its source does not give.
+//!
+//! A chat translator fills a vague Ukrainian phrase with a title: «з
+//! керівництвом НАТО та ЄС» (with NATO's and the EU's leadership) came back
+//! "with the President of NATO and the EU", an office that does not exist,
+//! and every later stage (summary, digest) repeats it as grounded. A title
+//! is a claim about a person, so the English may give one only where the
+//! Ukrainian sentence has a word for it or where the article's entity table
+//! gives that title to a person the sentence names («Зеленський» alone may
+//! be "President Zelensky" when the article calls him «Президент»).
+
+use super::{has_word, EntityTable};
+use crate::facts::english::find_word;
+use crate::facts::text::tokenize;
+
+/// An English title and the beginnings of the Ukrainian words (lower
+/// case) that license it. The licence is generous on purpose (any «глава»
+/// may be rendered "Minister", "Governor" or "Mayor" by a fair
+/// translator): the check is for a title written from nothing.
+const TITLES: &[(&str, &[&str])] = &[
+    (
+        "President",
+        &["президент", "віцепрезидент", "віце-президент"],
+    ),
+    ("Presidents", &["президент"]),
+    (
+        "Prime Minister",
+        &["прем'єр", "віцепрем'єр", "віце-прем'єр", "премʼєр"],
+    ),
+    ("Premier", &["прем'єр", "премʼєр"]),
+    ("Chancellor", &["канцлер"]),
+    ("King", &["корол"]),
+    ("Queen", &["корол"]),
+    ("Pope", &["папа", "понтифік"]),
+    ("Secretary General", &["генсек", "секретар"]),
+    ("Secretary-General", &["генсек", "секретар"]),
+    (
+        "Minister",
+        &[
+            "міністр",
+            "міністерк",
+            "прем'єр",
+            "віцепрем'єр",
+            "віце-прем'єр",
+            "глав",
+            "очільни",
+            "керівни",
+            "міноборон",
+            "мзс",
+            "міністерств",
+            "уряд",
+        ],
+    ),
+    (
+        "Ministers",
+        &["міністр", "міністерк", "глав", "очільни", "керівни"],
+    ),
+    ("Ambassador", &["посол", "посл", "амбасадор"]),
+    ("Governor", &["губернатор", "голов", "очільни", "керівни"]),
+    ("Mayor", &["мер", "міськ", "голов", "очільни"]),
+];
+
+/// The titles `en` gives that neither the Ukrainian sentence `uk` nor the
+/// roles of the people it names (in `table`) license, in [`TITLES`]'
+/// order. "Prime Minister" counts as a title of its own, so its "Minister"
+/// needs no other licence.
+pub fn unlicensed_titles(table: &EntityTable, uk: &str, en: &str) -> Vec<&'static str> {
+    let words: Vec<String> = tokenize(uk, 0).iter().map(|t| t.lower()).collect();
+    let roles: Vec<&str> = table
+        .mentioned_in(uk)
+        .into_iter()
+        .filter_map(|e| e.role_en.as_deref())
+        .collect();
+    // "Prime Minister" and "Secretary General" hold shorter titles: once
+    // a long one is judged, its words are out of the text.
+    let mut text = en.to_string();
+    let mut out = Vec::new();
+    let mut titles: Vec<&(&str, &[&str])> = TITLES.iter().collect();
+    titles.sort_by_key(|(t, _)| std::cmp::Reverse(t.len()));
+    for &(title, stems) in titles {
+        if !has_word(&text, title) {
+            continue;
+        }
+        let licensed = words.iter().any(|w| stems.iter().any(|s| w.starts_with(s)))
+            || roles.iter().any(|r| has_word(r, title));
+        if !licensed {
+            out.push(title);
+        }
+        while let Some((a, b)) = find_word(&text, title) {
+            text.replace_range(a..b, &" ".repeat(b - a));
+        }
+    }
+    out.sort_by_key(|t| TITLES.iter().position(|(x, _)| x == t));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn none() -> EntityTable {
+        EntityTable::default()
+    }
+
+    #[test]
+    fn a_title_written_from_nothing_is_found() {
+        let uk = "Заплановано двосторонні зустрічі з керівництвом НАТО та ЄС.";
+        assert_eq!(
+            unlicensed_titles(
+                &none(),
+                uk,
+                "Bilateral meetings with the President of NATO and the EU are planned."
+            ),
+            ["President"]
+        );
+        assert!(unlicensed_titles(
+            &none(),
+            uk,
+            "Bilateral meetings with the leadership of NATO and the EU are planned."
+        )
+        .is_empty());
+    }
+
+    #[test]
+    fn the_source_s_words_license_titles_in_any_case() {
+        for (uk, en) in [
+            (
+                "Президент України провів зустріч.",
+                "The President of Ukraine held a meeting.",
+            ),
+            (
+                "Прем'єр-міністр Норвегії прибув до Києва.",
+                "The Prime Minister of Norway arrived in Kyiv.",
+            ),
+            (
+                "Глава Міноборони виступив у Брюсселі.",
+                "The Minister of Defence spoke in Brussels.",
+            ),
+            (
+                "Генсек НАТО заявив про підтримку.",
+                "The NATO Secretary General declared support.",
+            ),
+            ("Міністри оборони зустрілися.", "The defence ministers met."),
+        ] {
+            assert!(
+                unlicensed_titles(&none(), uk, en).is_empty(),
+                "{uk} | {en}: {:?}",
+                unlicensed_titles(&none(), uk, en)
+            );
+        }
+        // A prime minister is no licence for a president.
+        assert_eq!(
+            unlicensed_titles(
+                &none(),
+                "Прем'єр-міністр Норвегії прибув до Києва.",
+                "The Prime Minister and the President of Norway arrived in Kyiv."
+            ),
+            ["President"]
+        );
+        // Nor a mention of a ministry for a minister.
+        assert_eq!(
+            unlicensed_titles(
+                &none(),
+                "Посадовці говорили про безпеку.",
+                "The Minister spoke about security."
+            ),
+            ["Minister"]
+        );
+    }
+
+    #[test]
+    fn a_person_s_role_in_the_article_licenses_the_title() {
+        let uk = "Президент України Володимир Зеленський провів зустріч з Умєровим.";
+        let a = crate::ingest::plain::article(
+            "t",
+            std::path::Path::new("t.txt"),
+            "utf-8",
+            uk,
+            crate::ingest::plain::Layout::Paragraphs,
+        );
+        let table = crate::entities::table_of(&a, uk);
+        let again = "Зеленський подякував партнерам.";
+        assert!(
+            unlicensed_titles(&table, again, "President Zelensky thanked the partners.").is_empty()
+        );
+        assert_eq!(
+            unlicensed_titles(&none(), again, "President Zelensky thanked the partners."),
+            ["President"]
+        );
+    }
+}
