@@ -435,6 +435,14 @@ fn phrase_terms_count_as_words_in_a_row() {
     let (t, _) = table_for(uk);
     let bad = "Umerov discussed strengthening the anti-Russian defence system with the heads of the Ministries.";
     assert_eq!(t.missing(uk, bad), ["air defence", "chief of staff"]);
+    // A phrase's wrong rendering is rewritten like a word's.
+    assert_eq!(
+        correct_terms(
+            "Порядок денний насичений.",
+            "The daily order is saturated; daily order items."
+        ),
+        "The agenda is saturated; agenda items."
+    );
     let good = "Umerov discussed strengthening air defence with the chiefs of staff.";
     assert!(t.missing(uk, good).is_empty(), "{:?}", t.missing(uk, good));
 }

@@ -14,7 +14,9 @@ use crate::facts::english::find_word;
 use crate::facts::text::tokenize;
 
 /// An English title and the beginnings of the Ukrainian words (lower
-/// case) that license it. The licence is generous on purpose (any «глава»
+/// case) that license it. A title inside a name (`King's Glory` for
+/// «Кінгз Глорі») is licensed by the transliteration's beginning, which
+/// the list has where it met one. The licence is generous on purpose (any «глава»
 /// may be rendered "Minister", "Governor" or "Mayor" by a fair
 /// translator): the check is for a title written from nothing.
 const TITLES: &[(&str, &[&str])] = &[
@@ -29,8 +31,8 @@ const TITLES: &[(&str, &[&str])] = &[
     ),
     ("Premier", &["прем'єр", "премʼєр"]),
     ("Chancellor", &["канцлер"]),
-    ("King", &["корол"]),
-    ("Queen", &["корол"]),
+    ("King", &["корол", "цар", "фараон", "монарх", "кінг"]),
+    ("Queen", &["корол", "цариц", "монарх"]),
     ("Pope", &["папа", "понтифік"]),
     ("Secretary General", &["генсек", "секретар"]),
     ("Secretary-General", &["генсек", "секретар"]),
@@ -65,7 +67,15 @@ const TITLES: &[(&str, &[&str])] = &[
 /// order. "Prime Minister" counts as a title of its own, so its "Minister"
 /// needs no other licence.
 pub fn unlicensed_titles(table: &EntityTable, uk: &str, en: &str) -> Vec<&'static str> {
-    let words: Vec<String> = tokenize(uk, 0).iter().map(|t| t.lower()).collect();
+    // A compound's parts count alone: «генерал-губернатор» is a governor.
+    let words: Vec<String> = tokenize(uk, 0)
+        .iter()
+        .flat_map(|t| {
+            let w = t.lower();
+            let parts: Vec<String> = w.split('-').map(str::to_string).collect();
+            std::iter::once(w).chain(parts)
+        })
+        .collect();
     let roles: Vec<&str> = table
         .mentioned_in(uk)
         .into_iter()
