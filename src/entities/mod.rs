@@ -500,13 +500,24 @@ fn replace_place_variants(en: &str) -> String {
 }
 
 /// The lexicon's terms that the Ukrainian `uk_text` uses: one of a term's
-/// word forms, written in lower case (a capitalised form is a name:
-/// «Мирний» the town), an abbreviation's form exactly as written
-/// («БпЛА»), or a phrase's words in a row, its first word in either case
-/// (a sentence may start with «Начальник штабу»), the others in lower case.
+/// word forms, written in lower case (a capitalised form inside a sentence
+/// is a name: «Мирний» the town) or capitalised as a sentence's first word
+/// («Водночас, …»), an abbreviation's form exactly as written («БпЛА»), or
+/// a phrase's words in a row, its first word in either case (a sentence
+/// may start with «Начальник штабу»), the others in lower case.
 pub fn terms_in(uk_text: &str) -> Vec<&'static lexicon::TermEntry> {
     let toks = tokenize(uk_text, 0);
-    let words: HashSet<&str> = toks.iter().map(|t| t.text).collect();
+    let mut words: HashSet<String> = toks.iter().map(|t| t.text.to_string()).collect();
+    for (i, t) in toks.iter().enumerate() {
+        let mut j = i;
+        while j > 0 && ["«", "\"", "“", "„", "("].contains(&toks[j - 1].text) {
+            j -= 1;
+        }
+        let starts = j == 0 || [".", "!", "?", "…"].contains(&toks[j - 1].text);
+        if starts && t.is_title_case() {
+            words.insert(t.lower());
+        }
+    }
     let phrase_at = |i: usize, parts: &[&str]| {
         parts.iter().enumerate().all(|(j, p)| {
             toks.get(i + j).is_some_and(|t| {

@@ -443,6 +443,22 @@ fn phrase_terms_count_as_words_in_a_row() {
         ),
         "The agenda is saturated; agenda items."
     );
+    // A word capitalised as a sentence's first is the word, not a name.
+    let uk = "Подякував партнерам. «Водночас армія потребує систем».";
+    assert_eq!(en_of(uk), ["at the same time"]);
+    assert_eq!(
+        correct_terms(
+            uk,
+            "He thanked the partners. \"Currently the army needs systems.\""
+        ),
+        "He thanked the partners. \"At the same time the army needs systems.\""
+    );
+    // «наразі» licenses "currently".
+    assert_eq!(
+        correct_terms("Водночас наразі армія чекає.", "Currently the army waits."),
+        "Currently the army waits."
+    );
+    assert!(en_of("Село Водночас постраждало.").is_empty());
     let good = "Umerov discussed strengthening air defence with the chiefs of staff.";
     assert!(t.missing(uk, good).is_empty(), "{:?}", t.missing(uk, good));
 }
