@@ -14,7 +14,8 @@ use crate::facts::english::find_word;
 use crate::facts::text::tokenize;
 
 /// An English title and the beginnings of the Ukrainian words (lower
-/// case) that license it. A title inside a name (`King's Glory` for
+/// case) that license it, or abbreviations that do as written («ОП», the
+/// Office of the President). A title inside a name (`King's Glory` for
 /// «Кінгз Глорі») is licensed by the transliteration's beginning, which
 /// the list has where it met one. The licence is generous on purpose (any «глава»
 /// may be rendered "Minister", "Governor" or "Mayor" by a fair
@@ -22,7 +23,7 @@ use crate::facts::text::tokenize;
 const TITLES: &[(&str, &[&str])] = &[
     (
         "President",
-        &["президент", "віцепрезидент", "віце-президент"],
+        &["президент", "віцепрезидент", "віце-президент", "ОП"],
     ),
     ("Presidents", &["президент"]),
     (
@@ -51,11 +52,22 @@ const TITLES: &[(&str, &[&str])] = &[
             "мзс",
             "міністерств",
             "уряд",
+            "кабмін",
+            "КМУ",
         ],
     ),
     (
         "Ministers",
-        &["міністр", "міністерк", "глав", "очільни", "керівни"],
+        &[
+            "міністр",
+            "міністерк",
+            "глав",
+            "очільни",
+            "керівни",
+            "кабмін",
+            "кабінет",
+            "КМУ",
+        ],
     ),
     ("Ambassador", &["посол", "посл", "амбасадор"]),
     ("Governor", &["губернатор", "голов", "очільни", "керівни"]),
@@ -76,6 +88,11 @@ pub fn unlicensed_titles(table: &EntityTable, uk: &str, en: &str) -> Vec<&'stati
             std::iter::once(w).chain(parts)
         })
         .collect();
+    let abbreviations: Vec<&str> = tokenize(uk, 0)
+        .iter()
+        .filter(|t| t.is_all_caps())
+        .map(|t| t.text)
+        .collect();
     let roles: Vec<&str> = table
         .mentioned_in(uk)
         .into_iter()
@@ -92,6 +109,7 @@ pub fn unlicensed_titles(table: &EntityTable, uk: &str, en: &str) -> Vec<&'stati
             continue;
         }
         let licensed = words.iter().any(|w| stems.iter().any(|s| w.starts_with(s)))
+            || abbreviations.iter().any(|a| stems.contains(a))
             || roles.iter().any(|r| has_word(r, title));
         if !licensed {
             out.push(title);
@@ -151,6 +169,18 @@ mod tests {
                 "The NATO Secretary General declared support.",
             ),
             ("Міністри оборони зустрілися.", "The defence ministers met."),
+            (
+                "Керівник ОП прибув до Брюсселя.",
+                "The Head of the Office of the President arrived in Brussels.",
+            ),
+            (
+                "Кабмін ухвалив рішення.",
+                "The Cabinet of Ministers made a decision.",
+            ),
+            (
+                "Рішення ухвалив КМУ.",
+                "The decision was made by the Cabinet of Ministers.",
+            ),
         ] {
             assert!(
                 unlicensed_titles(&none(), uk, en).is_empty(),
