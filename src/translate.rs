@@ -62,6 +62,10 @@ pub enum TranslateFlag {
     /// Titles of office the English gives that the source does not
     /// (`President` for «керівництво», leadership; comma-separated).
     TitleAdded(String),
+    /// Titles the source has only in the plural that the English gives
+    /// in the singular only (`Ministers` for «з міністрами» rendered "with
+    /// the Minister"; comma-separated English plurals).
+    TitleNumber(String),
 }
 
 impl std::fmt::Display for TranslateFlag {
@@ -76,6 +80,7 @@ impl std::fmt::Display for TranslateFlag {
             TranslateFlag::Longer(r) => write!(f, "longer: {r}x the source"),
             TranslateFlag::DateMissing(d) => write!(f, "date_missing: {d}"),
             TranslateFlag::TitleAdded(t) => write!(f, "title_added: {t}"),
+            TranslateFlag::TitleNumber(t) => write!(f, "title_number: {t}"),
         }
     }
 }
@@ -99,6 +104,9 @@ impl std::str::FromStr for TranslateFlag {
         }
         if let Some(t) = s.strip_prefix("title_added: ") {
             return Ok(TranslateFlag::TitleAdded(t.to_string()));
+        }
+        if let Some(t) = s.strip_prefix("title_number: ") {
+            return Ok(TranslateFlag::TitleNumber(t.to_string()));
         }
         if let Some(n) = s.strip_prefix("number_scale: ") {
             return Ok(TranslateFlag::NumberScale(n.to_string()));
@@ -269,6 +277,8 @@ struct Review {
     /// Titles of office the source does not license
     /// ([`crate::entities::titles`]).
     titles_added: Vec<&'static str>,
+    /// Titles several in the source and one in the English.
+    titles_singular: Vec<&'static str>,
 }
 
 /// Sources shorter than this (characters) are not length-checked: a name
@@ -311,6 +321,7 @@ impl Review {
             digits_missing: missing_digits(src, &en),
             entities_missing: table.missing(src, &en),
             titles_added: crate::entities::titles::unlicensed_titles(table, src, &en),
+            titles_singular: crate::entities::titles::plurals_as_singular(src, &en),
             cyrillic: has_cyrillic(&en),
             mixed,
             scales_wrong: scales.contradicted(&en),
@@ -328,6 +339,7 @@ impl Review {
             + usize::from(self.longer.is_some())
             + self.dates_missing.len()
             + self.titles_added.len()
+            + self.titles_singular.len()
             + usize::from(self.en.is_empty())
     }
 
@@ -365,6 +377,11 @@ impl Review {
         }
         if !review.titles_added.is_empty() {
             flags.push(TranslateFlag::TitleAdded(review.titles_added.join(", ")));
+        }
+        if !review.titles_singular.is_empty() {
+            flags.push(TranslateFlag::TitleNumber(
+                review.titles_singular.join(", "),
+            ));
         }
         if en.is_empty() {
             flags.push(TranslateFlag::EmptyTranslation);
@@ -914,6 +931,7 @@ mod tests {
             TranslateFlag::Longer("1.52".into()),
             TranslateFlag::DateMissing("August, Friday".into()),
             TranslateFlag::TitleAdded("President".into()),
+            TranslateFlag::TitleNumber("Ministers".into()),
         ] {
             assert_eq!(f.to_string().parse::<TranslateFlag>().unwrap(), f, "{f}");
         }

@@ -759,7 +759,8 @@ fn flores_dev_references_name_the_sources_months_and_weekdays() {
 /// its own facts give, as the translator's review does.
 #[test]
 fn flores_dev_references_give_the_sources_titles_and_terms() {
-    use ukdigest::entities::{table_of, terms_in, titles::unlicensed_titles};
+    use ukdigest::entities::titles::{plurals_as_singular, unlicensed_titles};
+    use ukdigest::entities::{table_of, terms_in};
     let (uk, en) = flores();
     let mut titled = Vec::new();
     let mut terms = 0;
@@ -776,6 +777,10 @@ fn flores_dev_references_give_the_sources_titles_and_terms() {
         let t = unlicensed_titles(&table, u, e);
         if !t.is_empty() {
             titled.push(format!("{t:?}: {u} | {e}"));
+        }
+        let n = plurals_as_singular(u, e);
+        if !n.is_empty() {
+            titled.push(format!("number {n:?}: {u} | {e}"));
         }
         let used: Vec<_> = terms_in(u)
             .into_iter()

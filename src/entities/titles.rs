@@ -122,9 +122,93 @@ pub fn unlicensed_titles(table: &EntityTable, uk: &str, en: &str) -> Vec<&'stati
     out
 }
 
+/// Titles whose Ukrainian noun shows the number: the English singular and
+/// plural and the noun's stem.
+const COUNTED: &[(&str, &str, &str)] = &[
+    ("Minister", "Ministers", "міністр"),
+    ("President", "Presidents", "президент"),
+    ("Ambassador", "Ambassadors", "посл"),
+    ("Governor", "Governors", "губернатор"),
+    ("Chancellor", "Chancellors", "канцлер"),
+    ("Mayor", "Mayors", "мер"),
+];
+
+/// Case endings of a masculine noun's plural, and of its singular
+/// («посол» has none: its stem is «посл»).
+const PLURAL_ENDINGS: &[&str] = &["и", "ів", "ам", "ами", "ах"];
+const SINGULAR_ENDINGS: &[&str] = &["", "а", "у", "ові", "ом", "і", "е", "ол"];
+
+/// The titles the Ukrainian sentence `uk` has only in the plural («з
+/// міністрами оборони») that `en` gives only in the singular ("with the
+/// Minister of Defence"), as their English plural: one person where the
+/// source has several.
+pub fn plurals_as_singular(uk: &str, en: &str) -> Vec<&'static str> {
+    let words: Vec<String> = tokenize(uk, 0)
+        .iter()
+        .flat_map(|t| {
+            let w = t.lower();
+            let parts: Vec<String> = w.split('-').map(str::to_string).collect();
+            std::iter::once(w).chain(parts)
+        })
+        .collect();
+    COUNTED
+        .iter()
+        .filter(|(one, many, stem)| {
+            let endings = |set: &[&str]| {
+                words
+                    .iter()
+                    .any(|w| w.strip_prefix(stem).is_some_and(|rest| set.contains(&rest)))
+            };
+            endings(PLURAL_ENDINGS)
+                && !endings(SINGULAR_ENDINGS)
+                && has_word(en, one)
+                && !has_word(en, many)
+        })
+        .map(|(_, many, _)| *many)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn several_in_the_source_are_several_in_the_english() {
+        let uk = "Сьогодні відбудеться зустріч з міністрами оборони в рамках Коаліції охочих.";
+        assert_eq!(
+            plurals_as_singular(
+                uk,
+                "Today, a meeting with the Minister of Defence will take place."
+            ),
+            ["Ministers"]
+        );
+        for en in [
+            "Today, a meeting with the defence ministers will take place.",
+            "Today, a meeting on defence will take place.",
+        ] {
+            assert!(plurals_as_singular(uk, en).is_empty(), "{en}");
+        }
+        // One of them named in the singular too: either may be meant.
+        let uk = "Міністр зустрівся з міністрами.";
+        assert!(plurals_as_singular(uk, "The Minister met the Minister.").is_empty());
+        // «посол» / «посли».
+        assert_eq!(
+            plurals_as_singular(
+                "Посли G7 відвідали Київ.",
+                "The G7 Ambassador visited Kyiv."
+            ),
+            ["Ambassadors"]
+        );
+        assert!(
+            plurals_as_singular("Посол G7 відвідав Київ.", "The Ambassador visited Kyiv.")
+                .is_empty()
+        );
+        // Another word that begins alike is no title («мережа», «президентство»).
+        assert!(
+            plurals_as_singular("Мережі та президентство.", "The Mayor and the President.")
+                .is_empty()
+        );
+    }
 
     fn none() -> EntityTable {
         EntityTable::default()

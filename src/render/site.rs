@@ -517,6 +517,9 @@ fn translate_flag(f: &TranslateFlag) -> FlagView {
         TranslateFlag::TitleAdded(t) => {
             format!("a title of office the source does not give: {t}")
         }
+        TranslateFlag::TitleNumber(t) => {
+            format!("several in the source, one in the English: {t}")
+        }
     };
     FlagView {
         code: f.to_string(),
