@@ -74,20 +74,25 @@ const TITLES: &[(&str, &[&str])] = &[
     ("Mayor", &["мер", "міськ", "голов", "очільни"]),
 ];
 
-/// The titles `en` gives that neither the Ukrainian sentence `uk` nor the
-/// roles of the people it names (in `table`) license, in [`TITLES`]'
-/// order. "Prime Minister" counts as a title of its own, so its "Minister"
-/// needs no other licence.
-pub fn unlicensed_titles(table: &EntityTable, uk: &str, en: &str) -> Vec<&'static str> {
-    // A compound's parts count alone: «генерал-губернатор» is a governor.
-    let words: Vec<String> = tokenize(uk, 0)
+/// The words of `uk` in lower case, and a compound's parts as words of
+/// their own («генерал-губернатор» is a governor).
+fn words_and_parts(uk: &str) -> Vec<String> {
+    tokenize(uk, 0)
         .iter()
         .flat_map(|t| {
             let w = t.lower();
             let parts: Vec<String> = w.split('-').map(str::to_string).collect();
             std::iter::once(w).chain(parts)
         })
-        .collect();
+        .collect()
+}
+
+/// The titles `en` gives that neither the Ukrainian sentence `uk` nor the
+/// roles of the people it names (in `table`) license, in [`TITLES`]'
+/// order. "Prime Minister" counts as a title of its own, so its "Minister"
+/// needs no other licence.
+pub fn unlicensed_titles(table: &EntityTable, uk: &str, en: &str) -> Vec<&'static str> {
+    let words = words_and_parts(uk);
     let abbreviations: Vec<&str> = tokenize(uk, 0)
         .iter()
         .filter(|t| t.is_all_caps())
@@ -143,14 +148,7 @@ const SINGULAR_ENDINGS: &[&str] = &["", "а", "у", "ові", "ом", "і", "е"
 /// Minister of Defence"), as their English plural: one person where the
 /// source has several.
 pub fn plurals_as_singular(uk: &str, en: &str) -> Vec<&'static str> {
-    let words: Vec<String> = tokenize(uk, 0)
-        .iter()
-        .flat_map(|t| {
-            let w = t.lower();
-            let parts: Vec<String> = w.split('-').map(str::to_string).collect();
-            std::iter::once(w).chain(parts)
-        })
-        .collect();
+    let words = words_and_parts(uk);
     COUNTED
         .iter()
         .filter(|(one, many, stem)| {
