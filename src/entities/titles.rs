@@ -11,7 +11,7 @@
 
 use super::{has_word, EntityTable};
 use crate::facts::english::find_word;
-use crate::facts::text::tokenize;
+use crate::facts::text::{tokenize, Tok};
 
 /// An English title and the beginnings of the Ukrainian words (lower
 /// case) that license it, or abbreviations that do as written («ОП», the
@@ -19,7 +19,8 @@ use crate::facts::text::tokenize;
 /// «Кінгз Глорі») is licensed by the transliteration's beginning, which
 /// the list has where it met one. The licence is generous on purpose (any «глава»
 /// may be rendered "Minister", "Governor" or "Mayor" by a fair
-/// translator): the check is for a title written from nothing.
+/// translator): the check is for a title written from nothing. A title
+/// comes before any shorter one inside it ("Prime Minister", "Minister").
 const TITLES: &[(&str, &[&str])] = &[
     (
         "President",
@@ -76,9 +77,8 @@ const TITLES: &[(&str, &[&str])] = &[
 
 /// The words of `uk` in lower case, and a compound's parts as words of
 /// their own («генерал-губернатор» is a governor).
-fn words_and_parts(uk: &str) -> Vec<String> {
-    tokenize(uk, 0)
-        .iter()
+fn words_and_parts(toks: &[Tok]) -> Vec<String> {
+    toks.iter()
         .flat_map(|t| {
             let w = t.lower();
             let parts: Vec<String> = w.split('-').map(str::to_string).collect();
@@ -92,8 +92,9 @@ fn words_and_parts(uk: &str) -> Vec<String> {
 /// order. "Prime Minister" counts as a title of its own, so its "Minister"
 /// needs no other licence.
 pub fn unlicensed_titles(table: &EntityTable, uk: &str, en: &str) -> Vec<&'static str> {
-    let words = words_and_parts(uk);
-    let abbreviations: Vec<&str> = tokenize(uk, 0)
+    let toks = tokenize(uk, 0);
+    let words = words_and_parts(&toks);
+    let abbreviations: Vec<&str> = toks
         .iter()
         .filter(|t| t.is_all_caps())
         .map(|t| t.text)
@@ -103,13 +104,11 @@ pub fn unlicensed_titles(table: &EntityTable, uk: &str, en: &str) -> Vec<&'stati
         .into_iter()
         .filter_map(|e| e.role_en.as_deref())
         .collect();
-    // "Prime Minister" and "Secretary General" hold shorter titles: once
-    // a long one is judged, its words are out of the text.
+    // "Prime Minister" holds "Minister": once a title is judged, its words
+    // are out of the text, and [`TITLES`] lists the longer one first.
     let mut text = en.to_string();
     let mut out = Vec::new();
-    let mut titles: Vec<&(&str, &[&str])> = TITLES.iter().collect();
-    titles.sort_by_key(|(t, _)| std::cmp::Reverse(t.len()));
-    for &(title, stems) in titles {
+    for &(title, stems) in TITLES {
         if !has_word(&text, title) {
             continue;
         }
@@ -123,7 +122,6 @@ pub fn unlicensed_titles(table: &EntityTable, uk: &str, en: &str) -> Vec<&'stati
             text.replace_range(a..b, &" ".repeat(b - a));
         }
     }
-    out.sort_by_key(|t| TITLES.iter().position(|(x, _)| x == t));
     out
 }
 
@@ -148,7 +146,7 @@ const SINGULAR_ENDINGS: &[&str] = &["", "а", "у", "ові", "ом", "і", "е"
 /// Minister of Defence"), as their English plural: one person where the
 /// source has several.
 pub fn plurals_as_singular(uk: &str, en: &str) -> Vec<&'static str> {
-    let words = words_and_parts(uk);
+    let words = words_and_parts(&tokenize(uk, 0));
     COUNTED
         .iter()
         .filter(|(one, many, stem)| {
@@ -206,6 +204,15 @@ mod tests {
             plurals_as_singular("Мережі та президентство.", "The Mayor and the President.")
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn a_title_comes_before_the_shorter_ones_inside_it() {
+        for (i, (earlier, _)) in TITLES.iter().enumerate() {
+            for (later, _) in &TITLES[i + 1..] {
+                assert!(!has_word(later, earlier), "{later} after {earlier}");
+            }
+        }
     }
 
     fn none() -> EntityTable {
