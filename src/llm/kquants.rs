@@ -655,15 +655,15 @@ mod x86 {
             Tiles::Q4K(t) => {
                 for b in 0..kb {
                     let (a, r) = at(b);
-                    prefetch(t.as_ptr().wrapping_add(nt * kb + b + AHEAD));
-                    q4k(t.get_unchecked(nt * kb + b), &a, &r, &mut acc);
+                    let next = t.as_ptr().wrapping_add(nt * kb + b + AHEAD);
+                    q4k(t.get_unchecked(nt * kb + b), next, &a, &r, &mut acc);
                 }
             }
             Tiles::Q6K(t) => {
                 for b in 0..kb {
                     let (a, r) = at(b);
-                    prefetch(t.as_ptr().wrapping_add(nt * kb + b + AHEAD));
-                    q6k(t.get_unchecked(nt * kb + b), &a, &r, &mut acc);
+                    let next = t.as_ptr().wrapping_add(nt * kb + b + AHEAD);
+                    q6k(t.get_unchecked(nt * kb + b), next, &a, &r, &mut acc);
                 }
             }
         }
@@ -672,18 +672,27 @@ mod x86 {
         }
     }
 
-    /// Tiles ahead of the one at hand that [`prefetch`] asks the cache for.
-    /// A decode step streams every weight from memory once; without the
-    /// prefetch each tile's loads wait on memory and the arithmetic waits on
-    /// them (1.4× at one row, 1.6× at eight: BENCHMARKS.md).
+    /// Tiles ahead of the one at hand whose lines the kernels ask the cache
+    /// for ([`prefetch_part`]). A decode step streams every weight from
+    /// memory once; without the prefetch each tile's loads wait on memory
+    /// and the arithmetic waits on them (1.4× at one row, 1.6× at eight:
+    /// BENCHMARKS.md).
     const AHEAD: usize = 2;
 
-    /// Asks the cache for every line of the tile at `t` (a prefetch never
-    /// faults, so `t` may be past the weight's end).
+    /// Asks the cache for part `part` of `parts` of the lines of the tile at
+    /// `t` (a prefetch never faults, so `t` may be past the weight's end).
+    /// The kernels ask for one part per sub-block, not for the whole tile
+    /// at once: a burst of 37 (`Q4_K`) or 53 (`Q6_K`) prefetches outruns
+    /// the core's miss buffers and stalls the loads behind it, so that at
+    /// eight rows the arithmetic and the memory traffic took turns instead
+    /// of overlapping (streamed 1.9–2.4× the time in cache, spread out
+    /// 1.07–1.13×: BENCHMARKS.md, 2026-12-07).
     #[inline(always)]
-    unsafe fn prefetch<T>(t: *const T) {
+    unsafe fn prefetch_part<T>(t: *const T, part: usize, parts: usize) {
         let p = t.cast::<i8>();
-        for line in 0..std::mem::size_of::<T>().div_ceil(64) {
+        let lines = std::mem::size_of::<T>().div_ceil(64);
+        let per = lines.div_ceil(parts);
+        for line in part * per..((part + 1) * per).min(lines) {
             _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(line * 64));
         }
     }
@@ -694,6 +703,7 @@ mod x86 {
     #[inline(always)]
     unsafe fn q4k<const MT: usize>(
         tile: &TileQ4K,
+        next: *const TileQ4K,
         a: &[&Q8K; MT],
         r: &[&RowBlock; MT],
         acc: &mut [__m512; MT],
@@ -702,6 +712,7 @@ mod x86 {
         let d = halfs(&tile.d);
         let dmin = halfs(&tile.dmin);
         for sub in 0..8 {
+            prefetch_part(next, sub, 8);
             // Below four rows, two independent sums per row (the low and the
             // high nibbles) halve the dependency chain; from four rows the
             // rows' chains are enough to hide it, and one sum per row saves
@@ -744,6 +755,7 @@ mod x86 {
     #[inline(always)]
     unsafe fn q6k<const MT: usize>(
         tile: &TileQ6K,
+        next: *const TileQ6K,
         a: &[&Q8K; MT],
         r: &[&RowBlock; MT],
         acc: &mut [__m512; MT],
@@ -752,6 +764,7 @@ mod x86 {
         let high = _mm512_set1_epi8(0x30);
         let d = halfs(&tile.d);
         for sub in 0..16 {
+            prefetch_part(next, sub, 16);
             let ql0 = _mm512_load_si512(tile.ql.as_ptr().add(2 * sub * TILE_N * 4).cast());
             let ql1 = _mm512_load_si512(tile.ql.as_ptr().add((2 * sub + 1) * TILE_N * 4).cast());
             let qh = _mm512_loadu_si512(tile.qh.as_ptr().add(sub * TILE_N * 4).cast());
