@@ -651,18 +651,25 @@ mod x86 {
                 std::array::from_fn(|i| rows.get_unchecked((m0 + i) * kb + b)),
             )
         };
+        // Only the column's first rows stream its tiles from memory: the
+        // items of its further rows (prompts) follow on the same thread and
+        // find them in cache, where a prefetch is an instruction for nothing.
+        let ahead = |t: *const u8, size: usize, b: usize| match m0 {
+            0 => t.wrapping_add((nt * kb + b + AHEAD) * size),
+            _ => std::ptr::null(),
+        };
         match tiles {
             Tiles::Q4K(t) => {
                 for b in 0..kb {
                     let (a, r) = at(b);
-                    let next = t.as_ptr().wrapping_add(nt * kb + b + AHEAD);
+                    let next = ahead(t.as_ptr().cast(), size_of::<TileQ4K>(), b).cast();
                     q4k(t.get_unchecked(nt * kb + b), next, &a, &r, &mut acc);
                 }
             }
             Tiles::Q6K(t) => {
                 for b in 0..kb {
                     let (a, r) = at(b);
-                    let next = t.as_ptr().wrapping_add(nt * kb + b + AHEAD);
+                    let next = ahead(t.as_ptr().cast(), size_of::<TileQ6K>(), b).cast();
                     q6k(t.get_unchecked(nt * kb + b), next, &a, &r, &mut acc);
                 }
             }
@@ -712,7 +719,9 @@ mod x86 {
         let d = halfs(&tile.d);
         let dmin = halfs(&tile.dmin);
         for sub in 0..8 {
-            prefetch_part(next, sub, 8);
+            if !next.is_null() {
+                prefetch_part(next, sub, 8);
+            }
             // Below four rows, two independent sums per row (the low and the
             // high nibbles) halve the dependency chain; from four rows the
             // rows' chains are enough to hide it, and one sum per row saves
@@ -764,7 +773,9 @@ mod x86 {
         let high = _mm512_set1_epi8(0x30);
         let d = halfs(&tile.d);
         for sub in 0..16 {
-            prefetch_part(next, sub, 16);
+            if !next.is_null() {
+                prefetch_part(next, sub, 16);
+            }
             let ql0 = _mm512_load_si512(tile.ql.as_ptr().add(2 * sub * TILE_N * 4).cast());
             let ql1 = _mm512_load_si512(tile.ql.as_ptr().add((2 * sub + 1) * TILE_N * 4).cast());
             let qh = _mm512_loadu_si512(tile.qh.as_ptr().add(sub * TILE_N * 4).cast());
