@@ -689,11 +689,13 @@ mod x86 {
     /// Asks the cache for part `part` of `parts` of the lines of the tile at
     /// `t` (a prefetch never faults, so `t` may be past the weight's end).
     /// The kernels ask for one part per sub-block, not for the whole tile
-    /// at once: a burst of 37 (`Q4_K`) or 53 (`Q6_K`) prefetches outruns
-    /// the core's miss buffers and stalls the loads behind it, so that at
-    /// eight rows the arithmetic and the memory traffic took turns instead
-    /// of overlapping (streamed 1.9–2.4× the time in cache, spread out
-    /// 1.07–1.13×: BENCHMARKS.md, 2026-12-07).
+    /// at once: with a burst of 37 (`Q4_K`) or 53 (`Q6_K`) prefetches per
+    /// tile, eight rows streamed from memory took 1.3–2.4× their time in
+    /// cache, as if the arithmetic and the memory traffic took turns; spread
+    /// out, 1.07–1.13× (`kquants::tests::speed_streaming`, BENCHMARKS.md,
+    /// 2026-12-07). The likely cause, a burst outrunning the core's miss
+    /// buffers and holding up the loads behind it, could not be confirmed:
+    /// the VM it was measured on exposes no hardware counters.
     #[inline(always)]
     unsafe fn prefetch_part<T>(t: *const T, part: usize, parts: usize) {
         let p = t.cast::<i8>();
@@ -706,7 +708,8 @@ mod x86 {
 
     /// One `Q4_K` super-block: per sub-block the integer sums, then `acc +=
     /// f · (scale · d_row)` and `acc −= min · (d_row · bsum)`, as Candle's
-    /// kernel does.
+    /// kernel does; per sub-block, part of the tile at `next` is prefetched
+    /// (none where `next` is null).
     #[inline(always)]
     unsafe fn q4k<const MT: usize>(
         tile: &TileQ4K,
@@ -760,7 +763,8 @@ mod x86 {
 
     /// One `Q6_K` super-block: per sub-block the integer sum of `q · y`
     /// (`q` rebuilt from its nibble and its two high bits), then `acc +=
-    /// (f − 32 · bsum) · (scale · d_row)`, as Candle's kernel does.
+    /// (f − 32 · bsum) · (scale · d_row)`, as Candle's kernel does; part of
+    /// the tile at `next` prefetched per sub-block, as in [`q4k`].
     #[inline(always)]
     unsafe fn q6k<const MT: usize>(
         tile: &TileQ6K,

@@ -1152,12 +1152,40 @@ fn attend_generic(
         }
         inv[h] = 1.0 / sum;
     }
+    // Each output value is the sum over the key rows, in their order, of
+    // `p · v` (`p` = score · 1/sum). The sums of a head's `W` values at a
+    // time stay in registers over a block of `BLOCK` key rows (whose values
+    // stay in the first-level cache for every head), instead of being loaded
+    // and stored for each key row: the same operations in the same order,
+    // so the same bits.
+    const BLOCK: usize = 64;
+    const W: usize = 64;
     out.fill(0.0);
-    for (j, row) in v.chunks_exact(hd).enumerate() {
+    for j0 in (0..n).step_by(BLOCK) {
+        let j1 = (j0 + BLOCK).min(n);
+        let block = &v[j0 * hd..j1 * hd];
         for (h, o) in out.chunks_exact_mut(hd).enumerate() {
-            let p = scores[h * n + j] * inv[h];
-            for (o, x) in o.iter_mut().zip(row) {
-                *o += p * x;
+            let (ps, ih) = (&scores[h * n + j0..h * n + j1], inv[h]);
+            let mut c = 0;
+            while c + W <= hd {
+                let mut acc: [f32; W] = o[c..c + W].try_into().expect("W values");
+                for (&s, row) in ps.iter().zip(block.chunks_exact(hd)) {
+                    let p = s * ih;
+                    let row: &[f32; W] = row[c..c + W].try_into().expect("W values");
+                    for i in 0..W {
+                        acc[i] += p * row[i];
+                    }
+                }
+                o[c..c + W].copy_from_slice(&acc);
+                c += W;
+            }
+            if c < hd {
+                for (&s, row) in ps.iter().zip(block.chunks_exact(hd)) {
+                    let p = s * ih;
+                    for (o, x) in o[c..].iter_mut().zip(&row[c..]) {
+                        *o += p * x;
+                    }
+                }
             }
         }
     }
