@@ -690,7 +690,7 @@ mod x86 {
     /// `t` (a prefetch never faults, so `t` may be past the weight's end).
     /// The kernels ask for one part per sub-block, not for the whole tile
     /// at once: with a burst of 37 (`Q4_K`) or 53 (`Q6_K`) prefetches per
-    /// tile, eight rows streamed from memory took 1.3–2.4× their time in
+    /// tile, eight rows streamed from memory took 1.3–2.6× their time in
     /// cache, as if the arithmetic and the memory traffic took turns; spread
     /// out, 1.07–1.13× (`kquants::tests::speed_streaming`, BENCHMARKS.md,
     /// 2026-12-07). The likely cause, a burst outrunning the core's miss
