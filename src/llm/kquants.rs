@@ -654,22 +654,19 @@ mod x86 {
         // Only the column's first rows stream its tiles from memory: the
         // items of its further rows (prompts) follow on the same thread and
         // find them in cache, where a prefetch is an instruction for nothing.
-        let ahead = |t: *const u8, size: usize, b: usize| match m0 {
-            0 => t.wrapping_add((nt * kb + b + AHEAD) * size),
-            _ => std::ptr::null(),
-        };
+        let stream = m0 == 0;
         match tiles {
             Tiles::Q4K(t) => {
                 for b in 0..kb {
                     let (a, r) = at(b);
-                    let next = ahead(t.as_ptr().cast(), size_of::<TileQ4K>(), b).cast();
+                    let next = ahead(t, nt * kb + b, stream);
                     q4k(t.get_unchecked(nt * kb + b), next, &a, &r, &mut acc);
                 }
             }
             Tiles::Q6K(t) => {
                 for b in 0..kb {
                     let (a, r) = at(b);
-                    let next = ahead(t.as_ptr().cast(), size_of::<TileQ6K>(), b).cast();
+                    let next = ahead(t, nt * kb + b, stream);
                     q6k(t.get_unchecked(nt * kb + b), next, &a, &r, &mut acc);
                 }
             }
@@ -685,6 +682,17 @@ mod x86 {
     /// and the arithmetic waits on them (1.4× at one row, 1.6× at eight:
     /// BENCHMARKS.md).
     const AHEAD: usize = 2;
+
+    /// The tile [`AHEAD`] of tile `i` of `tiles`, to prefetch while tile `i`
+    /// is multiplied (it may lie past the end: only prefetched, never
+    /// read), or null where the tiles are not streamed (`stream` false).
+    #[inline(always)]
+    fn ahead<T>(tiles: &[T], i: usize, stream: bool) -> *const T {
+        match stream {
+            true => tiles.as_ptr().wrapping_add(i + AHEAD),
+            false => std::ptr::null(),
+        }
+    }
 
     /// Asks the cache for part `part` of `parts` of the lines of the tile at
     /// `t` (a prefetch never faults, so `t` may be past the weight's end).

@@ -1155,7 +1155,7 @@ fn attend_generic(
     // Each output value is the sum over the key rows, in their order, of
     // `p · v` (`p` = score · 1/sum). The sums of a head's `W` values at a
     // time stay in registers over a block of `BLOCK` key rows (whose values
-    // stay in the first-level cache for every head), instead of being loaded
+    // stay in cache for every head), instead of being loaded
     // and stored for each key row: the same operations in the same order,
     // so the same bits.
     const BLOCK: usize = 64;
